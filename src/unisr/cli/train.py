@@ -1,0 +1,7 @@
+"""``unisr train/evaluate/models/benchmark``."""
+
+import typer
+
+
+def register(app: typer.Typer) -> None:
+    pass
