@@ -1,7 +1,136 @@
-"""``unisr train/evaluate/models/benchmark``."""
+"""``unisr models``, ``unisr train``, ``unisr evaluate``, ``unisr benchmark``."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import Annotated
 
 import typer
+from pydantic import ValidationError
+from rich.console import Console
+from rich.table import Table
+
+from unisr.cli.errors import BadInput
+
+console = Console()
+
+
+def _check_data(data: Path) -> None:
+    from unisr.data.schema import DatasetSpec
+
+    if not data.is_dir():
+        raise BadInput(f"--data {data}: no such dataset folder")
+    if not (data / "dataset.yaml").exists():
+        raise BadInput(f"{data / 'dataset.yaml'}: missing (not a canonical dataset; see `unisr data validate`)")
+    try:
+        DatasetSpec.load(data)
+    except ValidationError as e:
+        err = e.errors()[0]
+        raise BadInput(f"{data / 'dataset.yaml'}: field {'.'.join(map(str, err['loc']))}: {err['msg']}") from e
+
+
+def metrics_table(metrics: dict, title: str) -> Table:
+    keys = [k for k in ("auc", "gauc", "logloss", "mrr", "hr@5", "hr@10", "oracle_auc", "n")
+            if k in metrics["overall"]]
+    t = Table(title=title)
+    t.add_column("scenario")
+    for k in keys:
+        t.add_column(k, justify="right")
+    rows = [("overall", metrics["overall"])] + list(metrics["scenarios"].items())
+    for name, m in rows:
+        t.add_row(name, *[f"{m[k]:,}" if k == "n" else (f"{m[k]:.4f}" if k in m else "") for k in keys])
+    return t
 
 
 def register(app: typer.Typer) -> None:
-    pass
+    @app.command("models")
+    def models_cmd(as_json: Annotated[bool, typer.Option("--json", help="machine-readable output")] = False):
+        """List every registered model: name, task, paper, what data it needs."""
+        from unisr.models.registry import MODELS, load_builtin_models
+
+        load_builtin_models()
+        rows = [MODELS[k].to_json() for k in sorted(MODELS)]
+        if as_json:
+            typer.echo(json.dumps(rows, indent=1))
+            return
+        t = Table(title="unisr models")
+        for c in ("name", "task", "paper", "needs"):
+            t.add_column(c)
+        for r in rows:
+            t.add_row(r["name"], r["task"], r["paper"], ", ".join(r["needs"]))
+        console.print(t)
+
+    @app.command("train")
+    def train_cmd(
+        model: Annotated[str, typer.Option(help="registered model name (see `unisr models`)")],
+        data: Annotated[Path, typer.Option(help="canonical dataset folder")],
+        out: Annotated[Path, typer.Option(help="run folder to write")],
+        config: Annotated[Path | None, typer.Option(help="YAML config file layered over the defaults")] = None,
+        set_: Annotated[list[str] | None, typer.Option("--set", help="key=value override, repeatable")] = None,
+        seed: Annotated[int | None, typer.Option(help="training seed")] = None,
+        resume: Annotated[bool, typer.Option(help="continue from RUN/checkpoints/last.pt")] = False,
+    ):
+        """Train, early-stop on validation, keep the best checkpoint, evaluate on test, write RUN/."""
+        from unisr.models.registry import get_model_info
+        from unisr.train.config import ConfigError
+        from unisr.train.run import train_run
+
+        try:
+            get_model_info(model)
+        except KeyError as e:
+            raise BadInput(f"--model: {e.args[0]}") from e
+        _check_data(data)
+        if config is not None and not config.exists():
+            raise BadInput(f"--config {config}: no such file")
+        try:
+            run = train_run(model, data, out, config_file=config, sets=set_ or [], seed=seed, resume=resume)
+        except ConfigError as e:
+            raise BadInput(str(e)) from e
+        console.print(metrics_table(run.metrics, f"{model} on {run.metrics['dataset']} (test)"))
+        console.print(f"run written to [bold]{out}[/bold]")
+
+    @app.command("evaluate")
+    def evaluate_cmd(
+        run: Annotated[Path, typer.Option(help="a run folder written by `unisr train`")],
+        data: Annotated[Path | None, typer.Option(help="dataset (default: the one recorded in the run)")] = None,
+        split: Annotated[str, typer.Option(help="train, valid or test")] = "test",
+    ):
+        """Re-evaluate a trained run on a split."""
+        import yaml
+
+        from unisr.train.run import evaluate_run
+
+        if not (run / "config.yaml").exists() or not (run / "model.safetensors").exists():
+            raise BadInput(f"--run {run}: not a run folder (config.yaml and model.safetensors expected)")
+        if split not in ("background", "train", "valid", "test"):
+            raise BadInput(f"--split {split!r}: expected train, valid or test")
+        if data is None:
+            recorded = (yaml.safe_load((run / "config.yaml").read_text()) or {}).get("data_path")
+            if not recorded:
+                raise BadInput("--data is required: the run does not record its dataset path")
+            data = Path(recorded)
+        _check_data(data)
+        metrics = evaluate_run(run, data, split)
+        typer.echo(json.dumps(metrics, indent=1, default=float)) if not console.is_terminal else console.print(
+            metrics_table(metrics, f"{metrics['model']} ({split})"))
+
+    @app.command("benchmark")
+    def benchmark_cmd(
+        suite: Annotated[str, typer.Option(help="suite name, e.g. swr-movielens")],
+        out: Annotated[Path, typer.Option(help="output folder")],
+        data: Annotated[Path | None, typer.Option(help="dataset or source folder the suite needs")] = None,
+        seeds: Annotated[int, typer.Option(help="number of seeds")] = 3,
+        set_: Annotated[list[str] | None, typer.Option("--set", help="key=value override for every run")] = None,
+        models: Annotated[str | None, typer.Option(help="comma-separated subset of the suite's models")] = None,
+    ):
+        """Run a suite (models x datasets x seeds): results.json, report.md, report.html with plots."""
+        from unisr.bench.suites import SUITES, SuiteError
+
+        if suite not in SUITES:
+            raise BadInput(f"--suite {suite!r}: unknown; known: {', '.join(sorted(SUITES))}")
+        try:
+            SUITES[suite](out=out, data=data, seeds=seeds, sets=set_ or [],
+                          models=models.split(",") if models else None, console=console)
+        except SuiteError as e:
+            raise BadInput(str(e)) from e

@@ -1,0 +1,69 @@
+"""The ``Batch``: what flows from the loaders into every model, as first-class tensors."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field, fields, replace
+
+import torch
+from torch import Tensor
+
+
+@dataclass
+class Batch:
+    """A mini-batch of B impressions.
+
+    Shapes:
+        scenario_id: [B] long, the dataset's scenario index (0..S-1, dense, see ``FeatureSchema.scenarios``)
+        sparse: [B, F] long, per-field vocabulary indices (0 = out of vocabulary)
+        dense: [B, D] float
+        labels: name -> [B] float (``click``, ``conversion``)
+        user_index: [B] long, entity index of the user (for GAUC and graph lookups)
+        item_index: [B] long, entity index of the item
+        event_id: [B] long
+        request_id: [B] long or None (impressions shown together)
+        p_click: [B] float or None (the simulator's true click probability)
+        sequences: name -> (ids [B, L] long, mask [B, L] bool), e.g. ``history``, ``query_tokens``
+        query_emb: [B, Q] float or None (visual queries)
+        trigger_index: [B] long or None (similar-product search trigger item)
+        target_user_index: [B] long or None (share scenarios: the candidate user)
+        subgraph: name -> tensor, filled by graph samplers in later stages
+    """
+
+    scenario_id: Tensor
+    sparse: Tensor
+    dense: Tensor
+    labels: dict[str, Tensor]
+    user_index: Tensor
+    item_index: Tensor
+    event_id: Tensor
+    request_id: Tensor | None = None
+    p_click: Tensor | None = None
+    sequences: dict[str, tuple[Tensor, Tensor]] = field(default_factory=dict)
+    query_emb: Tensor | None = None
+    trigger_index: Tensor | None = None
+    target_user_index: Tensor | None = None
+    subgraph: dict[str, Tensor] = field(default_factory=dict)
+
+    def __len__(self) -> int:
+        return int(self.scenario_id.shape[0])
+
+    def _map(self, fn) -> Batch:
+        out = {}
+        for f in fields(self):
+            v = getattr(self, f.name)
+            if isinstance(v, Tensor):
+                out[f.name] = fn(v)
+            elif isinstance(v, dict):
+                out[f.name] = {
+                    k: (tuple(fn(t) for t in x) if isinstance(x, tuple) else fn(x)) for k, x in v.items()
+                }
+            else:
+                out[f.name] = v
+        return replace(self, **out)
+
+    def to(self, device: torch.device | str) -> Batch:
+        return self._map(lambda t: t.to(device, non_blocking=True))
+
+    def select(self, index: Tensor) -> Batch:
+        """Rows ``index`` of every per-sample tensor."""
+        return self._map(lambda t: t[index])

@@ -1,0 +1,352 @@
+"""Streaming loader: Parquet row groups -> encoded chunks -> shuffle buffer -> ``Batch``es.
+
+Memory is bounded by the shuffle buffer (``buffer_rows``) plus one row group, unless ``cache`` keeps the
+encoded rows of a split in memory (``auto``: when they fit in ``cache_max_rows``), which makes later epochs
+cheap on small data without changing the order of samples (the order depends only on seed and epoch).
+
+Scenario batching policies:
+  - ``mixed``: batches mix scenarios as they come out of the shuffle buffer;
+  - ``alternating``: each batch holds one scenario group; groups take turns (SRJGraph draws search and
+    recommendation mini-batches alternately);
+  - ``proportional``: each batch holds one scenario group, chosen with probability proportional to
+    (rows left in the buffer) ** ``alpha``.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Literal
+
+import numpy as np
+import pyarrow as pa
+import pyarrow.compute as pc
+import pyarrow.parquet as pq
+import torch
+from pydantic import BaseModel, ConfigDict
+
+from unisr.data.batch import Batch
+from unisr.data.features import FeatureEncoder, Vocabulary, pad_lists, to_numpy
+from unisr.data.history import HistoryIndex
+from unisr.data.reader import has_table, read_table, row_group_index
+from unisr.data.schema import DatasetSpec
+from unisr.data.split import SPLIT_CODES, SplitAssigner
+
+EVENT_COLUMNS = ["event_id", "ts", "user_id", "scenario_id", "item_id", "click", "conversion",
+                 "query_id", "trigger_item_id", "target_user_id", "request_id", "split"]
+
+
+class LoaderConfig(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    batch_size: int = 4096
+    eval_batch_size: int = 16384
+    buffer_rows: int = 1_000_000
+    policy: Literal["mixed", "alternating", "proportional"] = "mixed"
+    groups: list[list[str]] | None = None  # scenario-name groups for single-group batches; default: each alone
+    alpha: float = 1.0
+    drop_last: bool = False
+    cache: Literal["auto", "on", "off"] = "auto"
+    cache_max_rows: int = 20_000_000
+    history_len: int = 0  # >0: attach the user's last clicks before each event as sequence ``history``
+    query_max_len: int = 8
+
+
+@dataclass
+class Chunk:
+    """Encoded rows as numpy arrays (one dict entry per Batch field)."""
+
+    arrays: dict[str, np.ndarray]
+
+    def __len__(self) -> int:
+        return len(self.arrays["scenario_id"])
+
+    def take(self, idx: np.ndarray) -> Chunk:
+        return Chunk({k: v[idx] for k, v in self.arrays.items()})
+
+    @staticmethod
+    def concat(chunks: list[Chunk]) -> Chunk:
+        if len(chunks) == 1:
+            return chunks[0]
+        keys = chunks[0].arrays.keys()
+        return Chunk({k: np.concatenate([c.arrays[k] for c in chunks]) for k in keys})
+
+
+@dataclass
+class QueryTable:
+    """Query features by query entity index (0 = no query): padded tokens and embeddings."""
+
+    vocab: Vocabulary
+    tokens: np.ndarray | None  # [n + 1, L]
+    mask: np.ndarray | None
+    emb: np.ndarray | None  # [n + 1, Q]
+
+    @classmethod
+    def load(cls, root: str | Path, max_len: int) -> QueryTable | None:
+        if not has_table(root, "queries"):
+            return None
+        t = read_table(root, "queries")
+        ids = to_numpy(t["query_id"])
+        order = np.argsort(ids, kind="stable")
+        t = t.take(pa.array(order))
+        vocab = Vocabulary(ids[order])
+        tokens = mask = emb = None
+        if "tokens" in t.column_names:
+            tok, m = pad_lists(t["tokens"], max_len)
+            tokens = np.vstack([np.zeros((1, max_len), np.int64), tok])
+            mask = np.vstack([np.zeros((1, max_len), bool), m])
+        if "emb" in t.column_names:
+            col = t["emb"].combine_chunks()
+            lens = pc.list_value_length(col).fill_null(0).to_numpy()
+            dim = int(lens.max(initial=0))
+            if dim:
+                e = np.zeros((len(col) + 1, dim), np.float32)
+                ok = lens == dim
+                flat = col.filter(pa.array(ok)).flatten().to_numpy(zero_copy_only=False)
+                e[1:][ok] = np.asarray(flat, np.float32).reshape(-1, dim)
+                emb = e
+        return cls(vocab, tokens, mask, emb)
+
+
+@dataclass
+class TruthLookup:
+    """``p_click`` by event id (simulated data), sorted arrays for a vectorised join."""
+
+    event_id: np.ndarray
+    p_click: np.ndarray
+
+    @classmethod
+    def load(cls, root: str | Path) -> TruthLookup | None:
+        if not has_table(root, "truth"):
+            return None
+        t = read_table(root, "truth", ["event_id", "p_click"])
+        eid = t["event_id"].to_numpy()
+        order = np.argsort(eid, kind="stable")
+        return cls(eid[order], t["p_click"].to_numpy().astype(np.float32)[order])
+
+    def lookup(self, event_id: np.ndarray) -> np.ndarray:
+        pos = np.minimum(np.searchsorted(self.event_id, event_id), len(self.event_id) - 1)
+        return np.where(self.event_id[pos] == event_id, self.p_click[pos], np.nan).astype(np.float32)
+
+
+@dataclass
+class DatasetContext:
+    """Everything fitted once per dataset that the loaders share (encoder, split rule, side tables)."""
+
+    root: Path
+    spec: DatasetSpec
+    encoder: FeatureEncoder
+    assigner: SplitAssigner
+    queries: QueryTable | None
+    truth: TruthLookup | None
+    history: HistoryIndex | None = None
+    labels: list[str] = field(default_factory=lambda: ["click"])
+
+    @classmethod
+    def open(cls, root: str | Path, encoder: FeatureEncoder, history: bool = False,
+             query_max_len: int = 8) -> DatasetContext:
+        root = Path(root)
+        spec = DatasetSpec.load(root)
+        assigner = SplitAssigner.for_dataset(root, spec.split)
+        hist = None
+        if history:
+            hist = HistoryIndex.build(root, encoder.user_index, encoder.item_index, encoder.scenario_index)
+        return cls(root, spec, encoder, assigner, QueryTable.load(root, query_max_len),
+                   TruthLookup.load(root), hist, list(spec.labels))
+
+    def encode(self, t: pa.Table, splits: set[int], history_len: int = 0) -> Chunk | None:
+        """Encode one Arrow chunk of events, keeping the rows of the given split codes."""
+        eid = t["event_id"].to_numpy().astype(np.int64)
+        ts = t["ts"].to_numpy().astype(np.int64)
+        split_col = to_numpy(t["split"]) if "split" in t.column_names else None
+        code = self.assigner.assign(eid, ts, split_col)
+        keep = np.isin(code, list(splits))
+        if not keep.any():
+            return None
+        t = t.filter(pa.array(keep))
+        eid, ts = eid[keep], ts[keep]
+        enc = self.encoder
+        u = enc.user_index(t["user_id"].to_numpy())
+        i = enc.item_index(t["item_id"].to_numpy())
+        sparse, dense = enc.encode_entities(u, i)
+        a: dict[str, np.ndarray] = {
+            "scenario_id": enc.scenario_index(t["scenario_id"].to_numpy().astype(np.int64)),
+            "sparse": sparse,
+            "dense": dense,
+            "user_index": u,
+            "item_index": i,
+            "event_id": eid,
+            "ts": ts,
+        }
+        for lab in self.labels:
+            if lab in t.column_names:
+                a[f"label/{lab}"] = to_numpy(t[lab]).astype(np.float32)
+        if "request_id" in t.column_names:
+            a["request_id"] = to_numpy(t["request_id"])
+        if self.truth is not None:
+            a["p_click"] = self.truth.lookup(eid)
+        if self.queries is not None and "query_id" in t.column_names:
+            q = self.queries.vocab.lookup(to_numpy(t["query_id"]))
+            if self.queries.tokens is not None:
+                a["seq/query_tokens"] = self.queries.tokens[q]
+                a["seqmask/query_tokens"] = self.queries.mask[q]
+            if self.queries.emb is not None:
+                a["query_emb"] = self.queries.emb[q]
+        if "trigger_item_id" in t.column_names:
+            a["trigger_index"] = enc.item_index(to_numpy(t["trigger_item_id"]))
+        if "target_user_id" in t.column_names:
+            a["target_user_index"] = enc.user_index(to_numpy(t["target_user_id"]))
+        for name, (ids, mask) in enc.item_seq.items():
+            a[f"seq/{name}"] = ids[i]
+            a[f"seqmask/{name}"] = mask[i]
+        if history_len and self.history is not None:
+            h_items, h_scen, h_mask = self.history.lookup(u, ts, history_len)
+            a["seq/history"], a["seqmask/history"] = h_items, h_mask
+            a["seq/history_scenario"], a["seqmask/history_scenario"] = h_scen, h_mask
+        return Chunk(a)
+
+
+def to_batch(c: Chunk) -> Batch:
+    a = c.arrays
+    t = torch.from_numpy
+    seqs = {k[4:]: (t(v), t(a["seqmask/" + k[4:]])) for k, v in a.items() if k.startswith("seq/")}
+    return Batch(
+        scenario_id=t(a["scenario_id"]),
+        sparse=t(a["sparse"]),
+        dense=t(a["dense"]),
+        labels={k[6:]: t(v) for k, v in a.items() if k.startswith("label/")},
+        user_index=t(a["user_index"]),
+        item_index=t(a["item_index"]),
+        event_id=t(a["event_id"]),
+        request_id=t(a["request_id"]) if "request_id" in a else None,
+        p_click=t(a["p_click"]) if "p_click" in a else None,
+        sequences=seqs,
+        query_emb=t(a["query_emb"]) if "query_emb" in a else None,
+        trigger_index=t(a["trigger_index"]) if "trigger_index" in a else None,
+        target_user_index=t(a["target_user_index"]) if "target_user_index" in a else None,
+    )
+
+
+class EventLoader:
+    """Iterates the events of one or more splits as ``Batch``es; ``epoch(e)`` is deterministic in (seed, e)."""
+
+    def __init__(self, ctx: DatasetContext, splits: str | list[str], cfg: LoaderConfig, *, train: bool,
+                 seed: int = 0) -> None:
+        self.ctx, self.cfg, self.train, self.seed = ctx, cfg, train, seed
+        names = [splits] if isinstance(splits, str) else list(splits)
+        self.split_codes = {SPLIT_CODES[s] for s in names}
+        self.row_groups = row_group_index(ctx.root, "events")
+        total = sum(n for _, _, n in self.row_groups)
+        self.use_cache = cfg.cache == "on" or (cfg.cache == "auto" and total <= cfg.cache_max_rows)
+        self._cache: dict[int, Chunk | None] | None = None
+        self.batch_size = cfg.batch_size if train else cfg.eval_batch_size
+        n_scen = ctx.encoder.schema.num_scenarios
+        groups = cfg.groups or [[s] for s in ctx.encoder.schema.scenarios]
+        self.group_of = np.full(n_scen, -1, np.int64)
+        for gi, g in enumerate(groups):
+            for name in g:
+                self.group_of[ctx.encoder.schema.scenarios.index(name)] = gi
+        if (self.group_of < 0).any():  # scenarios not named in any group form their own groups
+            for s in np.flatnonzero(self.group_of < 0):
+                self.group_of[s] = self.group_of.max() + 1
+        self.num_groups = int(self.group_of.max()) + 1
+
+    # ------------------------------------------------------------- chunks
+    def _read_chunks(self, rng: np.random.Generator | None) -> Iterator[Chunk]:
+        """Encoded chunks, one per row group, in a seeded random order (train) or file order (eval).
+
+        The order depends only on the rng, never on whether the chunk came from the cache, so an epoch is
+        the same whether it is the first of a process (after a resume) or a later one.
+        """
+        order = rng.permutation(len(self.row_groups)) if rng is not None else range(len(self.row_groups))
+        for j in order:
+            if self._cache is not None and j in self._cache:
+                c = self._cache[j]
+            else:
+                f, rg, _ = self.row_groups[j]
+                pf = pq.ParquetFile(f)
+                cols = [c for c in EVENT_COLUMNS if c in pf.schema_arrow.names]
+                c = self.ctx.encode(pf.read_row_group(rg, columns=cols), self.split_codes, self.cfg.history_len)
+                if self.use_cache:
+                    if self._cache is None:
+                        self._cache = {}
+                    self._cache[j] = c
+            if c is not None:
+                yield c
+
+    def __len__(self) -> int:
+        """Number of rows of the selected splits (one pass over the data the first time)."""
+        return sum(len(c) for c in self._read_chunks(None))
+
+    def epoch(self, epoch: int = 0) -> Iterator[Batch]:
+        rng = np.random.default_rng([self.seed, epoch]) if self.train else None
+        bs = self.batch_size
+        if not self.train:
+            pending: list[Chunk] = []
+            n = 0
+            for c in self._read_chunks(None):
+                pending.append(c)
+                n += len(c)
+                while n >= bs:
+                    buf = Chunk.concat(pending)
+                    yield to_batch(buf.take(np.arange(bs)))
+                    rest = buf.take(np.arange(bs, len(buf)))
+                    pending, n = [rest], len(rest)
+            if n:
+                yield to_batch(Chunk.concat(pending))
+            return
+        buffer: list[Chunk] = []
+        n = 0
+        leftovers: list[Chunk] = []
+        for c in self._read_chunks(rng):
+            buffer.append(c)
+            n += len(c)
+            if n >= self.cfg.buffer_rows:
+                leftovers = yield from self._emit(Chunk.concat(leftovers + buffer), rng, final=False)
+                buffer, n = [], 0
+        if buffer or leftovers:
+            yield from self._emit(Chunk.concat(leftovers + buffer), rng, final=True)
+
+    def __iter__(self) -> Iterator[Batch]:
+        return self.epoch(0)
+
+    def _emit(self, buf: Chunk, rng: np.random.Generator, final: bool):
+        """Yield batches from a shuffled buffer; returns the rows kept for the next buffer."""
+        bs = self.batch_size
+        perm = rng.permutation(len(buf))
+        buf = buf.take(perm)
+        if self.cfg.policy == "mixed":
+            full = len(buf) // bs
+            for b in range(full):
+                yield to_batch(buf.take(np.arange(b * bs, (b + 1) * bs)))
+            rest = np.arange(full * bs, len(buf))
+            if not final:
+                return [buf.take(rest)] if len(rest) else []
+            if len(rest) and not self.cfg.drop_last:
+                yield to_batch(buf.take(rest))
+            return []
+        group = self.group_of[buf.arrays["scenario_id"]]
+        pools = [np.flatnonzero(group == g) for g in range(self.num_groups)]
+        ptr = [0] * self.num_groups
+        turn = 0
+        while True:
+            avail = [g for g in range(self.num_groups) if len(pools[g]) - ptr[g] >= bs]
+            if not avail:
+                break
+            if self.cfg.policy == "alternating":
+                order = [(turn + k) % self.num_groups for k in range(self.num_groups)]
+                g = next(x for x in order if x in avail)
+                turn = g + 1
+            else:
+                w = np.array([(len(pools[x]) - ptr[x]) ** self.cfg.alpha for x in avail], np.float64)
+                g = avail[int(rng.choice(len(avail), p=w / w.sum()))]
+            yield to_batch(buf.take(pools[g][ptr[g]:ptr[g] + bs]))
+            ptr[g] += bs
+        rests = [pools[g][ptr[g]:] for g in range(self.num_groups) if len(pools[g]) > ptr[g]]
+        if not final:
+            return [buf.take(np.concatenate(rests))] if rests else []
+        if not self.cfg.drop_last:
+            for r in rests:
+                yield to_batch(buf.take(r))
+        return []

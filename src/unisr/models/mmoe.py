@@ -1,0 +1,73 @@
+"""MMoE with scenarios as tasks (Ma et al., KDD'18): shared experts, a gate and a tower per scenario."""
+
+from __future__ import annotations
+
+import torch
+from torch import Tensor, nn
+
+from unisr.data.batch import Batch
+from unisr.data.features import FeatureSchema
+from unisr.models.common import ScenarioTowers
+from unisr.models.registry import ModelConfig, register_model
+from unisr.nn.embedding import FeatureEmbedding
+from unisr.nn.mlp import MLP
+from unisr.nn.routing import ScenarioGroups
+
+
+class MMoEConfig(ModelConfig):
+    num_experts: int = 3  # Scenario-Wise Rec MovieLens: n_expert = number of scenarios (3)
+    expert: list[int] = [16]
+    tower: list[int] = [8]
+    dropout: float = 0.0
+    sparse_grad: bool = True
+
+
+class Experts(nn.Module):
+    """``n`` expert MLPs applied to the same input.
+
+    Shapes:
+        x: [B, in_dim] -> [B, n, out_dim]
+    """
+
+    def __init__(self, n: int, in_dim: int, hidden: list[int], dropout: float = 0.0) -> None:
+        super().__init__()
+        self.experts = nn.ModuleList(MLP(in_dim, hidden, dropout=dropout) for _ in range(n))
+        self.out_dim = hidden[-1]
+
+    def forward(self, x: Tensor) -> Tensor:
+        return torch.stack([e(x) for e in self.experts], dim=1)
+
+
+def mix(gate_logits: Tensor, experts: Tensor) -> Tensor:
+    """Softmax-gated sum. gate_logits [B, n], experts [B, n, d] -> [B, d]."""
+    return torch.einsum("bn,bnd->bd", torch.softmax(gate_logits, dim=-1), experts)
+
+
+@register_model("mmoe", config=MMoEConfig, paper="Ma et al., Multi-gate Mixture-of-Experts, KDD'18")
+class MMoE(nn.Module):
+    """Shared experts; each scenario has its own softmax gate and tower, run on that scenario's samples only.
+
+    Shapes:
+        batch -> {"click": [B] logits}
+    """
+
+    def __init__(self, embedding: FeatureEmbedding, num_scenarios: int, num_experts: int, expert: list[int],
+                 tower: list[int], *, dropout: float = 0.0) -> None:
+        super().__init__()
+        self.embedding = embedding
+        d = embedding.out_dim
+        self.experts = Experts(num_experts, d, expert, dropout)
+        self.gates = nn.ModuleList(nn.Linear(d, num_experts) for _ in range(num_scenarios))
+        self.towers = ScenarioTowers(num_scenarios, self.experts.out_dim, tower, 1, dropout=dropout)
+
+    @classmethod
+    def from_config(cls, schema: FeatureSchema, cfg: MMoEConfig) -> MMoE:
+        return cls(FeatureEmbedding(schema, sparse_grad=cfg.sparse_grad), schema.num_scenarios,
+                   cfg.num_experts, cfg.expert, cfg.tower, dropout=cfg.dropout)
+
+    def forward(self, batch: Batch) -> dict[str, Tensor]:
+        x = self.embedding(batch)
+        e = self.experts(x)
+        groups = ScenarioGroups(batch.scenario_id)
+        h = groups.apply((x, e), lambda s, xe: mix(self.gates[s](xe[0]), xe[1]))
+        return {"click": self.towers(h, groups).squeeze(1)}

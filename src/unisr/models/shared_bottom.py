@@ -1,0 +1,46 @@
+"""SharedBottom: a shared bottom network and one tower per scenario (Caruana, 1997)."""
+
+from __future__ import annotations
+
+from torch import Tensor, nn
+
+from unisr.data.batch import Batch
+from unisr.data.features import FeatureSchema
+from unisr.models.common import ScenarioTowers
+from unisr.models.registry import ModelConfig, register_model
+from unisr.nn.embedding import FeatureEmbedding
+from unisr.nn.mlp import MLP
+from unisr.nn.routing import ScenarioGroups
+
+
+class SharedBottomConfig(ModelConfig):
+    bottom: list[int] = [128]  # Scenario-Wise Rec MovieLens setting
+    tower: list[int] = [8]
+    dropout: float = 0.0
+    batch_norm: bool = False
+    sparse_grad: bool = True
+
+
+@register_model("shared_bottom", config=SharedBottomConfig, paper="Caruana, Machine Learning 1997")
+class SharedBottom(nn.Module):
+    """Shared bottom MLP; each scenario's samples go through that scenario's tower only.
+
+    Shapes:
+        batch -> {"click": [B] logits}
+    """
+
+    def __init__(self, embedding: FeatureEmbedding, num_scenarios: int, bottom: list[int], tower: list[int], *,
+                 dropout: float = 0.0, batch_norm: bool = False) -> None:
+        super().__init__()
+        self.embedding = embedding
+        self.bottom = MLP(embedding.out_dim, bottom, dropout=dropout, batch_norm=batch_norm)
+        self.towers = ScenarioTowers(num_scenarios, self.bottom.out_dim, tower, 1, dropout=dropout)
+
+    @classmethod
+    def from_config(cls, schema: FeatureSchema, cfg: SharedBottomConfig) -> SharedBottom:
+        return cls(FeatureEmbedding(schema, sparse_grad=cfg.sparse_grad), schema.num_scenarios, cfg.bottom,
+                   cfg.tower, dropout=cfg.dropout, batch_norm=cfg.batch_norm)
+
+    def forward(self, batch: Batch) -> dict[str, Tensor]:
+        h = self.bottom(self.embedding(batch))
+        return {"click": self.towers(h, ScenarioGroups(batch.scenario_id)).squeeze(1)}

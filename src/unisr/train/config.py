@@ -1,0 +1,150 @@
+"""Layered run configuration: defaults -> model -> dataset -> file -> ``--set key=value``.
+
+Each layer is a nested dict merged over the previous one; the result is validated once by Pydantic, and
+the model section once more by the model's own config class. Each component then receives only its own
+sub-config (the loader a ``LoaderConfig``, the trainer a ``TrainConfig``, the model its ``ModelConfig``).
+Values given with ``--set`` are parsed as YAML scalars/lists (never ``eval``).
+"""
+
+from __future__ import annotations
+
+import copy
+from pathlib import Path
+from typing import Any, Literal
+
+import yaml
+from pydantic import BaseModel, ConfigDict, Field, ValidationError
+
+from unisr.data.loader import LoaderConfig
+from unisr.models.registry import get_model_info
+
+
+class ConfigError(ValueError):
+    """A config value or key is wrong; the message names the key."""
+
+
+class LRStep(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+    step_size: int = 2
+    gamma: float = 0.85
+
+
+class TrainConfig(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    epochs: int = 20
+    optimizer: Literal["adam", "adamw", "adagrad", "sgd"] = "adam"
+    lr: float = 1e-3
+    weight_decay: float = 0.0
+    # optimizer of sparse embedding gradients: auto = SparseAdam for adam/adamw, Adagrad for adagrad, SGD for sgd
+    sparse_optimizer: Literal["auto", "sparse_adam", "adagrad", "sgd"] = "auto"
+    sparse_lr: float | None = None
+    clip_norm: float | None = None
+    lr_step: LRStep | None = None
+    patience: int = 4
+    monitor: str = "auc"  # a key of the validation overall metrics, or "scenarios.<name>.<metric>"
+    mode: Literal["max", "min"] = "max"
+    losses: dict[str, float] = Field(default_factory=lambda: {"click": 1.0})
+    seed: int = 0
+    threads: int | None = None
+    max_steps_per_epoch: int | None = None
+    progress: bool = True
+    checkpoint_every: int = 1  # epochs between resumable checkpoints (0 = never)
+
+
+class DataConfig(LoaderConfig):
+    embed_dim: int = 16
+
+
+class RunConfig(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    model: dict[str, Any]
+    data: DataConfig = Field(default_factory=DataConfig)
+    train: TrainConfig = Field(default_factory=TrainConfig)
+    dataset: str = ""
+    data_path: str = ""
+
+    @property
+    def model_name(self) -> str:
+        return self.model["name"]
+
+    @property
+    def model_params(self) -> dict[str, Any]:
+        return {k: v for k, v in self.model.items() if k != "name"}
+
+
+def deep_merge(base: dict, over: dict) -> dict:
+    out = copy.deepcopy(base)
+    for k, v in over.items():
+        if isinstance(v, dict) and isinstance(out.get(k), dict):
+            out[k] = deep_merge(out[k], v)
+        else:
+            out[k] = copy.deepcopy(v)
+    return out
+
+
+def parse_set(items: list[str]) -> dict:
+    """``["train.lr=0.01", "model.fcn=[64,32]"]`` -> nested dict. Values are YAML-parsed."""
+    out: dict = {}
+    for item in items:
+        if "=" not in item:
+            raise ConfigError(f"--set {item!r}: expected key=value")
+        key, raw = item.split("=", 1)
+        try:
+            value = yaml.safe_load(raw)
+        except yaml.YAMLError as e:
+            raise ConfigError(f"--set {key}: cannot parse value {raw!r}: {e}") from e
+        node = out
+        parts = key.strip().split(".")
+        for p in parts[:-1]:
+            node = node.setdefault(p, {})
+        node[parts[-1]] = value
+    return out
+
+
+def _format_validation(e: ValidationError, prefix: str = "") -> str:
+    msgs = []
+    for err in e.errors():
+        loc = ".".join(str(x) for x in (prefix, *err["loc"]) if x != "")
+        msgs.append(f"config key {loc}: {err['msg']}")
+    return "; ".join(msgs)
+
+
+def resolve_config(model: str, *, dataset_defaults: dict | None = None, file: str | Path | None = None,
+                   sets: list[str] | None = None) -> RunConfig:
+    """Build the fully resolved ``RunConfig`` from the five layers."""
+    try:
+        info = get_model_info(model)
+    except KeyError as e:
+        raise ConfigError(str(e.args[0])) from e
+    layers: list[dict] = [RunConfig(model={"name": model}).model_dump()]
+    layers.append(info.defaults)
+    dd = dataset_defaults or {}
+    layers.append({k: v for k, v in dd.items() if k != "models"})
+    layers.append((dd.get("models") or {}).get(model, {}))
+    if file is not None:
+        try:
+            with open(file) as f:
+                layers.append(yaml.safe_load(f) or {})
+        except OSError as e:
+            raise ConfigError(f"--config {file}: {e.strerror}") from e
+        except yaml.YAMLError as e:
+            raise ConfigError(f"--config {file}: not valid YAML: {e}") from e
+    layers.append(parse_set(sets or []))
+    merged: dict = {}
+    for layer in layers:
+        merged = deep_merge(merged, layer)
+    merged.setdefault("model", {})["name"] = merged.get("model", {}).get("name", model)
+    if merged["model"]["name"] != model:
+        raise ConfigError(f"config key model.name: {merged['model']['name']!r} conflicts with --model {model!r}")
+    try:
+        cfg = RunConfig.model_validate(merged)
+    except ValidationError as e:
+        raise ConfigError(_format_validation(e)) from e
+    try:
+        params = info.config.model_validate(cfg.model_params)
+    except ValidationError as e:
+        raise ConfigError(_format_validation(e, "model")) from e
+    cfg.model = {"name": model, **params.model_dump()}
+    return cfg

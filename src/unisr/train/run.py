@@ -1,0 +1,130 @@
+"""Files -> trained, early-stopped, evaluated run folder (CONTRACT.md: config.yaml, model.safetensors,
+metrics.json, train_log.jsonl, encoders/)."""
+
+from __future__ import annotations
+
+import json
+import time
+from dataclasses import dataclass
+from pathlib import Path
+
+import torch
+import yaml
+from safetensors.torch import load_model, save_model
+
+from unisr.data.features import FeatureEncoder
+from unisr.data.loader import DatasetContext, EventLoader
+from unisr.data.schema import DatasetSpec
+from unisr.evaluate.evaluator import evaluate_model, flatten_tasks
+from unisr.models.registry import build_model, get_model_info
+from unisr.train.config import RunConfig, resolve_config
+from unisr.train.objective import Objective
+from unisr.train.optim import OptimizerSet
+from unisr.train.trainer import EarlyStopping, JsonlLogger, Trainer, seed_everything
+
+
+@dataclass
+class TrainedRun:
+    out: Path
+    config: RunConfig
+    metrics: dict
+    model: torch.nn.Module
+    encoder: FeatureEncoder
+
+
+def dataset_defaults(spec: DatasetSpec) -> dict:
+    extra = spec.model_extra or {}
+    return extra.get("defaults") or {}
+
+
+def _tasks(cfg: RunConfig) -> tuple[str, ...]:
+    return tuple(t for t, w in cfg.train.losses.items() if w > 0) or ("click",)
+
+
+def train_run(model: str, data: str | Path, out: str | Path, *, config_file: str | Path | None = None,
+              sets: list[str] | None = None, seed: int | None = None, resume: bool = False,
+              encoder: FeatureEncoder | None = None) -> TrainedRun:
+    """Train ``model`` on the canonical dataset ``data`` and write the run folder ``out``."""
+    data, out = Path(data), Path(out)
+    spec = DatasetSpec.load(data)
+    sets = list(sets or [])
+    if seed is not None:
+        sets.append(f"train.seed={seed}")
+    cfg = resolve_config(model, dataset_defaults=dataset_defaults(spec), file=config_file, sets=sets)
+    cfg.dataset = spec.name
+    cfg.data_path = str(data.resolve())
+    out.mkdir(parents=True, exist_ok=True)
+    if cfg.train.threads:
+        torch.set_num_threads(cfg.train.threads)
+    seed_everything(cfg.train.seed)
+
+    if encoder is None:
+        encoder = FeatureEncoder.fit(data, spec, embed_dim=cfg.data.embed_dim)
+    encoder.save(out / "encoders")
+    ctx = DatasetContext.open(data, encoder, history=cfg.data.history_len > 0,
+                              query_max_len=cfg.data.query_max_len)
+    loader_cfg = cfg.data
+    train = EventLoader(ctx, "train", loader_cfg, train=True, seed=cfg.train.seed)
+    valid = EventLoader(ctx, "valid", loader_cfg, train=False)
+    (out / "config.yaml").write_text(yaml.safe_dump(cfg.model_dump(mode="json"), sort_keys=False))
+
+    seed_everything(cfg.train.seed)
+    net = build_model(cfg.model_name, cfg.model_params, encoder.schema)
+    tasks = _tasks(cfg)
+    objective = Objective(net, cfg.train.losses)
+    early = EarlyStopping(monitor=cfg.train.monitor, mode=cfg.train.mode, patience=cfg.train.patience)
+    log_path = out / "train_log.jsonl"
+    if not resume and log_path.exists():
+        log_path.unlink()
+    names = encoder.schema.scenarios
+
+    def evaluate_valid() -> dict:
+        return flatten_tasks(evaluate_model(net, valid.epoch(0), names, tasks))
+
+    trainer = Trainer(objective, OptimizerSet(net, cfg.train), clip_norm=cfg.train.clip_norm,
+                      callbacks=[early, JsonlLogger(log_path)], checkpoint_path=out / "checkpoints" / "last.pt",
+                      checkpoint_every=cfg.train.checkpoint_every, progress=cfg.train.progress,
+                      max_steps_per_epoch=cfg.train.max_steps_per_epoch)
+    t0 = time.perf_counter()
+    trainer.fit(train.epoch, evaluate_valid, cfg.train.epochs, resume=resume)
+    wall = time.perf_counter() - t0
+    save_model(net, str(out / "model.safetensors"))
+
+    test = EventLoader(ctx, "test", loader_cfg, train=False)
+    metrics = {
+        "model": cfg.model_name,
+        "dataset": spec.name,
+        "task": get_model_info(cfg.model_name).task,
+        "split": "test",
+        "seed": cfg.train.seed,
+        **flatten_tasks(evaluate_model(net, test.epoch(0), names, tasks)),
+        "train_seconds": trainer.train_seconds,
+        "train_wall_seconds": wall,
+        "train_samples_per_second": trainer.samples_seen / max(trainer.train_seconds, 1e-9),
+        "best_epoch": early.best_epoch,
+        "best_valid": early.best,
+        "monitor": cfg.train.monitor,
+    }
+    (out / "metrics.json").write_text(json.dumps(metrics, indent=1, default=float))
+    return TrainedRun(out, cfg, metrics, net, encoder)
+
+
+def load_run(run: str | Path) -> tuple[RunConfig, FeatureEncoder, torch.nn.Module]:
+    """Rebuild a trained model from its run folder (no training data needed)."""
+    run = Path(run)
+    cfg = RunConfig.model_validate(yaml.safe_load((run / "config.yaml").read_text()))
+    encoder = FeatureEncoder.load(run / "encoders")
+    net = build_model(cfg.model_name, cfg.model_params, encoder.schema)
+    load_model(net, str(run / "model.safetensors"))
+    net.eval()
+    return cfg, encoder, net
+
+
+def evaluate_run(run: str | Path, data: str | Path, split: str = "test") -> dict:
+    cfg, encoder, net = load_run(run)
+    ctx = DatasetContext.open(data, encoder, history=cfg.data.history_len > 0,
+                              query_max_len=cfg.data.query_max_len)
+    loader = EventLoader(ctx, split, cfg.data, train=False)
+    res = flatten_tasks(evaluate_model(net, loader.epoch(0), encoder.schema.scenarios, _tasks(cfg)))
+    return {"model": cfg.model_name, "dataset": ctx.spec.name, "task": get_model_info(cfg.model_name).task,
+            "split": split, "seed": cfg.train.seed, **res}

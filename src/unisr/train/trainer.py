@@ -1,0 +1,227 @@
+"""A small training loop with callbacks: early stopping that restores the *best* weights, resumable
+checkpoints (same final metrics as an uninterrupted run), JSONL logging, Rich progress with throughput,
+gradient clipping, and stages (e.g. pre-training then fine-tuning).
+"""
+
+from __future__ import annotations
+
+import copy
+import json
+import math
+import random
+import time
+from collections.abc import Callable, Iterable
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import torch
+from rich.progress import BarColumn, Progress, TextColumn, TimeElapsedColumn
+from torch import nn
+
+from unisr.data.batch import Batch
+from unisr.train.objective import Objective
+from unisr.train.optim import OptimizerSet
+
+
+def seed_everything(seed: int) -> None:
+    random.seed(seed)
+    np.random.seed(seed % (2**32))  # noqa: NPY002 - seeds third-party code that uses the legacy global RNG
+    torch.manual_seed(seed)
+
+
+def lookup_metric(metrics: dict, key: str) -> float:
+    """``auc`` -> metrics['overall']['auc']; ``scenarios.x.auc`` -> metrics['scenarios']['x']['auc']."""
+    node: Any = metrics if "." in key else metrics["overall"]
+    for p in key.split("."):
+        node = node[p]
+    return float(node)
+
+
+# ------------------------------------------------------------------------------------------- callbacks
+class Callback:
+    def on_stage_start(self, trainer: Trainer, stage: str) -> None: ...
+
+    def on_epoch_end(self, trainer: Trainer, epoch: int, logs: dict) -> None: ...
+
+    def on_train_end(self, trainer: Trainer) -> None: ...
+
+
+@dataclass
+class EarlyStopping(Callback):
+    """Stops after ``patience`` evaluations without improvement of ``monitor``; keeps the best weights and
+    restores them at the end (never the last epoch's)."""
+
+    monitor: str = "auc"
+    mode: str = "max"
+    patience: int = 4
+    min_delta: float = 0.0
+    best: float = field(default=float("nan"))
+    best_epoch: int = -1
+    bad_epochs: int = 0
+    best_state: dict[str, torch.Tensor] | None = None
+
+    def improved(self, value: float) -> bool:
+        if math.isnan(self.best):
+            return not math.isnan(value)
+        return value > self.best + self.min_delta if self.mode == "max" else value < self.best - self.min_delta
+
+    def on_epoch_end(self, trainer: Trainer, epoch: int, logs: dict) -> None:
+        if "valid" not in logs:
+            return
+        value = lookup_metric(logs["valid"], self.monitor)
+        if self.improved(value):
+            self.best, self.best_epoch, self.bad_epochs = value, epoch, 0
+            self.best_state = {k: v.detach().clone() for k, v in trainer.model.state_dict().items()}
+        else:
+            self.bad_epochs += 1
+            if self.bad_epochs >= self.patience:
+                trainer.stop = True
+
+    def on_train_end(self, trainer: Trainer) -> None:
+        if self.best_state is not None:
+            trainer.model.load_state_dict(self.best_state)
+
+    def state(self) -> dict:
+        return {"best": self.best, "best_epoch": self.best_epoch, "bad_epochs": self.bad_epochs,
+                "best_state": self.best_state or {}}
+
+    def load(self, st: dict) -> None:
+        self.best, self.best_epoch, self.bad_epochs = st["best"], st["best_epoch"], st["bad_epochs"]
+        self.best_state = st["best_state"] or None
+
+
+@dataclass
+class JsonlLogger(Callback):
+    path: Path
+
+    def on_epoch_end(self, trainer: Trainer, epoch: int, logs: dict) -> None:
+        with open(self.path, "a") as f:
+            f.write(json.dumps(logs, default=float) + "\n")
+
+
+# --------------------------------------------------------------------------------------------- trainer
+class Trainer:
+    """Runs epochs of ``objective`` over a loader; evaluates with ``evaluate_fn`` after each epoch.
+
+    ``checkpoint_path``: a resumable checkpoint (model, optimizers, RNG, callbacks, epoch) written after
+    each epoch; ``fit(resume=True)`` continues from it and reaches the same final state as an
+    uninterrupted run, because the loader's order depends only on (seed, epoch).
+    """
+
+    def __init__(self, objective: Objective, optimizers: OptimizerSet, *, clip_norm: float | None = None,
+                 callbacks: list[Callback] | None = None, checkpoint_path: Path | None = None,
+                 checkpoint_every: int = 1, progress: bool = True, max_steps_per_epoch: int | None = None,
+                 ) -> None:
+        self.objective = objective
+        self.model: nn.Module = objective.model
+        self.optimizers = optimizers
+        self.clip_norm = clip_norm
+        self.callbacks = callbacks or []
+        self.checkpoint_path = checkpoint_path
+        self.checkpoint_every = checkpoint_every
+        self.progress = progress
+        self.max_steps = max_steps_per_epoch
+        self.stop = False
+        self.epoch = 0
+        self.samples_seen = 0
+        self.train_seconds = 0.0
+        self.stage = "train"
+
+    # ------------------------------------------------------------- one epoch
+    def train_epoch(self, batches: Iterable[Batch], total: int | None = None) -> dict:
+        self.model.train()
+        n, loss_sum, t0 = 0, 0.0, time.perf_counter()
+        parts_sum: dict[str, float] = {}
+        progress = None
+        if self.progress:
+            progress = Progress(TextColumn(f"[bold]{self.stage} epoch {self.epoch}"), BarColumn(),
+                                TextColumn("{task.completed:,} samples"), TextColumn("{task.fields[rate]}"),
+                                TimeElapsedColumn(), transient=True)
+            progress.start()
+            task = progress.add_task("train", total=total, rate="")
+        try:
+            for step, batch in enumerate(batches):
+                if self.max_steps is not None and step >= self.max_steps:
+                    break
+                self.optimizers.zero_grad()
+                loss, parts = self.objective(batch)
+                loss.backward()
+                if self.clip_norm:
+                    torch.nn.utils.clip_grad_norm_(self.optimizers.dense_params(), self.clip_norm)
+                self.optimizers.step()
+                b = len(batch)
+                n += b
+                loss_sum += float(loss.detach()) * b
+                for k, v in parts.items():
+                    parts_sum[k] = parts_sum.get(k, 0.0) + v * b
+                if progress is not None:
+                    rate = n / max(time.perf_counter() - t0, 1e-9)
+                    progress.update(task, advance=b, rate=f"{rate:,.0f} samples/s")
+        finally:
+            if progress is not None:
+                progress.stop()
+        secs = time.perf_counter() - t0
+        self.samples_seen += n
+        self.train_seconds += secs
+        out = {"train_loss": loss_sum / max(n, 1), "train_samples": n, "train_seconds": secs,
+               "samples_per_second": n / max(secs, 1e-9)}
+        out.update({k: v / max(n, 1) for k, v in parts_sum.items()})
+        return out
+
+    # ----------------------------------------------------------------- fit
+    def fit(self, epoch_batches: Callable[[int], Iterable[Batch]], evaluate_fn: Callable[[], dict] | None,
+            epochs: int, *, resume: bool = False, stage: str = "train", total: int | None = None) -> None:
+        self.stage, self.stop = stage, False
+        for cb in self.callbacks:
+            cb.on_stage_start(self, stage)
+        start = 0
+        if resume and self.checkpoint_path is not None and self.checkpoint_path.exists():
+            start = self.load_checkpoint(self.checkpoint_path)
+        for epoch in range(start, epochs):
+            if self.stop:
+                break
+            self.epoch = epoch
+            logs: dict[str, Any] = {"stage": stage, "epoch": epoch}
+            logs.update(self.train_epoch(epoch_batches(epoch), total))
+            self.optimizers.epoch_end()
+            if evaluate_fn is not None:
+                logs["valid"] = evaluate_fn()
+            for cb in self.callbacks:
+                cb.on_epoch_end(self, epoch, logs)
+            if self.checkpoint_path is not None and self.checkpoint_every and (epoch + 1) % self.checkpoint_every == 0:
+                self.save_checkpoint(self.checkpoint_path, epoch + 1)
+        for cb in self.callbacks:
+            cb.on_train_end(self)
+
+    # ---------------------------------------------------------- checkpoint
+    def save_checkpoint(self, path: Path, next_epoch: int) -> None:
+        """Everything needed to continue: loadable with ``torch.load(weights_only=True)``."""
+        state = {
+            "next_epoch": next_epoch,
+            "stop": self.stop,
+            "model": self.model.state_dict(),
+            "optimizers": self.optimizers.state_dict(),
+            "torch_rng": torch.get_rng_state(),
+            "samples_seen": self.samples_seen,
+            "train_seconds": self.train_seconds,
+            "callbacks": [cb.state() if hasattr(cb, "state") else {} for cb in self.callbacks],
+        }
+        path.parent.mkdir(parents=True, exist_ok=True)
+        tmp = path.with_suffix(".tmp")
+        torch.save(state, tmp)
+        tmp.replace(path)
+
+    def load_checkpoint(self, path: Path) -> int:
+        state = torch.load(path, weights_only=True)
+        self.model.load_state_dict(state["model"])
+        self.optimizers.load_state_dict(state["optimizers"])
+        torch.set_rng_state(state["torch_rng"])
+        self.samples_seen = state["samples_seen"]
+        self.train_seconds = state["train_seconds"]
+        self.stop = state["stop"]
+        for cb, st in zip(self.callbacks, state["callbacks"], strict=True):
+            if hasattr(cb, "load"):
+                cb.load(copy.deepcopy(st))
+        return int(state["next_epoch"])
