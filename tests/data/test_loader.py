@@ -1,0 +1,88 @@
+import numpy as np
+import pytest
+import torch
+
+from unisr.data.features import FeatureEncoder
+from unisr.data.loader import DatasetContext, EventLoader, LoaderConfig
+from unisr.data.schema import DatasetSpec
+
+
+@pytest.fixture(scope="module")
+def ctx(tmp_path_factory):
+    from synth import make_dataset
+
+    root = make_dataset(tmp_path_factory.mktemp("d") / "data", n_events=6000, row_group_size=700)
+    enc = FeatureEncoder.fit(root, DatasetSpec.load(root))
+    return DatasetContext.open(root, enc, history=True)
+
+
+def _ids(batches):
+    return torch.cat([b.event_id for b in batches]).numpy()
+
+
+@pytest.mark.parametrize("policy", ["mixed", "alternating", "proportional"])
+def test_every_train_row_once_per_epoch(ctx, policy):
+    cfg = LoaderConfig(batch_size=128, buffer_rows=1000, policy=policy)
+    full = EventLoader(ctx, "train", cfg, train=False)
+    loader = EventLoader(ctx, "train", cfg, train=True, seed=3)
+    ids = _ids(list(loader.epoch(0)))
+    assert np.array_equal(np.sort(ids), np.sort(_ids(list(full.epoch(0)))))
+    assert len(ids) == len(np.unique(ids))
+
+
+def test_single_scenario_batches_and_alternation(ctx):
+    cfg = LoaderConfig(batch_size=64, buffer_rows=3000, policy="alternating")
+    batches = list(EventLoader(ctx, "train", cfg, train=True, seed=0).epoch(0))
+    scen = [int(b.scenario_id[0]) for b in batches]
+    for b in batches:
+        assert (b.scenario_id == b.scenario_id[0]).all()
+    # while all groups have full batches, consecutive batches come from different scenarios in turn
+    assert scen[:3] == [0, 1, 2] or len(set(scen[:3])) == 3
+
+
+def test_groups_make_mixed_group_batches(ctx):
+    cfg = LoaderConfig(batch_size=64, buffer_rows=3000, policy="alternating", groups=[["scen0", "scen1"], ["scen2"]])
+    for b in EventLoader(ctx, "train", cfg, train=True, seed=0).epoch(0):
+        s = set(b.scenario_id.tolist())
+        assert s <= {0, 1} or s == {2}
+
+
+def test_deterministic_and_cache_independent(ctx):
+    on = LoaderConfig(batch_size=100, buffer_rows=1500, cache="on")
+    off = LoaderConfig(batch_size=100, buffer_rows=1500, cache="off")
+    a = EventLoader(ctx, "train", on, train=True, seed=5)
+    list(a.epoch(0))  # fills the cache
+    e1_cached = _ids(list(a.epoch(1)))
+    e1_fresh = _ids(list(EventLoader(ctx, "train", off, train=True, seed=5).epoch(1)))
+    assert np.array_equal(e1_cached, e1_fresh)
+    assert not np.array_equal(e1_cached, _ids(list(a.epoch(2))))
+
+
+def test_splits_are_disjoint(ctx):
+    cfg = LoaderConfig()
+    sets = [set(_ids(list(EventLoader(ctx, s, cfg, train=False).epoch(0)))) for s in ("train", "valid", "test")]
+    assert not (sets[0] & sets[1]) and not (sets[0] & sets[2]) and not (sets[1] & sets[2])
+    assert sum(len(s) for s in sets) == 6000
+
+
+def test_batch_fields(ctx):
+    b = next(iter(EventLoader(ctx, "valid", LoaderConfig(history_len=5), train=False).epoch(0)))
+    assert b.sparse.dtype == torch.long and b.sparse.shape[1] == len(ctx.encoder.schema.sparse)
+    assert b.dense.shape[1] == 1
+    assert set(b.labels) == {"click", "conversion"}
+    assert b.p_click is not None and torch.isfinite(b.p_click).all()
+    hist, mask = b.sequences["history"]
+    assert hist.shape == mask.shape == (len(b), 5)
+    assert (hist[~mask] == 0).all()
+
+
+def test_history_lookup_strictly_before_and_right_aligned():
+    from unisr.data.history import HistoryIndex
+
+    # user 1 clicked items 11 @ t=10, 12 @ t=20, 13 @ t=30; user 2 clicked 21 @ t=5
+    key = (np.array([1, 1, 1, 2], dtype=np.int64) << 32) | np.array([10, 20, 30, 5])
+    h = HistoryIndex(key, np.array([11, 12, 13, 21]), np.array([0, 1, 0, 1]))
+    items, scen, mask = h.lookup(np.array([1, 1, 1, 2, 3]), np.array([30, 31, 10, 100, 50]), 2)
+    assert items.tolist() == [[11, 12], [12, 13], [0, 0], [0, 21], [0, 0]]
+    assert scen.tolist() == [[0, 1], [1, 0], [0, 0], [0, 1], [0, 0]]
+    assert mask.tolist() == [[True, True], [True, True], [False, False], [False, True], [False, False]]
