@@ -21,7 +21,7 @@ demo: $(STAMP)
 
 test: $(STAMP)
 	$(BIN)/ruff check src tests benchmarks
-	$(BIN)/python -m pytest -x -q --durations=15
+	$(BIN)/python -m pytest --durations=15
 
 lint: $(STAMP)
 	$(BIN)/ruff check src tests benchmarks

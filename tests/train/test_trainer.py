@@ -118,3 +118,30 @@ def test_weighted_multi_task_losses(data, tmp_path):
     assert torch.equal(Objective.label(b, "ctcvr"), b.labels["click"] * b.labels["conversion"])
     loss, parts = obj(b)
     assert loss.item() == pytest.approx(0.5 * parts["loss_click"], rel=1e-5)
+
+
+class StageRecorder(Callback):
+    def __init__(self):
+        self.stages = []
+
+    def on_stage_start(self, trainer, stage):
+        self.stages.append(stage)
+
+
+@pytest.mark.parametrize("optimizer", ["adam", "adamw", "adagrad", "sgd"])
+def test_stages_optimizers_and_clipping(tmp_path, optimizer):
+    schema = tiny_schema()
+    model = build_model("mmoe", {}, schema)
+    rec = StageRecorder()
+    log = JsonlLogger(tmp_path / "log.jsonl")
+    before = {k: v.clone() for k, v in model.state_dict().items()}
+    trainer = Trainer(Objective(model, {"click": 1.0}), OptimizerSet(model, TrainConfig(optimizer=optimizer, lr=0.05)),
+                      clip_norm=0.01, callbacks=[rec, log], progress=False)
+    batches = lambda e: [random_batch(schema, 32, seed=e)]  # noqa: E731
+    trainer.fit(batches, None, epochs=1, stage="pretrain")
+    trainer.fit(batches, None, epochs=2, stage="finetune")
+    assert rec.stages == ["pretrain", "finetune"]
+    stages = [json.loads(x)["stage"] for x in (tmp_path / "log.jsonl").read_text().splitlines()]
+    assert stages == ["pretrain", "finetune", "finetune"]
+    after = model.state_dict()
+    assert any(not torch.equal(before[k], after[k]) for k in before)
