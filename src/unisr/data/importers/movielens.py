@@ -1,0 +1,301 @@
+"""MovieLens-1M -> canonical dataset, following the Scenario-Wise Rec protocol (Li et al., 2024).
+
+Two source layouts are read (detected from the files present in ``src``):
+
+- GroupLens native: ``ratings.dat`` (``UserID::MovieID::Rating::Timestamp``), ``users.dat``
+  (``UserID::Gender::Age::Occupation::Zip-code``), ``movies.dat`` (``MovieID::Title::Genres``, genres joined by
+  ``|``); latin-1 text.
+- RecBole atomic files: ``<name>.inter`` / ``<name>.user`` / ``<name>.item``, tab separated with ``name:type``
+  headers; users are ``1m_<n>``; items are keyed by their title (with year) and genres are space separated.
+
+Output: three ``recommend`` scenarios by user age ({1,18} -> 0, {25} -> 1, {35,45,50,56} -> 2), label
+``click = rating > 3``, the raw ``rating`` kept as a float32 extra column, ``event_id`` = the 0-based data
+row index in the ratings file, ``ts`` = the timestamp. Item ids: the native MovieID, or (RecBole, keyed by
+title) 1 + the rank of the title in sorted order. User id: the integer (after ``1m_`` in RecBole).
+Every item of the item file is written (3,883 for MovieLens-1M), including those never rated (3,706 are).
+Unusable rows go to ``rejected.parquet`` with a reason; per source file, read = written + rejected.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+
+import polars as pl
+import pyarrow as pa
+import pyarrow.parquet as pq
+
+from unisr.data.importers.base import ImportReport, ImportSourceError, read_lines, split_fields
+from unisr.data.rejected import RejectedRows
+from unisr.data.schema import DatasetSpec, FeatureDecl, RandomSplit, ScenarioKind, ScenarioSpec
+
+NAME = "movielens-1m"
+AGE_TO_SCENARIO: dict[int, int] = {1: 0, 18: 0, 25: 1, 35: 2, 45: 2, 50: 2, 56: 2}
+SCENARIOS = [
+    ScenarioSpec(id=0, name="age_1_18", kind=ScenarioKind.RECOMMEND),
+    ScenarioSpec(id=1, name="age_25", kind=ScenarioKind.RECOMMEND),
+    ScenarioSpec(id=2, name="age_35_plus", kind=ScenarioKind.RECOMMEND),
+]
+EMBED_DIM = 16
+FEATURES = [
+    FeatureDecl(table="users", column="user_id", type="categorical", embed_dim=EMBED_DIM),
+    FeatureDecl(table="items", column="item_id", type="categorical", embed_dim=EMBED_DIM),
+    FeatureDecl(table="users", column="gender", type="categorical", embed_dim=EMBED_DIM),
+    FeatureDecl(table="users", column="occupation", type="categorical", embed_dim=EMBED_DIM),
+    FeatureDecl(table="users", column="zip", type="categorical", embed_dim=EMBED_DIM),
+    FeatureDecl(table="items", column="genre_first", type="categorical", embed_dim=EMBED_DIM),
+    FeatureDecl(table="users", column="age", type="dense", transform="minmax"),
+]
+
+EVENTS_SCHEMA = pa.schema([
+    ("event_id", pa.int64()), ("ts", pa.int64()), ("user_id", pa.int64()), ("scenario_id", pa.int16()),
+    ("item_id", pa.int64()), ("click", pa.int8()), ("rating", pa.float32()),
+])
+USERS_SCHEMA = pa.schema([
+    ("user_id", pa.int64()), ("gender", pa.string()), ("age", pa.int16()), ("occupation", pa.int16()),
+    ("zip", pa.string()),
+])
+ITEMS_SCHEMA = pa.schema([
+    ("item_id", pa.int64()), ("title", pa.string()), ("year", pa.int16()), ("genre_first", pa.string()),
+    ("genres", pa.list_(pa.string())),
+])
+ROW_GROUP = 262_144
+
+# RecBole field names (before ``:type``) of each atomic file.
+RB_INTER = ("user_id", "item_id", "rating", "timestamp")
+RB_USER = ("user_id", "age", "gender", "occupation", "zip_code")
+RB_ITEM = ("item_id", "genre")
+
+
+@dataclass(frozen=True)
+class _Layout:
+    variant: str  # "grouplens" or "recbole"
+    ratings: Path
+    users: Path
+    items: Path
+
+
+def detect_layout(src: str | Path) -> _Layout:
+    """Find the source files; raises ``ImportSourceError`` naming what is missing."""
+    src = Path(src)
+    if not src.is_dir():
+        raise ImportSourceError(f"{src}: no such folder")
+    roots = [src] + ([src / "ml-1m"] if (src / "ml-1m").is_dir() else [])
+    for d in roots:
+        if (d / "ratings.dat").exists():
+            for f in ("users.dat", "movies.dat"):
+                if not (d / f).exists():
+                    raise ImportSourceError(f"{d / f}: missing (GroupLens MovieLens needs ratings.dat, users.dat, "
+                                            "movies.dat)")
+            return _Layout("grouplens", d / "ratings.dat", d / "users.dat", d / "movies.dat")
+        inters = sorted(d.glob("*.inter"))
+        if inters:
+            inter = next((p for p in inters if p.stem == "ml-1m"), inters[0])
+            for ext in (".user", ".item"):
+                if not inter.with_suffix(ext).exists():
+                    raise ImportSourceError(f"{inter.with_suffix(ext)}: missing (RecBole MovieLens needs "
+                                            f"{inter.stem}.inter, {inter.stem}.user, {inter.stem}.item)")
+            return _Layout("recbole", inter, inter.with_suffix(".user"), inter.with_suffix(".item"))
+    raise ImportSourceError(
+        f"{src / 'ratings.dat'}: missing; no MovieLens files in {src} (expected GroupLens ratings.dat, "
+        "users.dat, movies.dat or RecBole <name>.inter, <name>.user, <name>.item)"
+    )
+
+
+# ------------------------------------------------------------------------------------------ parsing
+def _recbole(path: Path, need: tuple[str, ...]) -> tuple[pl.DataFrame, pl.DataFrame]:
+    """Parse an atomic file: (rows with one column per header field name, rows with a wrong field count)."""
+    df, header = read_lines(path, skip_header=True)
+    names = [h.split(":", 1)[0].strip() for h in (header or "").split("\t")]
+    missing = [n for n in need if n not in names]
+    if missing:
+        raise ImportSourceError(f"{path}: header lacks field(s) {missing} (header: {header!r})")
+    return split_fields(df, "\t", names)
+
+
+def _first_reason(checks: list[tuple[pl.Expr, str]]) -> pl.Expr:
+    """A ``reason`` column: the message of the first failing check, null when every check passes."""
+    expr = pl.lit(None, dtype=pl.String)
+    for failed, reason in reversed(checks):
+        expr = pl.when(failed).then(pl.lit(reason)).otherwise(expr)
+    return expr.alias("reason")
+
+
+def _int_id() -> pl.Expr:
+    """The integer of an id token: ``17`` or ``1m_17`` -> 17."""
+    return pl.col("user").str.extract(r"^(?:[A-Za-z0-9]*_)?(\d+)$", 1).cast(pl.Int64, strict=False)
+
+
+def _number(col: str) -> pl.Expr:
+    return pl.col(col).cast(pl.Float64, strict=False)
+
+
+def _reject(df: pl.DataFrame, rejected: RejectedRows, source: str) -> pl.DataFrame:
+    """Move rows with a non-null ``reason`` to ``rejected``; return the others without the column."""
+    bad = df.filter(pl.col("reason").is_not_null())
+    for (reason,), part in bad.group_by("reason", maintain_order=True):
+        rejected.add(part.select("line_no", "raw").to_arrow(), str(reason), source)
+    return df.filter(pl.col("reason").is_null()).drop("reason")
+
+
+def _users(layout: _Layout, rejected: RejectedRows, report: ImportReport) -> pl.DataFrame:
+    src = layout.users.name
+    if layout.variant == "grouplens":
+        df, _ = read_lines(layout.users)
+        good, bad = split_fields(df, "::", ["user", "gender", "age", "occupation", "zip"])
+    else:
+        good, bad = _recbole(layout.users, RB_USER)
+        good = good.rename({"user_id": "user", "zip_code": "zip"})
+    report.read[src] = good.height + bad.height
+    rejected.add(bad.select("line_no", "raw").to_arrow(), "unparseable: wrong number of fields", src)
+    good = good.with_columns(
+        user_id=_int_id(), age_f=_number("age"), occ_f=_number("occupation"),
+    )
+    good = good.with_columns(
+        scenario_id=pl.col("age_f").cast(pl.Int64, strict=False)
+        .replace_strict(AGE_TO_SCENARIO, default=None, return_dtype=pl.Int16),
+        dup=pl.col("user_id").is_duplicated() & ~pl.col("user_id").is_first_distinct(),
+    )
+    good = good.with_columns(_first_reason([
+        (pl.col("user_id").is_null(), "user id not an integer"),
+        (pl.col("age_f").is_null() | pl.col("age_f").is_nan(), "age not a number"),
+        (pl.col("scenario_id").is_null(), "age not a MovieLens age group (1,18,25,35,45,50,56)"),
+        (pl.col("occ_f").is_null() | pl.col("occ_f").is_nan(), "occupation not a number"),
+        (pl.col("dup"), "duplicate user id"),
+    ]))
+    users = _reject(good, rejected, src).select(
+        "user_id",
+        pl.col("gender"),
+        pl.col("age_f").cast(pl.Int16).alias("age"),
+        pl.col("occ_f").cast(pl.Int16).alias("occupation"),
+        pl.col("zip"),
+        "scenario_id",
+    )
+    report.written[src] = users.height
+    report.tables[src] = "users"
+    return users
+
+
+def _items(layout: _Layout, rejected: RejectedRows, report: ImportReport) -> pl.DataFrame:
+    """Items with ``key`` (the string ratings refer to) and the canonical columns."""
+    src = layout.items.name
+    if layout.variant == "grouplens":
+        df, _ = read_lines(layout.items)
+        good, bad = split_fields(df, "::", ["key", "title", "genres_raw"])
+        good = good.with_columns(
+            item_id=pl.col("key").cast(pl.Int64, strict=False),
+            year=pl.col("title").str.extract(r"\((\d{4})\)\s*$", 1).cast(pl.Int16, strict=False),
+            genres=pl.col("genres_raw").str.split("|"),
+        )
+    else:
+        good, bad = _recbole(layout.items, RB_ITEM)
+        year = (_number("release_year").cast(pl.Int16, strict=False) if "release_year" in good.columns
+                else pl.lit(None, dtype=pl.Int16))
+        good = good.with_columns(
+            key=pl.col("item_id"), title=pl.col("item_id"), year=year,
+            genres=pl.col("genre").str.split(" "),
+        ).drop("item_id")
+        # a stable integer id: 1 + rank of the title among the (distinct) titles in sorted order
+        good = good.with_columns(item_id=pl.col("key").rank("dense").cast(pl.Int64))
+    report.read[src] = good.height + bad.height
+    rejected.add(bad.select("line_no", "raw").to_arrow(), "unparseable: wrong number of fields", src)
+    good = good.with_columns(
+        genres=pl.col("genres").list.eval(pl.element().filter(pl.element().str.len_chars() > 0)),
+        dup=pl.col("item_id").is_duplicated() & ~pl.col("item_id").is_first_distinct(),
+    )
+    good = good.with_columns(_first_reason([
+        (pl.col("item_id").is_null(), "item id not an integer"),
+        (pl.col("key").str.len_chars() == 0, "empty item key"),
+        (pl.col("dup"), "duplicate item id" if layout.variant == "grouplens" else "duplicate item title"),
+    ]))
+    items = _reject(good, rejected, src).with_columns(
+        genre_first=pl.col("genres").list.first().fill_null("unknown")
+    ).select("key", "item_id", "title", "year", "genre_first", "genres")
+    report.written[src] = items.height
+    report.tables[src] = "items"
+    return items
+
+
+def _events(
+    layout: _Layout, users: pl.DataFrame, items: pl.DataFrame, rejected: RejectedRows, report: ImportReport
+) -> pl.DataFrame:
+    src = layout.ratings.name
+    if layout.variant == "grouplens":
+        df, _ = read_lines(layout.ratings)
+        good, bad = split_fields(df, "::", ["user", "key", "rating", "timestamp"])
+        first_line = 1
+    else:
+        good, bad = _recbole(layout.ratings, RB_INTER)
+        good = good.rename({"user_id": "user", "item_id": "key"})
+        first_line = 2
+    report.read[src] = good.height + bad.height
+    rejected.add(bad.select("line_no", "raw").to_arrow(), "unparseable: wrong number of fields", src)
+    good = good.with_columns(
+        user_id=_int_id(), rating_f=_number("rating"), ts_f=_number("timestamp"),
+    )
+    good = good.join(users.select("user_id", "scenario_id"), on="user_id", how="left")
+    good = good.join(items.select("key", "item_id"), on="key", how="left")
+    good = good.with_columns(_first_reason([
+        (pl.col("user_id").is_null(), "user id not an integer"),
+        (pl.col("rating_f").is_null() | pl.col("rating_f").is_nan(), "rating not a number"),
+        (pl.col("ts_f").is_null() | pl.col("ts_f").is_nan(), "timestamp not a number"),
+        (pl.col("scenario_id").is_null(), "unknown user (not in the user file)"),
+        (pl.col("item_id").is_null(), "unknown item (not in the item file)"),
+    ])).sort("line_no")
+    events = _reject(good, rejected, src).select(
+        (pl.col("line_no") - first_line).cast(pl.Int64).alias("event_id"),
+        pl.col("ts_f").cast(pl.Int64).alias("ts"),
+        "user_id",
+        "scenario_id",
+        "item_id",
+        (pl.col("rating_f") > 3).cast(pl.Int8).alias("click"),
+        pl.col("rating_f").cast(pl.Float32).alias("rating"),
+    )
+    report.written[src] = events.height
+    report.tables[src] = "events"
+    return events
+
+
+# ---------------------------------------------------------------------------------------------- the API
+def import_movielens(src: str | Path, out: str | Path) -> ImportReport:
+    """Convert MovieLens-1M (GroupLens ``.dat`` or RecBole atomic files in ``src``) to a canonical dataset in
+    ``out``; returns the counts (``report.balanced`` holds: read = written + rejected, per source file)."""
+    src, out = Path(src), Path(out)
+    layout = detect_layout(src)
+    report = ImportReport(format="movielens", src=src, out=out, variant=layout.variant)
+    rejected = RejectedRows()
+
+    users = _users(layout, rejected, report)
+    items = _items(layout, rejected, report)
+    events = _events(layout, users, items, rejected, report)
+
+    out.mkdir(parents=True, exist_ok=True)
+    pq.write_table(events.to_arrow().cast(EVENTS_SCHEMA), out / "events.parquet", row_group_size=ROW_GROUP)
+    pq.write_table(users.drop("scenario_id").sort("user_id").to_arrow().cast(USERS_SCHEMA), out / "users.parquet")
+    pq.write_table(items.drop("key").sort("item_id").to_arrow().cast(ITEMS_SCHEMA), out / "items.parquet")
+    stale = out / "rejected.parquet"
+    if stale.exists():
+        stale.unlink()
+    rejected.write(out)
+    DatasetSpec(
+        name=NAME,
+        scenarios=SCENARIOS,
+        labels=["click"],
+        split=RandomSplit(ratios=(0.8, 0.1, 0.1), seed=2022),
+        features=FEATURES,
+        source={"format": "movielens", "layout": layout.variant,
+                "protocol": "Scenario-Wise Rec (arXiv 2412.17374): scenarios by user age, click = rating > 3"},
+    ).save(out)
+
+    for part in rejected.parts:  # per source file
+        s = part["source"][0].as_py()
+        report.rejected[s] = report.rejected.get(s, 0) + part.num_rows
+    report.reasons = dict(rejected.counts)
+    report.extra = {
+        "scenario_events": dict(
+            events.group_by("scenario_id").len().sort("scenario_id").iter_rows()
+        ),
+        "click_rate": float(events["click"].cast(pl.Float64).mean()) if events.height else 0.0,
+        "rated_items": int(events["item_id"].n_unique()),
+    }
+    return report
