@@ -53,6 +53,7 @@ def test_train_then_evaluate(data, tmp_path):
     (["--model", "nope"], "unknown model"),
     (["--model", "dnn", "--set", "train.lr=fast"], "train.lr"),
     (["--model", "dnn", "--set", "model.hiddn=[3]"], "model.hiddn"),
+    (["--model", "dnn", "--set", "data.scenarios=[nope]"], "data.scenarios"),
 ])
 def test_bad_input_exits_2_naming_the_key(data, tmp_path, args, needle):
     p = run("train", "--data", data, "--out", tmp_path / "r", *args, check=False)

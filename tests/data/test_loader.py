@@ -86,3 +86,11 @@ def test_history_lookup_strictly_before_and_right_aligned():
     assert items.tolist() == [[11, 12], [12, 13], [0, 0], [0, 21], [0, 0]]
     assert scen.tolist() == [[0, 1], [1, 0], [0, 0], [0, 1], [0, 0]]
     assert mask.tolist() == [[True, True], [True, True], [False, False], [False, True], [False, False]]
+
+
+def test_scenario_filter(ctx):
+    cfg = LoaderConfig(scenarios=["scen2"])
+    batches = list(EventLoader(ctx, "train", cfg, train=True, seed=0).epoch(0))
+    assert batches and all((b.scenario_id == 2).all() for b in batches)
+    with pytest.raises(ValueError, match="unknown scenario"):
+        EventLoader(ctx, "train", LoaderConfig(scenarios=["nope"]), train=True)

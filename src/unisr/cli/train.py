@@ -72,6 +72,7 @@ def register(app: typer.Typer) -> None:
         resume: Annotated[bool, typer.Option(help="continue from RUN/checkpoints/last.pt")] = False,
     ):
         """Train, early-stop on validation, keep the best checkpoint, evaluate on test, write RUN/."""
+        from unisr.data.loader import LoaderConfigError
         from unisr.models.registry import get_model_info
         from unisr.train.config import ConfigError
         from unisr.train.run import train_run
@@ -85,7 +86,7 @@ def register(app: typer.Typer) -> None:
             raise BadInput(f"--config {config}: no such file")
         try:
             run = train_run(model, data, out, config_file=config, sets=set_ or [], seed=seed, resume=resume)
-        except ConfigError as e:
+        except (ConfigError, LoaderConfigError) as e:
             raise BadInput(str(e)) from e
         console.print(metrics_table(run.metrics, f"{model} on {run.metrics['dataset']} (test)"))
         console.print(f"run written to [bold]{out}[/bold]")

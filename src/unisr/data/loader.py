@@ -37,6 +37,10 @@ EVENT_COLUMNS = ["event_id", "ts", "user_id", "scenario_id", "item_id", "click",
                  "query_id", "trigger_item_id", "target_user_id", "request_id", "split"]
 
 
+class LoaderConfigError(ValueError):
+    """A loader setting does not fit the dataset (the message names the key)."""
+
+
 class LoaderConfig(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
@@ -49,6 +53,7 @@ class LoaderConfig(BaseModel):
     drop_last: bool = False
     cache: Literal["auto", "on", "off"] = "auto"
     cache_max_rows: int = 20_000_000
+    scenarios: list[str] | None = None  # keep only these scenarios' events (single-scenario training)
     history_len: int = 0  # >0: attach the user's last clicks before each event as sequence ``history``
     query_max_len: int = 8
 
@@ -155,13 +160,17 @@ class DatasetContext:
         return cls(root, spec, encoder, assigner, QueryTable.load(root, query_max_len),
                    TruthLookup.load(root), hist, list(spec.labels))
 
-    def encode(self, t: pa.Table, splits: set[int], history_len: int = 0) -> Chunk | None:
-        """Encode one Arrow chunk of events, keeping the rows of the given split codes."""
+    def encode(self, t: pa.Table, splits: set[int], history_len: int = 0,
+               scenarios: set[int] | None = None) -> Chunk | None:
+        """Encode one Arrow chunk of events, keeping the rows of the given split codes (and scenarios)."""
         eid = t["event_id"].to_numpy().astype(np.int64)
         ts = t["ts"].to_numpy().astype(np.int64)
         split_col = to_numpy(t["split"]) if "split" in t.column_names else None
         code = self.assigner.assign(eid, ts, split_col)
         keep = np.isin(code, list(splits))
+        if scenarios is not None:
+            scen = self.encoder.scenario_index(t["scenario_id"].to_numpy().astype(np.int64))
+            keep &= np.isin(scen, list(scenarios))
         if not keep.any():
             return None
         t = t.filter(pa.array(keep))
@@ -236,6 +245,11 @@ class EventLoader:
         self.ctx, self.cfg, self.train, self.seed = ctx, cfg, train, seed
         names = [splits] if isinstance(splits, str) else list(splits)
         self.split_codes = {SPLIT_CODES[s] for s in names}
+        known = ctx.encoder.schema.scenarios
+        for name in cfg.scenarios or []:
+            if name not in known:
+                raise LoaderConfigError(f"config key data.scenarios: unknown scenario {name!r}; known: {known}")
+        self.scenarios = None if cfg.scenarios is None else {known.index(n) for n in cfg.scenarios}
         self.row_groups = row_group_index(ctx.root, "events")
         total = sum(n for _, _, n in self.row_groups)
         self.use_cache = cfg.cache == "on" or (cfg.cache == "auto" and total <= cfg.cache_max_rows)
@@ -267,7 +281,8 @@ class EventLoader:
                 f, rg, _ = self.row_groups[j]
                 pf = pq.ParquetFile(f)
                 cols = [c for c in EVENT_COLUMNS if c in pf.schema_arrow.names]
-                c = self.ctx.encode(pf.read_row_group(rg, columns=cols), self.split_codes, self.cfg.history_len)
+                c = self.ctx.encode(pf.read_row_group(rg, columns=cols), self.split_codes, self.cfg.history_len,
+                                    self.scenarios)
                 if self.use_cache:
                     if self._cache is None:
                         self._cache = {}
