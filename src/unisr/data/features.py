@@ -16,6 +16,7 @@ from pathlib import Path
 
 import numpy as np
 import pyarrow as pa
+import pyarrow.compute as pc
 
 from unisr.data.reader import has_table, read_table
 from unisr.data.schema import DatasetSpec, FeatureDecl
@@ -177,6 +178,9 @@ class FeatureSchema:
     def num_scenarios(self) -> int:
         return len(self.scenarios)
 
+    def sequence(self, name: str) -> SequenceField | None:
+        return next((f for f in self.sequences if f.name == name), None)
+
     def field_index(self, name: str) -> int:
         return [f.name for f in self.sparse].index(name)
 
@@ -249,6 +253,17 @@ class FeatureEncoder:
         seq_fields: list[SequenceField] = []
         item_seq: dict[str, tuple[np.ndarray, np.ndarray]] = {}
         for d in decls:
+            if d.table == "queries":
+                # query token sequences are looked up per event by the loader (``QueryTable``); the
+                # schema only records their vocabulary so models can embed them
+                if d.type == "sequence" and has_table(root, "queries"):
+                    q = read_table(root, "queries", [d.column])
+                    if d.column in q.column_names:
+                        flat = pc.list_flatten(q[d.column])
+                        vmax = int(pc.max(flat).as_py() or 0) if len(flat) else 0
+                        seq_fields.append(SequenceField("query_tokens", "queries", vmax + 2, d.max_len or 8,
+                                                        d.embed_dim or embed_dim))
+                continue
             if d.table not in ("users", "items"):
                 raise ValueError(f"feature {d.column}: table {d.table!r} not supported yet (users, items)")
             tab = tables[d.table]

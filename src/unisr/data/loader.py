@@ -154,6 +154,9 @@ class DatasetContext:
         root = Path(root)
         spec = DatasetSpec.load(root)
         assigner = SplitAssigner.for_dataset(root, spec.split)
+        qf = encoder.schema.sequence("query_tokens")
+        if qf is not None:
+            query_max_len = qf.max_len
         hist = None
         if history:
             hist = HistoryIndex.build(root, encoder.user_index, encoder.item_index, encoder.scenario_index)

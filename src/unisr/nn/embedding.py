@@ -13,16 +13,26 @@ class FeatureEmbedding(nn.Module):
     """All sparse fields in one ``nn.Embedding`` (one lookup per batch); ``sparse=True`` gives sparse gradients.
 
     Fields may declare their own dimension; fields are grouped into one table per distinct dimension.
+    Sequence fields (item title tokens, category path, query tokens) are mean-pooled over their mask with
+    one ``nn.EmbeddingBag`` each (padding id 0 ignored; an empty sequence pools to zeros).
 
     Shapes:
-        batch.sparse: [B, F] long; batch.dense: [B, D]
+        batch.sparse: [B, F] long; batch.dense: [B, D]; batch.sequences[name]: ([B, L] long, [B, L] bool)
         fields(batch): [B, F, d] (when all fields share d)
-        forward(batch): [B, sum(d_f) + D]
+        forward(batch): [B, sum(d_f) + sum(d_seq) + D]
     """
 
     def __init__(self, schema: FeatureSchema, *, sparse_grad: bool = True, include_dense: bool = True,
-                 init_std: float = 1e-4) -> None:
+                 include_sequences: bool = True, init_std: float = 1e-4) -> None:
         super().__init__()
+        self.seq_names = [f.name for f in schema.sequences] if include_sequences else []
+        self.bags = nn.ModuleDict()
+        for f in schema.sequences if include_sequences else []:
+            bag = nn.EmbeddingBag(f.vocab_size, f.embed_dim, mode="mean", sparse=sparse_grad, padding_idx=0)
+            nn.init.normal_(bag.weight, std=init_std)
+            with torch.no_grad():
+                bag.weight[0].zero_()
+            self.bags[f.name.replace(".", "__")] = bag
         dims = sorted({f.embed_dim for f in schema.sparse})
         self.groups = nn.ModuleList()
         self.group_fields: list[list[int]] = []
@@ -41,7 +51,8 @@ class FeatureEmbedding(nn.Module):
         self.include_dense = include_dense
         self.num_dense = len(schema.dense) if include_dense else 0
         self.field_dims = [f.embed_dim for f in schema.sparse]
-        self.out_dim = sum(self.field_dims) + self.num_dense
+        self.seq_dim = sum(f.embed_dim for f in schema.sequences) if include_sequences else 0
+        self.out_dim = sum(self.field_dims) + self.seq_dim + self.num_dense
 
     def fields(self, sparse: Tensor) -> list[Tensor]:
         """Per dimension group: [B, F_g, d_g]."""
@@ -53,6 +64,13 @@ class FeatureEmbedding(nn.Module):
 
     def forward(self, batch: Batch) -> Tensor:
         parts = [e.flatten(1) for e in self.fields(batch.sparse)]
+        for name in self.seq_names:
+            bag = self.bags[name.replace(".", "__")]
+            if name in batch.sequences:
+                ids, _ = batch.sequences[name]
+                parts.append(bag(ids.clamp(max=bag.num_embeddings - 1)))
+            else:  # e.g. recommendation data without queries
+                parts.append(batch.sparse.new_zeros((len(batch), bag.embedding_dim), dtype=torch.float32))
         if self.include_dense and self.num_dense:
             parts.append(batch.dense)
         return torch.cat(parts, dim=1)
