@@ -26,3 +26,13 @@ def test_time_split_windows_in_order():
     days = {name: (codes == c).sum() * 60 / 86400 for name, c in SPLIT_CODES.items()}
     assert round(days["background"]) == 14 and round(days["train"]) == 7
     assert round(days["valid"]) == 1 and round(days["test"]) == 2
+
+
+def test_random_split_by_request_keeps_lists_whole():
+    req = np.repeat(np.arange(5000, dtype=np.int64), 10)
+    eid = np.arange(len(req), dtype=np.int64)
+    a = SplitAssigner(RandomSplit(ratios=(0.6, 0.2, 0.2), seed=1, key="request_id"))
+    codes = a.assign(eid, eid, None, req)
+    per_req = codes.reshape(5000, 10)
+    assert (per_req == per_req[:, :1]).all()
+    assert abs((codes == SPLIT_CODES["test"]).mean() - 0.2) < 0.03

@@ -91,7 +91,7 @@ def to_numpy(col: pa.ChunkedArray | pa.Array) -> np.ndarray:
     if pa.types.is_boolean(t):
         return np.asarray(col.fill_null(False).to_numpy(zero_copy_only=False)).astype(np.int64)
     if pa.types.is_integer(t):
-        return np.asarray(col.cast(pa.int64()).fill_null(-(2**62)).to_numpy(zero_copy_only=False))
+        return np.array(col.cast(pa.int64()).fill_null(-(2**62)).to_numpy(zero_copy_only=False))
     return np.asarray(col.cast(pa.float64()).fill_null(np.nan).to_numpy(zero_copy_only=False))
 
 

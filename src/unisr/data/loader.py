@@ -34,7 +34,7 @@ from unisr.data.schema import DatasetSpec
 from unisr.data.split import SPLIT_CODES, SplitAssigner
 
 EVENT_COLUMNS = ["event_id", "ts", "user_id", "scenario_id", "item_id", "click", "conversion",
-                 "query_id", "trigger_item_id", "target_user_id", "request_id", "split"]
+                 "query_id", "trigger_item_id", "target_user_id", "request_id", "session_id", "split"]
 
 
 class LoaderConfigError(ValueError):
@@ -169,7 +169,9 @@ class DatasetContext:
         eid = t["event_id"].to_numpy().astype(np.int64)
         ts = t["ts"].to_numpy().astype(np.int64)
         split_col = to_numpy(t["split"]) if "split" in t.column_names else None
-        code = self.assigner.assign(eid, ts, split_col)
+        kc = self.assigner.key_column
+        key = to_numpy(t[kc]) if kc is not None and kc in t.column_names else None
+        code = self.assigner.assign(eid, ts, split_col, key)
         keep = np.isin(code, list(splits))
         if scenarios is not None:
             scen = self.encoder.scenario_index(t["scenario_id"].to_numpy().astype(np.int64))

@@ -144,12 +144,18 @@ class ScenarioSpec(BaseModel):
 
 
 class RandomSplit(BaseModel):
-    """Random split by a seeded hash of ``event_id`` (streamable; statistically a random permutation)."""
+    """Random split by a seeded hash of ``key`` (streamable; statistically a random permutation).
+
+    ``key: event_id`` splits impressions independently (Scenario-Wise Rec); ``request_id`` keeps each shown
+    list whole (otherwise a request's click can land in train and its unclicked neighbours in test, which
+    leaks through user features); ``user_id`` splits users.
+    """
 
     model_config = ConfigDict(extra="forbid")
     kind: Literal["random"] = "random"
     ratios: tuple[float, float, float] = (0.8, 0.1, 0.1)  # train / valid / test
     seed: int = 2022
+    key: Literal["event_id", "request_id", "user_id", "session_id"] = "event_id"
 
     @model_validator(mode="after")
     def _sum_to_one(self) -> RandomSplit:

@@ -62,10 +62,21 @@ class SplitAssigner:
         cuts = lo + np.round(np.concatenate([[0.0], np.cumsum(w) / w.sum()]) * (hi - lo)).astype(np.int64)
         return [(n, int(cuts[i]), int(cuts[i + 1])) for i, n in enumerate(names)]
 
-    def assign(self, event_id: np.ndarray, ts: np.ndarray, split_col: np.ndarray | None = None) -> np.ndarray:
+    @property
+    def key_column(self) -> str | None:
+        """The event column a random split hashes (besides ``event_id``/``ts``), if any."""
+        if isinstance(self.rule, RandomSplit) and self.rule.key != "event_id":
+            return self.rule.key
+        return None
+
+    def assign(self, event_id: np.ndarray, ts: np.ndarray, split_col: np.ndarray | None = None,
+               key: np.ndarray | None = None) -> np.ndarray:
+        """Split codes; ``key`` = the values of ``key_column`` for random splits keyed by another column."""
         rule = self.rule
         if isinstance(rule, RandomSplit):
-            u = hash_uniform(event_id, rule.seed)
+            if rule.key != "event_id" and key is None:
+                raise ValueError(f"random split keyed by {rule.key!r} but the events have no such column")
+            u = hash_uniform(event_id if rule.key == "event_id" else key, rule.seed)
             c = np.cumsum(rule.ratios)
             return (1 + np.searchsorted(c[:-1], u, side="right")).astype(np.int8)
         if isinstance(rule, TimeSplit):

@@ -52,7 +52,9 @@ def _features() -> list[FeatureDecl]:
     cat = [("users", c) for c in ("gender", "age_level", "purchasing_power")] + [
         ("items", c) for c in ("brand", "shop", "price_level")
     ]
-    out = [FeatureDecl(table=t, column=c, type="categorical") for t, c in cat]  # type: ignore[arg-type]
+    ids = [FeatureDecl(table="users", column="user_id", type="categorical"),
+           FeatureDecl(table="items", column="item_id", type="categorical")]
+    out = ids + [FeatureDecl(table=t, column=c, type="categorical") for t, c in cat]  # type: ignore[arg-type]
     out.append(FeatureDecl(table="items", column="category_path", type="sequence", max_len=3))
     out.append(FeatureDecl(table="items", column="title_tokens", type="sequence", max_len=16))
     out.append(FeatureDecl(table="queries", column="tokens", type="sequence", max_len=4))
