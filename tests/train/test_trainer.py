@@ -49,7 +49,7 @@ def test_min_mode_monitor():
 
 def test_sparse_embeddings_get_sparse_optimizer():
     schema = tiny_schema()
-    model = build_model("mmoe", {}, schema)
+    model = build_model("mmoe", {"sparse_grad": True}, schema)
     dense, sparse = split_parameters(model)
     assert len(sparse) == 1 and sparse[0].shape[0] == sum(f.vocab_size for f in schema.sparse)
     opt = OptimizerSet(model, TrainConfig(optimizer="adam"))
@@ -59,6 +59,16 @@ def test_sparse_embeddings_get_sparse_optimizer():
     b = random_batch(schema, 16)
     Objective(model, {"click": 1.0})(b)[0].backward()
     assert sparse[0].grad.is_sparse
+
+
+def test_sparse_grad_auto_by_table_size():
+    from unisr.data.features import SparseField
+
+    small = tiny_schema()
+    assert split_parameters(build_model("dnn", {}, small))[1] == []  # 96 rows: dense Adam
+    big = tiny_schema()
+    big.sparse = [*big.sparse, SparseField("big", "items", 200_000, 8)]
+    assert len(split_parameters(build_model("dnn", {}, big))[1]) == 1
 
 
 @pytest.fixture(scope="module")

@@ -7,17 +7,16 @@ from torch import Tensor, nn
 
 from unisr.data.batch import Batch
 from unisr.data.features import FeatureSchema
-from unisr.models.registry import ModelConfig, register_model
+from unisr.models.registry import RankerConfig, register_model
 from unisr.nn.embedding import FeatureEmbedding
 from unisr.nn.mlp import MLP
 
 
-class DNNConfig(ModelConfig):
+class DNNConfig(RankerConfig):
     hidden: list[int] = [256, 128, 64]
     dropout: float = 0.0
     batch_norm: bool = False
     scenario_embed_dim: int = 16  # 0 = no scenario feature
-    sparse_grad: bool = True
 
 
 @register_model("dnn", config=DNNConfig, paper="Covington et al., RecSys'16 (the plain deep CTR baseline)")

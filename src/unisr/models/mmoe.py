@@ -8,18 +8,17 @@ from torch import Tensor, nn
 from unisr.data.batch import Batch
 from unisr.data.features import FeatureSchema
 from unisr.models.common import ScenarioTowers
-from unisr.models.registry import ModelConfig, register_model
+from unisr.models.registry import RankerConfig, register_model
 from unisr.nn.embedding import FeatureEmbedding
 from unisr.nn.mlp import MLP
 from unisr.nn.routing import ScenarioGroups
 
 
-class MMoEConfig(ModelConfig):
+class MMoEConfig(RankerConfig):
     num_experts: int = 3  # Scenario-Wise Rec MovieLens: n_expert = number of scenarios (3)
     expert: list[int] = [16]
     tower: list[int] = [8]
     dropout: float = 0.0
-    sparse_grad: bool = True
 
 
 class Experts(nn.Module):

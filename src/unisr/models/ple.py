@@ -9,19 +9,18 @@ from unisr.data.batch import Batch
 from unisr.data.features import FeatureSchema
 from unisr.models.common import ScenarioTowers
 from unisr.models.mmoe import Experts, mix
-from unisr.models.registry import ModelConfig, register_model
+from unisr.models.registry import RankerConfig, register_model
 from unisr.nn.embedding import FeatureEmbedding
 from unisr.nn.routing import ScenarioGroups
 
 
-class PLEConfig(ModelConfig):
+class PLEConfig(RankerConfig):
     num_levels: int = 1  # Scenario-Wise Rec MovieLens: n_level=1, 2 specific + 1 shared expert, dims [16], tower [8]
     num_specific: int = 2
     num_shared: int = 1
     expert: list[int] = [16]
     tower: list[int] = [8]
     dropout: float = 0.0
-    sparse_grad: bool = True
 
 
 class CGCLevel(nn.Module):

@@ -18,6 +18,14 @@ class ModelConfig(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
 
+class RankerConfig(ModelConfig):
+    """Hyper-parameters every embedding-based ranker shares."""
+
+    # sparse gradients + a sparse optimizer for the embedding tables; None = decide by table size
+    # (sparse from ``SPARSE_AUTO_ROWS`` rows on: below it dense Adam is faster and converges faster)
+    sparse_grad: bool | None = None
+
+
 @dataclass(frozen=True)
 class ModelInfo:
     name: str

@@ -7,18 +7,17 @@ from torch import Tensor, nn
 from unisr.data.batch import Batch
 from unisr.data.features import FeatureSchema
 from unisr.models.common import ScenarioTowers
-from unisr.models.registry import ModelConfig, register_model
+from unisr.models.registry import RankerConfig, register_model
 from unisr.nn.embedding import FeatureEmbedding
 from unisr.nn.mlp import MLP
 from unisr.nn.routing import ScenarioGroups
 
 
-class SharedBottomConfig(ModelConfig):
+class SharedBottomConfig(RankerConfig):
     bottom: list[int] = [128]  # Scenario-Wise Rec MovieLens setting
     tower: list[int] = [8]
     dropout: float = 0.0
     batch_norm: bool = False
-    sparse_grad: bool = True
 
 
 @register_model("shared_bottom", config=SharedBottomConfig, paper="Caruana, Machine Learning 1997")

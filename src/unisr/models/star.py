@@ -7,20 +7,19 @@ from torch import Tensor, nn
 
 from unisr.data.batch import Batch
 from unisr.data.features import FeatureSchema
-from unisr.models.registry import ModelConfig, register_model
+from unisr.models.registry import RankerConfig, register_model
 from unisr.nn.embedding import FeatureEmbedding
 from unisr.nn.mlp import MLP
 from unisr.nn.routing import ScenarioGroups
 from unisr.nn.star import PartitionedNorm, StarLinear
 
 
-class STARConfig(ModelConfig):
+class STARConfig(RankerConfig):
     fcn: list[int] = [128, 64, 32]  # Scenario-Wise Rec MovieLens: fcn_dims [128, 64, 32], aux_dims [32]
     aux: list[int] = [32]
     scenario_embed_dim: int = 16
     partitioned_norm: bool = True
     auxiliary: bool = True
-    sparse_grad: bool = True
 
 
 @register_model("star", config=STARConfig, paper="Sheng et al., One Model to Serve All (STAR), CIKM'21")
