@@ -33,21 +33,45 @@ def demo_simulated(out: Path, console: Console, preset: str = "small") -> dict:
         simulate(preset, data, seed=0)
     sets = ["train.progress=false", "train.epochs=8", "train.patience=2", "data.batch_size=4096"]
     runs = run_matrix(DEMO_MODELS, data, out, 1, sets, console)
-    scen = list(runs[0]["scenarios"])
-    header = ["model", "overall AUC", "overall logloss", *[f"AUC {s}" for s in scen]]
-    rows = [[r["model"], f"{r['overall']['auc']:.4f}", f"{r['overall']['logloss']:.4f}",
-             *[f"{r['scenarios'][s]['auc']:.4f}" for s in scen]] for r in runs]
-    oracle = runs[0]["overall"].get("oracle_auc")
-    if oracle is not None:
-        rows.append(["oracle (true p_click)", f"{oracle:.4f}", f"{runs[0]['overall'].get('oracle_logloss', 0):.4f}",
-                     *[f"{runs[0]['scenarios'][s].get('oracle_auc', float('nan')):.4f}" for s in scen]])
-    table = ReportTable(f"test split of the simulated {preset} marketplace", header, rows)
-    fig = bar_plot(out / "auc.png", ["overall", *scen],
-                   {r["model"]: [(r["overall"]["auc"], 0.0)] + [(r["scenarios"][s]["auc"], 0.0) for s in scen]
-                    for r in runs}, "test AUC", "per-scenario AUC")
-    report = Report("unisr demo", f"Models trained on the simulated {preset} marketplace; the oracle row is "
-                    "the AUC of the simulator's true click probabilities (the ceiling).", [table],
-                    [("AUC per scenario", fig)])
+    models = [r["model"] for r in runs]
+    first = runs[0]
+
+    def cell(m: dict, key: str = "auc") -> str:
+        v = m.get(key)
+        return "-" if v is None or v != v else f"{v:.4f}"
+
+    def pooled(r: dict, names: list[str], key: str = "auc") -> str:
+        """Impression-weighted mean of per-leaf values (leaves with both classes)."""
+        pairs = [(r["scenarios"][n].get(key), r["scenarios"][n]["n"]) for n in names]
+        pairs = [(v, n) for v, n in pairs if v is not None and v == v]
+        return f"{sum(v * n for v, n in pairs) / sum(n for _, n in pairs):.4f}" if pairs else "-"
+
+    scen = list(first["scenarios"])
+    share = [s for s in scen if s.startswith("share/")]
+    main = [s for s in scen if s not in share]
+    header = ["scenario", "test events", *models, "oracle"]
+    rows = [["overall", f"{first['overall']['n']:,}", *[cell(r["overall"]) for r in runs],
+             cell(first["overall"], "oracle_auc")]]
+    rows += [[s, f"{first['scenarios'][s]['n']:,}", *[cell(r["scenarios"][s]) for r in runs],
+              cell(first["scenarios"][s], "oracle_auc")] for s in main]
+    if share:
+        rows.append([f"share: {len(share)} leaves (weighted mean AUC)",
+                     f"{sum(first['scenarios'][s]['n'] for s in share):,}",
+                     *[pooled(r, share) for r in runs], pooled(first, share, "oracle_auc")])
+    table = ReportTable(f"test AUC on the simulated {preset} marketplace (oracle = AUC of the true p_click)",
+                        header, rows)
+    leaves = ReportTable("every share leaf", ["leaf", "test events", *models, "oracle"],
+                         [[s, f"{first['scenarios'][s]['n']:,}", *[cell(r["scenarios"][s]) for r in runs],
+                           cell(first["scenarios"][s], "oracle_auc")] for s in share])
+    fig = bar_plot(out / "auc.png", ["overall", *main],
+                   {**{r["model"]: [(r["overall"]["auc"], 0.0)] + [(r["scenarios"][s]["auc"], 0.0) for s in main]
+                       for r in runs},
+                    "oracle": [(first["overall"].get("oracle_auc", float("nan")), 0.0)]
+                    + [(first["scenarios"][s].get("oracle_auc", float("nan")), 0.0) for s in main]},
+                   "test AUC", "per-scenario AUC", ylim=(0.45, 1.0))
+    report = Report("unisr demo", f"Models trained on the simulated {preset} marketplace (time split: 14 days "
+                    "background, 7 train, 1 valid, 2 test); the oracle is the AUC of the simulator's true click "
+                    "probabilities, the ceiling.", [table, leaves], [("AUC per scenario", fig)])
     results = {"demo": "simulated", "preset": preset, "runs": runs}
     report.write(out, results)
     console.print(table.markdown())

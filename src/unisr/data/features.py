@@ -18,7 +18,7 @@ import numpy as np
 import pyarrow as pa
 import pyarrow.compute as pc
 
-from unisr.data.reader import has_table, read_table
+from unisr.data.reader import has_table, read_table, table_columns
 from unisr.data.schema import DatasetSpec, FeatureDecl
 from unisr.data.split import splitmix64
 
@@ -293,6 +293,15 @@ class FeatureEncoder:
                 seq_fields.append(SequenceField(name, d.table, int(ids.max(initial=0)) + 1, max_len,
                                                 d.embed_dim or embed_dim))
 
+        # event-level references to entities share the entities' id spaces: the candidate user of a share
+        # impression and the trigger item of a similar-product search
+        ev_cols = set(table_columns(root, "events"))
+        id_dim = next((f.embed_dim for f in sparse_fields if f.name in ("user_id", "item_id")), embed_dim)
+        if "target_user_id" in ev_cols:
+            sparse_fields.append(SparseField("target_user_id", "events", len(user_ids) + 1, id_dim))
+        if "trigger_item_id" in ev_cols:
+            sparse_fields.append(SparseField("trigger_item_id", "events", len(item_ids) + 1, id_dim))
+
         def stack(parts: list[np.ndarray], n: int, dtype) -> np.ndarray:
             if not parts:
                 return np.zeros((n + 1, 0), dtype=dtype)
@@ -337,14 +346,21 @@ class FeatureEncoder:
         idx = Vocabulary(self.scenario_ids).lookup(raw) - 1
         return idx
 
-    def encode_entities(self, user_idx: np.ndarray, item_idx: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-        """Sparse [N, F] and dense [N, D] for (user, item) entity indices, in schema field order."""
+    def encode_entities(self, user_idx: np.ndarray, item_idx: np.ndarray,
+                        event_cols: dict[str, np.ndarray] | None = None) -> tuple[np.ndarray, np.ndarray]:
+        """Sparse [N, F] and dense [N, D] for (user, item) entity indices, in schema field order.
+
+        Event-level id fields (``target_user_id``, ``trigger_item_id``) take their indices from
+        ``event_cols`` (entity indices; 0 where the event has none)."""
         sparse_parts = {"users": self.user_cat[user_idx], "items": self.item_cat[item_idx]}
         dense_parts = {"users": self.user_dense[user_idx], "items": self.item_dense[item_idx]}
         # schema order interleaves users/items as declared; build column order maps
         cols, ui, ii = [], 0, 0
         for f in self.schema.sparse:
-            if f.table == "users":
+            if f.table == "events":
+                col = (event_cols or {}).get(f.name)
+                cols.append(np.zeros(len(user_idx), np.int64) if col is None else col)
+            elif f.table == "users":
                 cols.append(sparse_parts["users"][:, ui])
                 ui += 1
             else:

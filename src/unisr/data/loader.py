@@ -183,7 +183,12 @@ class DatasetContext:
         enc = self.encoder
         u = enc.user_index(t["user_id"].to_numpy())
         i = enc.item_index(t["item_id"].to_numpy())
-        sparse, dense = enc.encode_entities(u, i)
+        ev: dict[str, np.ndarray] = {}
+        if "trigger_item_id" in t.column_names:
+            ev["trigger_item_id"] = enc.item_index(to_numpy(t["trigger_item_id"]))
+        if "target_user_id" in t.column_names:
+            ev["target_user_id"] = enc.user_index(to_numpy(t["target_user_id"]))
+        sparse, dense = enc.encode_entities(u, i, ev)
         a: dict[str, np.ndarray] = {
             "scenario_id": enc.scenario_index(t["scenario_id"].to_numpy().astype(np.int64)),
             "sparse": sparse,
@@ -207,10 +212,10 @@ class DatasetContext:
                 a["seqmask/query_tokens"] = self.queries.mask[q]
             if self.queries.emb is not None:
                 a["query_emb"] = self.queries.emb[q]
-        if "trigger_item_id" in t.column_names:
-            a["trigger_index"] = enc.item_index(to_numpy(t["trigger_item_id"]))
-        if "target_user_id" in t.column_names:
-            a["target_user_index"] = enc.user_index(to_numpy(t["target_user_id"]))
+        if "trigger_item_id" in ev:
+            a["trigger_index"] = ev["trigger_item_id"]
+        if "target_user_id" in ev:
+            a["target_user_index"] = ev["target_user_id"]
         for name, (ids, mask) in enc.item_seq.items():
             a[f"seq/{name}"] = ids[i]
             a[f"seqmask/{name}"] = mask[i]
