@@ -15,12 +15,14 @@ app = typer.Typer(
 
 def _mount() -> None:
     from unisr.cli import data as data_cli
+    from unisr.cli import graph as graph_cli
     from unisr.cli import simulate as simulate_cli
     from unisr.cli import train as train_cli
 
     app.add_typer(data_cli.app, name="data")
     simulate_cli.register(app)
     train_cli.register(app)
+    graph_cli.register(app)
 
 
 _mount()

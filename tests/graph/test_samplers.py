@@ -1,0 +1,175 @@
+"""Uniform, target-aware (SRJGraph), metapath (BOMGraph) and multi-view social (TreeMS) samplers."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+import torch
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from unisr.graph.build import ITEM_CLICKED_BY, USER_CLICK, social_type
+from unisr.graph.csr import from_coo
+from unisr.graph.samplers import MetapathSampler, MultiViewSocialSampler, TargetAwareSampler, UniformSampler
+from unisr.graph.store import HeteroGraph
+
+from .conftest import edge_rows
+
+
+def _check_true_edges(graph: HeteroGraph, blk) -> None:
+    for k, et in enumerate(blk.edge_types):
+        m = blk.mask[k].numpy()
+        pre, nodes, eid = blk.pre[k].numpy()[m], blk.nodes[k].numpy()[m], blk.edge[k].numpy()[m]
+        csr = graph.rel(et)
+        assert csr.has_edges(pre, nodes).all(), et
+        np.testing.assert_array_equal(csr.indices[eid], nodes)
+        np.testing.assert_array_equal(edge_rows(csr, eid), pre)
+        assert (blk.nodes[k][~blk.mask[k]] == 0).all()
+
+
+# ------------------------------------------------------------------------------------------- uniform
+def test_uniform_two_hop_true_neighbours_and_determinism(graph: HeteroGraph) -> None:
+    s = UniformSampler(graph, [USER_CLICK, ITEM_CLICKED_BY], [10, 5])
+    seeds = torch.arange(graph.num_nodes["user"])
+    a, b, c = s.sample(seeds, seed=1), s.sample(seeds, seed=1), s.sample(seeds, seed=2)
+    assert a.nodes[0].shape == (len(seeds), 10) and a.nodes[1].shape == (len(seeds), 50)
+    _check_true_edges(graph, a)
+    for x, y in zip(a.nodes + a.mask, b.nodes + b.mask, strict=True):
+        assert torch.equal(x, y)
+    assert not all(torch.equal(x, y) for x, y in zip(a.nodes, c.nodes, strict=True))
+    deg = graph.rel(USER_CLICK).degree(seeds.numpy())
+    np.testing.assert_array_equal(a.mask[0].sum(1).numpy(), np.minimum(deg, 10))
+    sub = a.to_subgraph("u")
+    assert sub["u.hop2.nodes"].shape == (len(seeds), 50)
+
+
+@settings(max_examples=40, deadline=None)
+@given(n=st.integers(1, 30), m=st.integers(0, 120), fan=st.lists(st.integers(1, 6), min_size=1, max_size=3),
+       seed=st.integers(0, 2**31 - 1), data=st.data())
+def test_uniform_property_random_graphs(n: int, m: int, fan: list[int], seed: int, data) -> None:
+    src = np.array(data.draw(st.lists(st.integers(0, n - 1), min_size=m, max_size=m)), dtype=np.int64)
+    dst = np.array(data.draw(st.lists(st.integers(0, n - 1), min_size=m, max_size=m)), dtype=np.int64)
+    csr = from_coo(src, dst, n, n, dedupe=True)
+    g = HeteroGraph({"v": n}, {("v", "e", "v"): csr}, np.zeros(0, np.int32), np.zeros((0, 1), np.int32),
+                    np.zeros(0, np.int64), np.zeros(0, np.int64), np.zeros(0, np.int64))
+    seeds = np.array(data.draw(st.lists(st.integers(-2, n + 3), min_size=1, max_size=20)))  # unseen too
+    s = UniformSampler(g, [("v", "e", "v")] * len(fan), fan)
+    blk = s.sample(seeds, seed)
+    _check_true_edges(g, blk)
+    # no repeated edge under one precursor; all neighbours taken when degree <= fanout
+    deg0 = np.where((seeds >= 0) & (seeds < n), csr.degree(np.clip(seeds, 0, n - 1)), 0)
+    np.testing.assert_array_equal(blk.mask[0].sum(1).numpy(), np.minimum(deg0, fan[0]))
+    e = blk.edge[0].numpy()
+    for row in e:
+        v = row[row >= 0]
+        assert len(set(v.tolist())) == len(v)
+    again = s.sample(seeds, seed)
+    assert all(torch.equal(x, y) for x, y in zip(blk.nodes, again.nodes, strict=True))
+
+
+def test_uniform_bad_args(graph: HeteroGraph) -> None:
+    with pytest.raises(ValueError):
+        UniformSampler(graph, [USER_CLICK, USER_CLICK], [3, 3])  # item -> ? breaks the path
+    with pytest.raises(ValueError):
+        UniformSampler(graph, [USER_CLICK], [0])
+
+
+# -------------------------------------------------------------------------------------- target-aware
+def _targets(graph: HeteroGraph, n: int = 300) -> tuple[np.ndarray, np.ndarray]:
+    c = graph.rel(USER_CLICK)
+    rng = np.random.default_rng(0)
+    eid = rng.choice(c.num_edges, n)
+    users = edge_rows(c, eid)
+    items = c.indices[eid].astype(np.int64)
+    # mix in unknown / isolated targets
+    return np.concatenate([users, [0, graph.num_nodes["user"] + 5]]), np.concatenate([items, [0, 1]])
+
+
+def test_target_aware_category_precursor_query_and_time(graph: HeteroGraph) -> None:
+    users, items = _targets(graph)
+    s = TargetAwareSampler(graph)
+    ub, ib = s.sample(users, items, seed=3)
+    assert [x.shape[1] for x in ub.nodes] == [25, 25, 250] and [x.shape[1] for x in ib.nodes] == [1, 25, 25]
+    fwd = graph.rel(USER_CLICK)
+    target_cat = graph.item_category[items]
+    for blk in (ub, ib):
+        for k, t in enumerate(blk.node_types):
+            m = blk.mask[k].numpy()
+            pre, nodes = blk.pre[k].numpy(), blk.nodes[k].numpy()
+            fe = blk.edge[k].numpy() if t == "item" else graph.rel(ITEM_CLICKED_BY).attrs["eid"][
+                np.maximum(blk.edge[k].numpy(), 0)]
+            u_of = pre if t == "item" else nodes
+            i_of = nodes if t == "item" else pre
+            assert (edge_rows(fwd, fe[m]) == u_of[m]).all() and (fwd.indices[fe[m]] == i_of[m]).all()
+            assert (blk.extra["query"][k].numpy()[m] == fwd.attrs["query"][fe[m]]).all()
+            assert (blk.extra["ts"][k].numpy()[m] == fwd.attrs["ts"][fe[m]]).all()
+            if t == "item":  # category filtering
+                assert (graph.item_category[nodes] == target_cat[:, None])[m].all()
+            # neighbours of one precursor are ordered by click time
+            w = blk.fanouts[k]
+            ts = blk.extra["ts"][k].numpy().reshape(len(users), -1, w).astype(np.int64)
+            mm = m.reshape(len(users), -1, w)
+            ok = mm[..., 1:] & mm[..., :-1]
+            assert (np.diff(ts, axis=-1)[ok] >= 0).all()
+    assert ub.mask[0].any() and ib.mask[1].any()
+    # precursor of hop k slot j is hop k-1 slot j // width
+    pre2 = ub.pre[1].numpy()
+    want = np.repeat(ub.nodes[0].numpy(), 1, axis=1)
+    assert (pre2[ub.mask[1].numpy()] == want[ub.mask[1].numpy()]).all()
+    ub2, _ = s.sample(users, items, seed=3)
+    assert all(torch.equal(x, y) for x, y in zip(ub.nodes, ub2.nodes, strict=True))
+    sub = s.subgraph(users, items)
+    assert "srj_user.hop1.query" in sub and sub["srj_item.hop2.nodes"].shape == (len(users), 25)
+
+
+# ------------------------------------------------------------------------------------------ metapath
+def test_metapath_walks_follow_declared_types(graph: HeteroGraph) -> None:
+    s = MetapathSampler(graph)
+    assert {"M_t^S", "M_i^S", "M_q^K", "M_i^K", "M_i^V", "M^{S-K-V}", "M^{K-V-S}", "M^{V-S-K}"} <= set(s.paths)
+    starts = {t: np.arange(graph.num_nodes[t] + 3) for t in ("item", "query", "trigger")}
+    out = s.sample(starts, seed=5)
+    for name, blk in out.items():
+        assert blk.nodes[0].shape[1] == 3 and blk.nodes[1].shape[1] == 3
+        assert blk.mask[0].any(), name
+        _check_true_edges(graph, blk)
+        # each two-hop node extends a sampled one-hop node
+        m2 = blk.mask[1].numpy()
+        slot = blk.extra["pre_slot"][1].numpy()
+        n1 = np.take_along_axis(blk.nodes[0].numpy(), np.maximum(slot, 0), 1)
+        assert (n1[m2] == blk.pre[1].numpy()[m2]).all()
+    again = s.sample(starts, seed=5)
+    assert all(torch.equal(out[n].nodes[1], again[n].nodes[1]) for n in out)
+
+
+def test_metapath_resamples_positive_pairs(graph: HeteroGraph) -> None:
+    s = MetapathSampler(graph)
+    q = np.arange(1, graph.num_nodes["query"])
+    free = s.sample_path("M_q^K", q, seed=1)
+    m = free.mask[0].numpy()
+    pairs = np.stack([np.repeat(q, 3)[m.ravel()], free.nodes[0].numpy().ravel()[m.ravel()]], 1)
+    blk = s.sample_path("M_q^K", q, positives={"item": pairs}, seed=1)
+    got = set(zip(np.repeat(q, 3)[blk.mask[0].numpy().ravel()].tolist(),
+                  blk.nodes[0].numpy().ravel()[blk.mask[0].numpy().ravel()].tolist(), strict=True))
+    assert not got & set(map(tuple, pairs.tolist()))
+    _check_true_edges(graph, blk)
+    # rows with more neighbours than the excluded ones still get samples
+    deg = graph.rel(("query", "ce", "item")).degree(q)
+    assert blk.mask[0].numpy()[deg > 6].any(axis=1).all()
+
+
+# -------------------------------------------------------------------------------------------- social
+def test_multiview_social(graph: HeteroGraph) -> None:
+    s = MultiViewSocialSampler(graph, fanouts=(5, 2))
+    assert s.views == ["friend", "pay", "share"]
+    src = np.arange(graph.num_nodes["user"])
+    dst = src[::-1].copy()
+    out = s.sample(src, seed=2)
+    for v, blk in out.items():
+        assert blk.edge_types == [social_type(v)] * 2
+        _check_true_edges(graph, blk)
+    sub = s.subgraph(src, dst, seed=2)
+    assert sub["social.pay.dst.hop1.nodes"].shape == (len(src), 5)
+    assert sub["social.friend.src.hop2.nodes"].shape == (len(src), 10)
+    assert torch.equal(sub["social.friend.src.hop1.nodes"], s.subgraph(src, dst, seed=2)["social.friend.src.hop1.nodes"])
+    with pytest.raises(ValueError):
+        MultiViewSocialSampler(graph, views=["enemy"])
