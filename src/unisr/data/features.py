@@ -352,30 +352,29 @@ class FeatureEncoder:
 
         Event-level id fields (``target_user_id``, ``trigger_item_id``) take their indices from
         ``event_cols`` (entity indices; 0 where the event has none)."""
-        sparse_parts = {"users": self.user_cat[user_idx], "items": self.item_cat[item_idx]}
-        dense_parts = {"users": self.user_dense[user_idx], "items": self.item_dense[item_idx]}
-        # schema order interleaves users/items as declared; build column order maps
-        cols, ui, ii = [], 0, 0
-        for f in self.schema.sparse:
-            if f.table == "events":
-                col = (event_cols or {}).get(f.name)
-                cols.append(np.zeros(len(user_idx), np.int64) if col is None else col)
-            elif f.table == "users":
-                cols.append(sparse_parts["users"][:, ui])
-                ui += 1
-            else:
-                cols.append(sparse_parts["items"][:, ii])
-                ii += 1
-        sparse = np.stack(cols, axis=1) if cols else np.zeros((len(user_idx), 0), np.int64)
-        dcols, ud, idd = [], 0, 0
-        for name in self.schema.dense:
-            if name.startswith("user."):
-                dcols.append(dense_parts["users"][:, ud])
-                ud += 1
-            else:
-                dcols.append(dense_parts["items"][:, idd])
-                idd += 1
-        dense = np.stack(dcols, axis=1) if dcols else np.zeros((len(user_idx), 0), np.float32)
+        n = len(user_idx)
+        ev = event_cols or {}
+        zeros = np.zeros(n, np.int64)
+
+        def interleave(tables: list[str], user_m: np.ndarray, item_m: np.ndarray, extra) -> list[np.ndarray]:
+            """Columns in declared order: the k-th users field is column k of the user matrix, etc."""
+            seen = {"users": 0, "items": 0}
+            out = []
+            for table, name in tables:
+                if table in seen:
+                    m = user_m if table == "users" else item_m
+                    out.append(m[:, seen[table]])
+                    seen[table] += 1
+                else:
+                    out.append(extra(name))
+            return out
+
+        cols = interleave([(f.table, f.name) for f in self.schema.sparse], self.user_cat[user_idx],
+                          self.item_cat[item_idx], lambda name: ev.get(name, zeros))
+        dcols = interleave([("users" if d.startswith("user.") else "items", d) for d in self.schema.dense],
+                           self.user_dense[user_idx], self.item_dense[item_idx], None)
+        sparse = np.stack(cols, axis=1) if cols else np.zeros((n, 0), np.int64)
+        dense = np.stack(dcols, axis=1) if dcols else np.zeros((n, 0), np.float32)
         return sparse, dense.astype(np.float32)
 
     # ----------------------------------------------------------------- save
