@@ -5,7 +5,9 @@
 
 Throughput is seeds/s and sampled (raw, unmasked slots that hold a neighbour) neighbours/s. The peer is a
 plain per-seed Python/numpy sampler (PyG's NeighborLoader needs pyg-lib or torch-sparse, not installable
-here as wheels, so it is not measured).
+here as wheels, so it is not measured). Target-aware and metapath targets are drawn from real click edges
+(random (user, item) pairs rarely share a category); the target's own click is excluded from the sample.
+The synthetic click rows are sorted by (category, ts) like the built graph, with no separate category index.
 """
 
 from __future__ import annotations
@@ -17,14 +19,14 @@ from collections.abc import Callable
 
 import numpy as np
 
-from unisr.graph.build import ITEM_CLICKED_BY, USER_CLICK, _category_index, build_graph
+from unisr.graph.build import ITEM_CLICKED_BY, USER_CLICK, build_graph
 from unisr.graph.csr import CSR
 from unisr.graph.samplers import MetapathSampler, TargetAwareSampler, UniformSampler
 from unisr.graph.store import HeteroGraph
 
 
 def synthetic(n_users: int, n_items: int, n_edges: int, n_cats: int = 200, seed: int = 0) -> HeteroGraph:
-    """A user-item click CSR (rows sorted by category, then time) with its reverse and category index."""
+    """A user-item click CSR (rows sorted by category, then time) with its reverse (int32 edge links)."""
     rng = np.random.default_rng(seed)
     deg = rng.poisson(n_edges / n_users, n_users).astype(np.int64)
     deg[-1] += n_edges - deg.sum() if deg.sum() < n_edges else 0
@@ -40,7 +42,6 @@ def synthetic(n_users: int, n_items: int, n_edges: int, n_cats: int = 200, seed:
     del order
     ts = np.sort(rng.integers(0, 10**6, e).astype(np.int32))  # any order; per-row order not needed here
     fwd = CSR(indptr, items, n_items + 1, {"query": rng.integers(0, 1000, e, dtype=np.int32), "ts": ts})
-    cat_index = _category_index(fwd, item_cat[items])
     rorder = np.argsort(items, kind="stable").astype(np.int32)
     rptr = np.zeros(n_items + 2, np.int64)
     np.cumsum(np.bincount(items, minlength=n_items + 1), out=rptr[1:])
@@ -48,7 +49,7 @@ def synthetic(n_users: int, n_items: int, n_edges: int, n_cats: int = 200, seed:
     del row
     return HeteroGraph({"user": n_users + 1, "item": n_items + 1}, {USER_CLICK: fwd, ITEM_CLICKED_BY: rev},
                        item_cat, item_cat[:, None], np.zeros(0, np.int64), np.zeros(0, np.int64),
-                       np.zeros(0, np.int64), {USER_CLICK: cat_index}, {})
+                       np.zeros(0, np.int64), {}, {})
 
 
 def reference_two_hop(g: HeteroGraph, seeds: np.ndarray, fanouts: list[int], seed: int) -> int:
@@ -104,7 +105,10 @@ def main() -> None:
     print(json.dumps(res["synthetic"]), flush=True)
     rng = np.random.default_rng(1)
     batches = [rng.integers(1, a.users + 1, a.batch) for _ in range(8)]
-    items = [rng.integers(1, a.items + 1, a.batch) for _ in range(8)]
+    fwd = g.rel(USER_CLICK)
+    eids = [rng.integers(0, fwd.num_edges, a.batch) for _ in range(8)]  # targets = real click edges
+    t_users = [np.searchsorted(fwd.indptr, e, side="right") - 1 for e in eids]
+    t_items = [fwd.indices[e].astype(np.int64) for e in eids]
     for fan in ([10, 10], [25, 10]):
         s = UniformSampler(g, [USER_CLICK, ITEM_CLICKED_BY], fan)
         res[f"uniform{fan}"] = measure(lambda i, s=s: s.sample(batches[i % 8], i).num_sampled, a.batch, a.seconds)
@@ -115,14 +119,14 @@ def main() -> None:
     ta = TargetAwareSampler(g)
 
     def run_ta(i: int) -> int:
-        ub, ib = ta.sample(batches[i % 8], items[i % 8], i)
+        ub, ib = ta.sample(t_users[i % 8], t_items[i % 8], i)
         return ub.num_sampled + ib.num_sampled
 
     res["target_aware[25,1,10]+[1,25,1]"] = measure(run_ta, a.batch, a.seconds)
     print("target-aware", res["target_aware[25,1,10]+[1,25,1]"], flush=True)
     mp = MetapathSampler(g, {"u-i-u": [USER_CLICK, ITEM_CLICKED_BY]}, one_hop=3, two_hop=3)
-    pos = {"item": np.stack([batches[0], items[0]], 1)}
-    res["metapath(3,3)"] = measure(lambda i: mp.sample_path("u-i-u", batches[i % 8], pos, i).num_sampled,
+    pos = {"item": np.stack([t_users[0], t_items[0]], 1)}
+    res["metapath(3,3)"] = measure(lambda i: mp.sample_path("u-i-u", t_users[i % 8], pos, i).num_sampled,
                                    a.batch, a.seconds)
     print("metapath", res["metapath(3,3)"], flush=True)
     if a.out:

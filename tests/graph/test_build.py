@@ -16,6 +16,7 @@ from unisr.graph.build import (
     ITEM_CLICKED_BY,
     USER_CLICK,
     GraphConfig,
+    _category_index,
     build_or_load,
     se_type,
     social_type,
@@ -75,8 +76,15 @@ def test_structure_dtypes_and_indexes(graph: HeteroGraph) -> None:
     ts = c.attrs["ts"][eid]
     same = edge_rows(rev, np.arange(1, rev.num_edges)) == edge_rows(rev, np.arange(rev.num_edges - 1))
     assert (np.diff(ts)[same] >= 0).all()
-    # the category index covers every edge with its item's category
-    ci = graph.category_index[USER_CLICK]
+    # click rows are sorted by (item category, ts): what the target-aware sampler's binary search needs
+    cat = graph.item_category[c.indices].astype(np.int64)
+    same_row = edge_rows(c, np.arange(1, c.num_edges)) == edge_rows(c, np.arange(c.num_edges - 1))
+    assert (np.diff(cat)[same_row] >= 0).all()
+    tie = same_row & (np.diff(cat) == 0)
+    assert (np.diff(c.attrs["ts"].astype(np.int64))[tie] >= 0).all()
+    assert not graph.category_index  # no separate index: 0 extra bytes per edge
+    ci = _category_index(c, graph.item_category[c.indices])  # still available for inspection, narrow
+    assert ci.start.dtype == np.int32 and ci.cat.dtype == np.int16
     seg = np.repeat(np.arange(len(ci.cat)), np.diff(ci.start))
     np.testing.assert_array_equal(graph.item_category[c.indices], ci.cat[seg])
     for name in ("friend", "pay", "share"):

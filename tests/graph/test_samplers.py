@@ -173,3 +173,185 @@ def test_multiview_social(graph: HeteroGraph) -> None:
     assert torch.equal(sub["social.friend.src.hop1.nodes"], s.subgraph(src, dst, seed=2)["social.friend.src.hop1.nodes"])
     with pytest.raises(ValueError):
         MultiViewSocialSampler(graph, views=["enemy"])
+
+
+# ------------------------------------------------------------------------------- label leakage (SRJGraph)
+def _target_pair_hits(ub, ib, users: np.ndarray, items: np.ndarray) -> int:
+    """How many sampled edges are a target's own click (u, p) or its reverse (p, u), in any hop."""
+    hits = 0
+    for blk, (a, b) in ((ub, (users, items)), (ib, (users, items))):
+        for k, t in enumerate(blk.node_types):
+            m = blk.mask[k].numpy()
+            pre, nodes = blk.pre[k].numpy(), blk.nodes[k].numpy()
+            if t == "item":  # user -> item edge
+                hits += int((m & (pre == a[:, None]) & (nodes == b[:, None])).sum())
+            else:  # item -> user edge (the reverse)
+                hits += int((m & (pre == b[:, None]) & (nodes == a[:, None])).sum())
+    return hits
+
+
+def test_target_aware_never_samples_the_targets_own_click(graph: HeteroGraph) -> None:
+    users, items = _targets(graph, 400)
+    leaky = TargetAwareSampler(graph, exclude_target_edge=False).sample(users, items, seed=4)
+    assert _target_pair_hits(*leaky, users, items) > 0  # the target's click is in the graph
+    ub, ib = TargetAwareSampler(graph).sample(users, items, seed=4)
+    assert _target_pair_hits(ub, ib, users, items) == 0
+    _check_true_edges(graph, ib)
+    # other edges of the target user / item are still sampled
+    assert ub.mask[0].any() and ib.mask[0].any()
+
+
+# ----------------------------------------------------------------------- property tests: random graphs
+def _bipartite(n_users: int, n_items: int, m: int, n_cats: int, data) -> HeteroGraph:
+    ints = st.lists(st.integers(0, 10**6), min_size=m, max_size=m)
+    u = np.array(data.draw(st.lists(st.integers(1, n_users - 1), min_size=m, max_size=m)), dtype=np.int64) \
+        if n_users > 1 else np.zeros(0, np.int64)
+    i = np.array(data.draw(st.lists(st.integers(1, n_items - 1), min_size=len(u), max_size=len(u))),
+                 dtype=np.int64) if n_items > 1 else np.zeros(0, np.int64)
+    u = u[:len(i)]
+    ts = np.array(data.draw(ints), dtype=np.int32)[:len(u)]
+    q = np.array(data.draw(st.lists(st.integers(0, 4), min_size=m, max_size=m)), dtype=np.int32)[:len(u)]
+    cat = np.array(data.draw(st.lists(st.integers(-1, n_cats - 1), min_size=n_items, max_size=n_items)),
+                   dtype=np.int32)
+    cat[0] = -1
+    fwd = from_coo(u, i, n_users, n_items, {"query": q, "ts": ts}, sort_keys=[cat[i], ts.astype(np.int64)])
+    rev = fwd.transpose(sort_attr="ts")[0]
+    return HeteroGraph({"user": n_users, "item": n_items}, {USER_CLICK: fwd, ITEM_CLICKED_BY: rev}, cat,
+                       cat[:, None], np.zeros(0, np.int64), np.zeros(0, np.int64), np.zeros(0, np.int64))
+
+
+def _check_masks(blk) -> None:
+    """Masked slots hold node 0, precursor 0 and edge -1; a masked precursor has no sampled children."""
+    for k in range(len(blk.nodes)):
+        m = blk.mask[k]
+        assert (blk.nodes[k][~m] == 0).all() and (blk.pre[k][~m] == 0).all() and (blk.edge[k][~m] == -1).all()
+        for name in blk.extra:
+            if name in ("query", "ts"):
+                assert (blk.extra[name][k][~m] == 0).all()
+        if k:
+            w = blk.fanouts[k]
+            parent = blk.mask[k - 1].repeat_interleave(w, dim=1)
+            assert not (m & ~parent).any()
+            np.testing.assert_array_equal(blk.pre[k].numpy()[m.numpy()],
+                                          blk.nodes[k - 1].repeat_interleave(w, dim=1).numpy()[m.numpy()])
+
+
+@settings(max_examples=30, deadline=None)
+@given(n_users=st.integers(1, 8), n_items=st.integers(1, 10), m=st.integers(0, 60), n_cats=st.integers(1, 3),
+       uw=st.lists(st.integers(1, 4), min_size=1, max_size=3), iw=st.lists(st.integers(1, 4), min_size=1, max_size=3),
+       seed=st.integers(0, 2**31 - 1), data=st.data())
+def test_target_aware_property_random_graphs(n_users: int, n_items: int, m: int, n_cats: int, uw: list[int],
+                                             iw: list[int], seed: int, data) -> None:
+    g = _bipartite(n_users, n_items, m, n_cats, data)
+    fwd, rev = g.rel(USER_CLICK), g.rel(ITEM_CLICKED_BY)
+    nt = data.draw(st.integers(1, 8))
+    users = np.array(data.draw(st.lists(st.integers(-1, n_users + 2), min_size=nt, max_size=nt)))  # unseen too
+    items = np.array(data.draw(st.lists(st.integers(-1, n_items + 2), min_size=nt, max_size=nt)))
+    if fwd.num_edges:  # some targets are real clicks (their own edge must not be sampled)
+        e = np.array(data.draw(st.lists(st.integers(0, fwd.num_edges - 1), min_size=nt, max_size=nt)))
+        real = np.array(data.draw(st.lists(st.booleans(), min_size=nt, max_size=nt)))
+        users = np.where(real, edge_rows(fwd, e), users)
+        items = np.where(real, fwd.indices[e], items)
+    s = TargetAwareSampler(g, uw, iw)
+    ub, ib = s.sample(users, items, seed)
+    assert _target_pair_hits(ub, ib, users, items) == 0
+    ok_item = (items >= 0) & (items < n_items)
+    tcat = np.where(ok_item, g.item_category[np.clip(items, 0, n_items - 1)], -2)
+    for blk in (ub, ib):
+        _check_true_edges(g, blk)
+        _check_masks(blk)
+        for k, t in enumerate(blk.node_types):
+            mk = blk.mask[k].numpy()
+            e = blk.edge[k].numpy()
+            fe = e[mk] if t == "item" else rev.attrs["eid"][e[mk]]
+            np.testing.assert_array_equal(blk.extra["query"][k].numpy()[mk], fwd.attrs["query"][fe])
+            np.testing.assert_array_equal(blk.extra["ts"][k].numpy()[mk], fwd.attrs["ts"][fe])
+            if t == "item":
+                assert (g.item_category[blk.nodes[k].numpy()] == tcat[:, None])[mk].all()
+    # hop 1 of the user side takes min(width, #eligible) edges: the target's category, not the target item
+    ok_user = (users >= 0) & (users < n_users)
+    for r in range(len(users)):
+        nb = fwd.neighbors(int(users[r])) if ok_user[r] else fwd.indices[:0]
+        elig = int(((g.item_category[nb] == tcat[r]) & (nb != items[r])).sum())
+        assert int(ub.mask[0][r].sum()) == min(uw[0], elig)
+    ub2, ib2 = s.sample(users, items, seed)
+    for x, y in zip(ub.nodes + ub.edge + ib.nodes + ib.edge, ub2.nodes + ub2.edge + ib2.nodes + ib2.edge,
+                    strict=True):
+        assert torch.equal(x, y)
+
+
+@settings(max_examples=30, deadline=None)
+@given(na=st.integers(1, 8), nb=st.integers(1, 8), nc=st.integers(1, 8), m1=st.integers(0, 40),
+       m2=st.integers(0, 40), k1=st.integers(1, 4), k2=st.integers(1, 5), seed=st.integers(0, 2**31 - 1),
+       data=st.data())
+def test_metapath_property_random_graphs(na: int, nb: int, nc: int, m1: int, m2: int, k1: int, k2: int,
+                                         seed: int, data) -> None:
+    def rel(ns: int, nd: int, m: int):
+        a = np.array(data.draw(st.lists(st.integers(0, ns - 1), min_size=m, max_size=m)), dtype=np.int64)
+        b = np.array(data.draw(st.lists(st.integers(0, nd - 1), min_size=m, max_size=m)), dtype=np.int64)
+        return from_coo(a, b, ns, nd, dedupe=True)
+
+    r1, r2 = ("a", "r1", "b"), ("b", "r2", "c")
+    g = HeteroGraph({"a": na, "b": nb, "c": nc}, {r1: rel(na, nb, m1), r2: rel(nb, nc, m2)},
+                    np.zeros(0, np.int32), np.zeros((0, 1), np.int32), np.zeros(0, np.int64),
+                    np.zeros(0, np.int64), np.zeros(0, np.int64))
+    starts = np.array(data.draw(st.lists(st.integers(-1, na + 2), min_size=1, max_size=10)))
+    npos = data.draw(st.integers(0, 10))
+    pos = {"b": np.array(data.draw(st.lists(st.tuples(st.integers(0, na - 1), st.integers(0, nb - 1)),
+                                            min_size=npos, max_size=npos)), dtype=np.int64).reshape(-1, 2),
+           "c": np.array(data.draw(st.lists(st.tuples(st.integers(0, na - 1), st.integers(0, nc - 1)),
+                                            min_size=npos, max_size=npos)), dtype=np.int64).reshape(-1, 2)}
+    s = MetapathSampler(g, {"p": [r1, r2]}, one_hop=k1, two_hop=k2)
+    blk = s.sample_path("p", starts, positives=pos, seed=seed)
+    _check_true_edges(g, blk)
+    assert blk.nodes[0].shape == (len(starts), k1) and blk.nodes[1].shape == (len(starts), k2)
+    for k, t in enumerate(("b", "c")):
+        mk = blk.mask[k].numpy()
+        assert (blk.nodes[k][~blk.mask[k]] == 0).all() and (blk.edge[k][~blk.mask[k]] == -1).all()
+        got = set(zip(np.broadcast_to(starts[:, None], mk.shape)[mk].tolist(), blk.nodes[k].numpy()[mk].tolist(),
+                      strict=True))
+        assert not got & set(map(tuple, pos[t].tolist()))  # positive pairs are never sampled
+    m1_, m2_ = blk.mask[0].numpy(), blk.mask[1].numpy()
+    assert (blk.pre[0].numpy()[m1_] == np.broadcast_to(starts[:, None], m1_.shape)[m1_]).all()
+    slot = blk.extra["pre_slot"][1].numpy()
+    assert ((slot >= 0) == m2_).all()
+    n1 = np.take_along_axis(blk.nodes[0].numpy(), np.maximum(slot, 0), 1)
+    assert (n1[m2_] == blk.pre[1].numpy()[m2_]).all()
+    assert (np.take_along_axis(m1_, np.maximum(slot, 0), 1)[m2_]).all()
+    # without positives, hop 1 takes min(k1, degree) neighbours
+    free = s.sample_path("p", starts, seed=seed)
+    ok = (starts >= 0) & (starts < na)
+    deg = np.where(ok, g.rel(r1).degree(np.clip(starts, 0, na - 1)), 0)
+    np.testing.assert_array_equal(free.mask[0].numpy().sum(1), np.minimum(deg, k1))
+    again = s.sample_path("p", starts, positives=pos, seed=seed)
+    for x, y in zip(blk.nodes + blk.edge, again.nodes + again.edge, strict=True):
+        assert torch.equal(x, y)
+
+
+@settings(max_examples=25, deadline=None)
+@given(n=st.integers(1, 12), m=st.integers(0, 40), fan=st.lists(st.integers(1, 4), min_size=1, max_size=2),
+       seed=st.integers(0, 2**31 - 1), data=st.data())
+def test_social_property_random_graphs(n: int, m: int, fan: list[int], seed: int, data) -> None:
+    rels = {}
+    for v in ("friend", "pay"):
+        a = np.array(data.draw(st.lists(st.integers(0, n - 1), min_size=m, max_size=m)), dtype=np.int64)
+        b = np.array(data.draw(st.lists(st.integers(0, n - 1), min_size=m, max_size=m)), dtype=np.int64)
+        keep = a != b
+        a, b = a[keep], b[keep]
+        rels[social_type(v)] = from_coo(np.concatenate([a, b]), np.concatenate([b, a]), n, n, dedupe=True)
+    g = HeteroGraph({"user": n}, rels, np.zeros(0, np.int32), np.zeros((0, 1), np.int32), np.zeros(0, np.int64),
+                    np.zeros(0, np.int64), np.zeros(0, np.int64), meta={"social_views": ["friend", "pay"]})
+    src = np.array(data.draw(st.lists(st.integers(-1, n + 2), min_size=1, max_size=10)))
+    dst = np.array(data.draw(st.lists(st.integers(-1, n + 2), min_size=len(src), max_size=len(src))))
+    s = MultiViewSocialSampler(g, fanouts=fan)
+    out = s.sample(src, seed)
+    assert set(out) == {"friend", "pay"}
+    for v, blk in out.items():
+        assert blk.edge_types == [social_type(v)] * len(fan)
+        _check_true_edges(g, blk)
+        _check_masks(blk)
+        csr = g.rel(social_type(v))
+        deg = np.where((src >= 0) & (src < n), csr.degree(np.clip(src, 0, n - 1)), 0)
+        np.testing.assert_array_equal(blk.mask[0].numpy().sum(1), np.minimum(deg, fan[0]))
+    sub, sub2 = s.subgraph(src, dst, seed), s.subgraph(src, dst, seed)
+    assert sub.keys() == sub2.keys() and all(torch.equal(sub[k], sub2[k]) for k in sub)

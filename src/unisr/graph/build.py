@@ -137,7 +137,11 @@ def _training_clicks(root: Path, spec: DatasetSpec, config: GraphConfig, users: 
 
 
 def _category_index(csr: CSR, cat_per_edge: np.ndarray) -> CategoryIndex:
-    """Segments of equal category within each row (rows must already be sorted by category)."""
+    """Segments of equal category within each row (rows must already be sorted by category).
+
+    Not stored by ``build_graph`` any more (the samplers search the sorted rows); kept for inspection.
+    Offsets are int32 whenever the edge count fits, categories int16 when they fit.
+    """
     n = csr.num_edges
     row = np.repeat(np.arange(csr.num_src, dtype=np.int64), np.diff(csr.indptr))
     new = np.ones(n, bool)
@@ -146,8 +150,10 @@ def _category_index(csr: CSR, cat_per_edge: np.ndarray) -> CategoryIndex:
     starts = np.flatnonzero(new)
     ptr = np.zeros(csr.num_src + 1, np.int64)
     np.cumsum(np.bincount(row[starts], minlength=csr.num_src), out=ptr[1:])
-    start = np.append(starts, n).astype(index_dtype(n) if n < np.iinfo(np.int32).max else np.int64)
-    return CategoryIndex(ptr=ptr, cat=cat_per_edge[starts].astype(np.int32), start=start.astype(np.int64))
+    start = np.append(starts, n).astype(index_dtype(n))
+    cats = cat_per_edge[starts]
+    small = len(cats) == 0 or (cats.min() >= np.iinfo(np.int16).min and cats.max() <= np.iinfo(np.int16).max)
+    return CategoryIndex(ptr=ptr, cat=cats.astype(np.int16 if small else np.int32), start=start)
 
 
 def _cooccurrence(user: np.ndarray, query: np.ndarray, item: np.ndarray, ts: np.ndarray,
@@ -272,7 +278,8 @@ def build_graph(root: str | Path, config: GraphConfig | None = None) -> HeteroGr
                      {"query": q.astype(index_dtype(n_queries + 1)), "scenario": s.astype(scen_dtype),
                       "ts": ts_rel.astype(ts_dtype)}, sort_keys=[ecat, ts_rel])
     rels[USER_CLICK] = click
-    cat_index = {USER_CLICK: _category_index(click, item_cat[click.indices])}
+    # no separate category index: click rows are sorted by (item category, ts), so the target-aware
+    # sampler finds a (user, category) segment by binary search over the row (0 extra bytes per edge)
     rels[ITEM_CLICKED_BY] = click.transpose(sort_attr="ts")[0]
 
     is_trig = trig > 0
@@ -329,13 +336,14 @@ def build_graph(root: str | Path, config: GraphConfig | None = None) -> HeteroGr
         "ts_base": ts_base,
         "window_end_ts": window_end,
         "category_level": config.category_level,
+        "click_row_order": ["item_category", "ts"],
         "num_clicks": int(len(u)),
         "build_seconds": round(time.perf_counter() - t0, 3),
     }
     return HeteroGraph(
         num_nodes={"user": n_users + 1, "item": n_items + 1, "query": n_queries + 1, "trigger": n_items + 1},
         relations=rels, item_category=item_cat, item_category_path=cat_path, user_ids=user_ids,
-        item_ids=item_ids, query_ids=query_ids, category_index=cat_index, meta=meta)
+        item_ids=item_ids, query_ids=query_ids, meta=meta)
 
 
 def build_or_load(root: str | Path, out: str | Path, config: GraphConfig | None = None,

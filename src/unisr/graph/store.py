@@ -41,7 +41,8 @@ class CategoryIndex:
     Pair ``p`` of row ``r`` (``ptr[r] <= p < ptr[r + 1]``) has category ``cat[p]`` and its edges are
     ``start[p]:start[p + 1]`` of the CSR.
 
-    Shapes: ptr [num_src + 1] int64, cat [P] int32 (sorted within a row), start [P + 1] int64.
+    Shapes: ptr [num_src + 1] int64, cat [P] int16/int32 (sorted within a row), start [P + 1] int32/int64.
+    Optional: ``build_graph`` no longer stores one (rows sorted by category are searched directly).
     """
 
     ptr: np.ndarray

@@ -23,9 +23,10 @@ def _mix(z: np.uint64) -> np.uint64:
 
 @nb.njit(inline="always", cache=True)
 def _below(key: np.uint64, draw: np.int64, n: np.int64) -> np.int64:
-    """Uniform integer in [0, n) for the ``draw``-th number of stream ``key``."""
+    """Uniform integer in [0, n) (n < 2**32) for the ``draw``-th number of stream ``key`` (multiply-shift
+    of the top 32 bits instead of a 64-bit modulo)."""
     r = _mix(key + np.uint64(draw + 1) * _GOLD)
-    return np.int64(r % np.uint64(n))
+    return np.int64(((r >> np.uint64(32)) * np.uint64(n)) >> np.uint64(32))
 
 
 @nb.njit(inline="always", cache=True)
@@ -78,94 +79,288 @@ def sample_segments(start: np.ndarray, end: np.ndarray, indices: np.ndarray, k: 
     return nbr, eid
 
 
-@nb.njit(parallel=True, cache=True)
-def sample_segments_excluding(start: np.ndarray, end: np.ndarray, indices: np.ndarray, k: int, seed: int,
-                              salt: int, owner: np.ndarray, excluded: np.ndarray, base: int,
-                              max_tries: int) -> tuple[np.ndarray, np.ndarray]:
-    """Like ``sample_segments`` but a neighbour ``w`` of row ``r`` with ``owner[r] * base + w`` in the
-    sorted ``excluded`` keys is discarded and re-drawn (up to ``max_tries`` draws per slot).
+@nb.njit(inline="always", cache=True)
+def _choose_sorted(key: np.uint64, n: np.int64, k: np.int64, buf: np.ndarray, o: np.int64) -> None:
+    """``k`` distinct ranks of ``[0, n)`` (n > k) into ``buf[o:o + k]``, ascending (Floyd's algorithm)."""
+    for j in range(n - k, n):
+        c = j - (n - k)
+        t = _below(key, j, j + 1)
+        dup = False
+        for m in range(c):
+            if buf[o + m] == t:
+                dup = True
+                break
+        buf[o + c] = j if dup else t
+    for a in range(1, k):
+        v = buf[o + a]
+        b = a - 1
+        while b >= 0 and buf[o + b] > v:
+            buf[o + b + 1] = buf[o + b]
+            b -= 1
+        buf[o + b + 1] = v
 
-    Shapes: start/end/owner [N] int64, excluded [X] int64 sorted -> (nbr [N, k], eid [N, k]), -1 padded.
-    """
-    n = start.shape[0]
-    nbr = np.full((n, k), -1, np.int64)
-    eid = np.full((n, k), -1, np.int64)
-    nx = excluded.shape[0]
-    for r in nb.prange(n):
-        s = start[r]
-        deg = end[r] - s
-        if deg <= 0:
-            continue
-        okey = owner[r] * base
-        key = _row_key(seed, salt, r)
-        c = 0  # chosen offsets are kept in eid[r, :c] (no allocation per row)
-        if deg <= k:
-            for j in range(deg):
-                w = np.int64(indices[s + j])
-                if nx > 0:
-                    p = np.searchsorted(excluded, okey + w)
-                    if p < nx and excluded[p] == okey + w:
-                        continue
-                eid[r, c] = j
-                c += 1
+
+@nb.njit(inline="always", cache=True)
+def _category_range(indices: np.ndarray, item_cat: np.ndarray, s: np.int64, e: np.int64, c: np.int64
+                    ) -> tuple[np.int64, np.int64]:
+    """The edges of ``[s, e)`` whose destination has category ``c`` (the row is sorted by category)."""
+    lo, hi = s, e
+    while lo < hi:
+        mid = (lo + hi) // 2
+        if np.int64(item_cat[indices[mid]]) < c:
+            lo = mid + 1
         else:
-            draw = 0
-            limit = max_tries * k
-            while c < k and draw < limit:
-                t = _below(key, draw, deg)
-                draw += 1
-                dup = False
-                for m in range(c):
-                    if eid[r, m] == t:
-                        dup = True
-                        break
-                if dup:
-                    continue
-                w = np.int64(indices[s + t])
-                if nx > 0:
-                    p = np.searchsorted(excluded, okey + w)
-                    if p < nx and excluded[p] == okey + w:
-                        continue
-                eid[r, c] = t
-                c += 1
-        for a in range(1, c):
-            v = eid[r, a]
-            b = a - 1
-            while b >= 0 and eid[r, b] > v:
-                eid[r, b + 1] = eid[r, b]
-                b -= 1
-            eid[r, b + 1] = v
-        for j in range(c):
-            eid[r, j] += s
-            nbr[r, j] = indices[eid[r, j]]
-    return nbr, eid
+            hi = mid
+    a = lo
+    hi = e
+    while lo < hi:
+        mid = (lo + hi) // 2
+        if np.int64(item_cat[indices[mid]]) <= c:
+            lo = mid + 1
+        else:
+            hi = mid
+    return a, lo
+
+
+def fused_hop(indptr: np.ndarray, indices: np.ndarray, prev: np.ndarray, prev_mask: np.ndarray, width: int,
+              k: int, seed: int, salt: int, item_cat: np.ndarray, seed_cat: np.ndarray, excl_src: np.ndarray,
+              excl_dst: np.ndarray, attr_map: np.ndarray, attr_a: np.ndarray, attr_b: np.ndarray,
+              nodes: np.ndarray, mask: np.ndarray, pre: np.ndarray, eid: np.ndarray, out_a: np.ndarray,
+              out_b: np.ndarray) -> int:
+    """One sampling hop, written straight into preallocated flat outputs of ``len(prev) * k`` slots.
+
+    Row ``r`` (frontier node ``prev[r]``, skipped when ``prev_mask[r]`` is False or the node is out of range)
+    gets up to ``k`` distinct edges of its CSR row uniformly, in edge order; slot ``r * k + j``. Row ``r``
+    belongs to seed ``r // width``. Optional parts (an empty array switches one off):
+
+    * ``item_cat`` [num_dst] + ``seed_cat`` [B]: only edges whose destination has the seed's category
+      (the row must be sorted by destination category).
+    * ``excl_src``/``excl_dst`` [B]: a row whose node is ``excl_src[seed]`` never samples ``excl_dst[seed]``.
+    * ``attr_map`` [E]: edge ``e``'s attributes are at ``attr_map[e]`` (reverse -> forward edge id).
+    * ``attr_a``/``attr_b``: per-edge attributes gathered into ``out_a``/``out_b`` (0 where masked; an
+      empty ``out_a``/``out_b`` switches the gather off).
+
+    Outputs: nodes/pre int64 (0 where masked), mask bool, eid int64 (-1 where masked), out_a/out_b int64.
+    Returns the number of sampled slots.
+    """
+    # Three kernels, each over all rows: segments, offsets, gather. One pass per row chains two cache misses
+    # (indptr -> indices) and ran ~3x slower than passes whose loads are independent across rows.
+    seg = _hop_segments(indptr, indices, prev, prev_mask, width, item_cat, seed_cat, excl_src, excl_dst)
+    _hop_offsets(seg, indices, width, k, seed, salt, excl_dst, eid)
+    _hop_gather(indices, prev, k, eid, attr_map, attr_a, attr_b, nodes, mask, pre, out_a, out_b)
+    return int(np.count_nonzero(mask))
 
 
 @nb.njit(parallel=True, cache=True)
-def category_segments(cat_ptr: np.ndarray, cat_cat: np.ndarray, cat_start: np.ndarray, nodes: np.ndarray,
-                      cats: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-    """Edge segment of each ``(nodes[r], cats[r])`` in a category index (empty when absent).
-
-    Shapes: nodes [N] int64 (negative or out of range = none), cats [N] int64 -> (start [N], end [N]) int64.
-    """
-    n = nodes.shape[0]
-    nrows = cat_ptr.shape[0] - 1
-    start = np.zeros(n, np.int64)
-    end = np.zeros(n, np.int64)
+def _hop_segments(indptr: np.ndarray, indices: np.ndarray, prev: np.ndarray, prev_mask: np.ndarray, width: int,
+                  item_cat: np.ndarray, seed_cat: np.ndarray, excl_src: np.ndarray, excl_dst: np.ndarray
+                  ) -> np.ndarray:
+    """[N, 3] (start, end, #excluded edges) of each frontier row's candidate edges."""
+    n = prev.shape[0]
+    nrows = indptr.shape[0] - 1
+    has_pm = prev_mask.shape[0] > 0
+    has_cat = item_cat.shape[0] > 0
+    has_ex = excl_src.shape[0] > 0
+    seg = np.zeros((n, 3), np.int64)
     for r in nb.prange(n):
-        u = nodes[r]
-        if u < 0 or u >= nrows:
-            continue
-        lo = cat_ptr[u]
-        hi = cat_ptr[u + 1]
-        c = cats[r]
-        while lo < hi:  # binary search for c among this row's sorted categories
-            mid = (lo + hi) // 2
-            if cat_cat[mid] < c:
-                lo = mid + 1
+        u = prev[r]
+        if (not has_pm or prev_mask[r]) and u >= 0 and u < nrows:
+            s = indptr[u]
+            e = indptr[u + 1]
+            si = r // width
+            if has_cat:
+                s, e = _category_range(indices, item_cat, s, e, np.int64(seed_cat[si]))
+            nex = 0
+            if has_ex and u == excl_src[si]:
+                x = excl_dst[si]
+                for j in range(s, e):
+                    if indices[j] == x:
+                        nex += 1
+            seg[r, 0] = s
+            seg[r, 1] = e
+            seg[r, 2] = nex
+    return seg
+
+
+@nb.njit(parallel=True, cache=True)
+def _hop_offsets(seg: np.ndarray, indices: np.ndarray, width: int, k: int, seed: int, salt: int,
+                 excl_dst: np.ndarray, eid: np.ndarray) -> None:
+    """Up to ``k`` distinct edge ids per row into ``eid[r * k:(r + 1) * k]`` (ascending, -1 padded)."""
+    n = seg.shape[0]
+    for r in nb.prange(n):
+        o = r * k
+        s = seg[r, 0]
+        e = seg[r, 1]
+        nex = seg[r, 2]
+        x = np.int64(excl_dst[r // width]) if nex > 0 else np.int64(-1)
+        m = e - s - nex
+        if m <= k:
+            c = 0
+            for j in range(s, e):
+                if nex == 0 or indices[j] != x:
+                    eid[o + c] = j
+                    c += 1
+            for j in range(c, k):
+                eid[o + j] = -1
+        else:
+            _choose_sorted(_row_key(seed, salt, r), m, k, eid, o)
+            if nex == 0:
+                for j in range(k):
+                    eid[o + j] += s
+            else:  # rank among the kept edges -> edge id
+                q = 0
+                rk = 0
+                for j in range(s, e):
+                    if indices[j] == x:
+                        continue
+                    if q < k and eid[o + q] == rk:
+                        eid[o + q] = j
+                        q += 1
+                    rk += 1
+
+
+@nb.njit(parallel=True, cache=True)
+def _hop_gather(indices: np.ndarray, prev: np.ndarray, k: int, eid: np.ndarray, attr_map: np.ndarray,
+                attr_a: np.ndarray, attr_b: np.ndarray, nodes: np.ndarray, mask: np.ndarray, pre: np.ndarray,
+                out_a: np.ndarray, out_b: np.ndarray) -> None:
+    """Nodes, masks, precursors and attributes of the sampled edge ids."""
+    n = prev.shape[0]
+    has_map = attr_map.shape[0] > 0
+    has_a = out_a.shape[0] > 0  # by the outputs: a graph without edges has empty attribute arrays
+    has_b = out_b.shape[0] > 0
+    for r in nb.prange(n):
+        u = prev[r]
+        for j in range(r * k, r * k + k):
+            ej = eid[j]
+            if ej >= 0:
+                nodes[j] = indices[ej]
+                mask[j] = True
+                pre[j] = u
+                ea = attr_map[ej] if has_map else ej
+                if has_a:
+                    out_a[j] = attr_a[ea]
+                if has_b:
+                    out_b[j] = attr_b[ea]
             else:
-                hi = mid
-        if lo < cat_ptr[u + 1] and cat_cat[lo] == c:
-            start[r] = cat_start[lo]
-            end[r] = cat_start[lo + 1]
-    return start, end
+                nodes[j] = 0
+                mask[j] = False
+                pre[j] = 0
+                if has_a:
+                    out_a[j] = 0
+                if has_b:
+                    out_b[j] = 0
+
+
+@nb.njit(inline="always", cache=True)
+def _sample_excluding(indices: np.ndarray, s: np.int64, e: np.int64, k: np.int64, key: np.uint64,
+                      okey: np.int64, excluded: np.ndarray, max_tries: np.int64, buf: np.ndarray, o: np.int64
+                      ) -> np.int64:
+    """Up to ``k`` distinct edges of ``[s, e)`` into ``buf[o:]`` (ascending edge ids); a neighbour ``w``
+    with ``okey + w`` in the sorted ``excluded`` keys is discarded and re-drawn (``max_tries * k`` draws)."""
+    deg = e - s
+    nx = excluded.shape[0]
+    c = 0
+    if deg <= 0:
+        return c
+    if deg <= k:
+        for j in range(s, e):
+            if nx > 0:
+                w = okey + np.int64(indices[j])
+                p = np.searchsorted(excluded, w)
+                if p < nx and excluded[p] == w:
+                    continue
+            buf[o + c] = j
+            c += 1
+        return c
+    if nx == 0:
+        _choose_sorted(key, deg, k, buf, o)
+        for j in range(k):
+            buf[o + j] += s
+        return k
+    draw = 0
+    limit = max_tries * k
+    while c < k and draw < limit:
+        t = s + _below(key, draw, deg)
+        draw += 1
+        dup = False
+        for m in range(c):
+            if buf[o + m] == t:
+                dup = True
+                break
+        if dup:
+            continue
+        w = okey + np.int64(indices[t])
+        p = np.searchsorted(excluded, w)
+        if p < nx and excluded[p] == w:
+            continue
+        buf[o + c] = t
+        c += 1
+    for a in range(1, c):
+        v = buf[o + a]
+        b = a - 1
+        while b >= 0 and buf[o + b] > v:
+            buf[o + b + 1] = buf[o + b]
+            b -= 1
+        buf[o + b + 1] = v
+    return c
+
+
+@nb.njit(parallel=True, cache=True)
+def metapath_hops(indptr1: np.ndarray, indices1: np.ndarray, indptr2: np.ndarray, indices2: np.ndarray,
+                  starts: np.ndarray, k1: int, k2: int, seed: int, salt: int, ex1: np.ndarray, ex2: np.ndarray,
+                  base: int, max_tries: int, n1: np.ndarray, m1: np.ndarray, p1: np.ndarray, e1: np.ndarray,
+                  n2: np.ndarray, m2: np.ndarray, p2: np.ndarray, e2: np.ndarray, slot2: np.ndarray
+                  ) -> tuple[int, int]:
+    """Both hops of a metapath in one pass, into preallocated flat outputs ([B * k1] and [B * k2]).
+
+    Hop 1: up to ``k1`` distinct neighbours of each start (positive pairs ``start * base + node`` in the
+    sorted ``ex1`` re-drawn). Hop 2: slot ``j`` extends the ``(j mod #hop-1)``-th hop-1 node by one
+    neighbour (``ex2`` likewise); ``slot2`` records that hop-1 slot (-1 where masked). Returns the number of
+    sampled slots per hop.
+    """
+    b = starts.shape[0]
+    tot1 = 0
+    tot2 = 0
+    nr1 = indptr1.shape[0] - 1
+    nr2 = indptr2.shape[0] - 1
+    for r in nb.prange(b):
+        u = starts[r]
+        o = r * k1
+        c = 0
+        if u >= 0 and u < nr1:
+            c = _sample_excluding(indices1, indptr1[u], indptr1[u + 1], k1, _row_key(seed, salt, r),
+                                  u * base, ex1, max_tries, e1, o)
+        tot1 += c
+        for j in range(c):
+            n1[o + j] = indices1[e1[o + j]]
+            m1[o + j] = True
+            p1[o + j] = u
+        for j in range(c, k1):
+            n1[o + j] = 0
+            m1[o + j] = False
+            p1[o + j] = 0
+            e1[o + j] = -1
+        o2 = r * k2
+        for j in range(k2):
+            got = 0
+            v = np.int64(0)
+            sl = 0
+            if c > 0:
+                sl = j % c
+                v = n1[o + sl]
+                if v >= 0 and v < nr2:
+                    got = _sample_excluding(indices2, indptr2[v], indptr2[v + 1], 1,
+                                            _row_key(seed, salt + 1, o2 + j), u * base, ex2, max_tries, e2, o2 + j)
+            if got:
+                tot2 += 1
+                n2[o2 + j] = indices2[e2[o2 + j]]
+                m2[o2 + j] = True
+                p2[o2 + j] = v
+                slot2[o2 + j] = sl
+            else:
+                n2[o2 + j] = 0
+                m2[o2 + j] = False
+                p2[o2 + j] = 0
+                e2[o2 + j] = -1
+                slot2[o2 + j] = -1
+    return tot1, tot2

@@ -8,9 +8,6 @@ import numpy as np
 import torch
 from torch import Tensor
 
-from unisr.graph.csr import CSR
-from unisr.graph.samplers._kernels import sample_segments
-
 
 @dataclass
 class Blocks:
@@ -36,10 +33,13 @@ class Blocks:
     pre: list[Tensor] = field(default_factory=list)
     edge: list[Tensor] = field(default_factory=list)
     extra: dict[str, list[Tensor]] = field(default_factory=dict)
+    counts: list[int] = field(default_factory=list)  # sampled slots per hop, as the kernels counted them
 
     @property
     def num_sampled(self) -> int:
-        return int(sum(int(m.sum()) for m in self.mask))
+        if len(self.counts) == len(self.mask):
+            return int(sum(self.counts))
+        return int(sum(np.count_nonzero(m.numpy()) for m in self.mask))
 
     def to_subgraph(self, prefix: str) -> dict[str, Tensor]:
         """Flat ``name -> [B, ...]`` tensors: ``{prefix}.hop{k}.{nodes,mask,pre,edge,<extra>}``."""
@@ -59,35 +59,26 @@ def as_index(x: Tensor | np.ndarray | list[int]) -> np.ndarray:
     return np.ascontiguousarray(np.asarray(x, dtype=np.int64).ravel())
 
 
-def row_segments(csr: CSR, nodes: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-    """[start, end) of each node's row; empty for node < 0 or node >= num_src (unseen nodes).
-
-    Shapes: nodes [N] int64 -> (start [N], end [N]) int64.
-    """
-    ok = (nodes >= 0) & (nodes < csr.num_src)
-    safe = np.where(ok, nodes, 0)
-    indptr = np.asarray(csr.indptr)
-    start = np.where(ok, indptr[safe], 0)
-    end = np.where(ok, indptr[safe + 1], 0)
-    return start, end
+EMPTY_I64 = np.zeros(0, np.int64)
+EMPTY_BOOL = np.zeros(0, np.bool_)
 
 
-def hop(csr: CSR, frontier: np.ndarray, k: int, seed: int, salt: int,
-        start_end: tuple[np.ndarray, np.ndarray] | None = None) -> tuple[np.ndarray, np.ndarray]:
-    """Sample up to k neighbours of each frontier node (all rows of ``frontier``, flattened).
+class HopOut:
+    """Preallocated outputs of one hop: torch tensors [B, W] and flat numpy views of them for the kernels."""
 
-    Shapes: frontier [N] int64 -> (nbr [N, k], eid [N, k]) int64, -1 padded.
-    """
-    start, end = start_end if start_end is not None else row_segments(csr, frontier)
-    return sample_segments(start, end, csr.indices, k, seed, salt)
+    def __init__(self, batch: int, width: int, extras: int = 0) -> None:
+        self.nodes = torch.empty((batch, width), dtype=torch.long)
+        self.mask = torch.empty((batch, width), dtype=torch.bool)
+        self.pre = torch.empty((batch, width), dtype=torch.long)
+        self.edge = torch.empty((batch, width), dtype=torch.long)
+        self.extras = [torch.empty((batch, width), dtype=torch.long) for _ in range(extras)]
 
+    def flat(self) -> tuple[np.ndarray, ...]:
+        return tuple(t.numpy().reshape(-1) for t in (self.nodes, self.mask, self.pre, self.edge, *self.extras))
 
-def finish_hop(blocks: Blocks, nbr: np.ndarray, eid: np.ndarray, prev: np.ndarray, batch: int) -> np.ndarray:
-    """Append one hop (flattened [N, k] results) to ``blocks``; return the next frontier ([N * k], -1 = none)."""
-    mask = nbr >= 0
-    pre = np.broadcast_to(prev[:, None], nbr.shape)
-    blocks.nodes.append(torch.from_numpy(np.where(mask, nbr, 0).reshape(batch, -1)))
-    blocks.mask.append(torch.from_numpy(mask.reshape(batch, -1)))
-    blocks.pre.append(torch.from_numpy(np.where(mask, pre, 0).reshape(batch, -1)))
-    blocks.edge.append(torch.from_numpy(eid.reshape(batch, -1)))
-    return nbr.reshape(-1)
+    def append_to(self, blocks: Blocks, count: int) -> None:
+        blocks.counts.append(int(count))
+        blocks.nodes.append(self.nodes)
+        blocks.mask.append(self.mask)
+        blocks.pre.append(self.pre)
+        blocks.edge.append(self.edge)

@@ -20,8 +20,8 @@ import torch
 from torch import Tensor
 
 from unisr.graph.build import ITEM_CE_QUERY, ITEM_CE_TRIGGER, QUERY_CE, TRIGGER_CE, oe_type, se_type
-from unisr.graph.samplers._kernels import sample_segments_excluding
-from unisr.graph.samplers.blocks import Blocks, as_index, row_segments
+from unisr.graph.samplers._kernels import metapath_hops
+from unisr.graph.samplers.blocks import Blocks, HopOut, as_index
 from unisr.graph.store import EdgeType, HeteroGraph
 
 
@@ -84,30 +84,18 @@ class MetapathSampler:
         salt = sum(ord(c) for c in name) * 131
         blk = Blocks(seeds=torch.from_numpy(s.copy()), node_types=[path[0][2], path[1][2]], edge_types=path,
                      fanouts=[self.one_hop, self.two_hop], extra={"pre_slot": []})
-        c1 = self.graph.rel(path[0])
-        st, en = row_segments(c1, s)
-        ex1 = _pair_keys(positives.get(path[0][2]), self.base)
-        n1, e1 = sample_segments_excluding(st, en, c1.indices, self.one_hop, seed, salt, s, ex1, self.base,
-                                           self.max_tries)
-        m1 = n1 >= 0
-        # hop 2: slot j extends the (j mod #valid)-th sampled one-hop node
-        nvalid = m1.sum(1)
-        slot = np.arange(self.two_hop)[None, :] % np.maximum(nvalid, 1)[:, None]
-        pre2 = np.where(nvalid[:, None] > 0, np.take_along_axis(n1, slot, 1), -1)
-        c2 = self.graph.rel(path[1])
-        st2, en2 = row_segments(c2, pre2.ravel())
-        owner = np.repeat(s, self.two_hop)
-        ex2 = _pair_keys(positives.get(path[1][2]), self.base)
-        n2, e2 = sample_segments_excluding(st2, en2, c2.indices, 1, seed, salt + 1, owner, ex2, self.base,
-                                           self.max_tries)
-        n2, e2 = n2.reshape(b, self.two_hop), e2.reshape(b, self.two_hop)
-        m2 = n2 >= 0
-        blk.nodes = [torch.from_numpy(np.where(m1, n1, 0)), torch.from_numpy(np.where(m2, n2, 0))]
-        blk.mask = [torch.from_numpy(m1), torch.from_numpy(m2)]
-        blk.pre = [torch.from_numpy(np.where(m1, s[:, None], 0)), torch.from_numpy(np.where(m2, pre2, 0))]
-        blk.edge = [torch.from_numpy(e1), torch.from_numpy(e2)]
-        blk.extra["pre_slot"] = [torch.zeros(b, self.one_hop, dtype=torch.long),
-                                 torch.from_numpy(np.where(m2, slot, -1))]
+        c1, c2 = self.graph.rel(path[0]), self.graph.rel(path[1])
+        h1, h2 = HopOut(b, self.one_hop), HopOut(b, self.two_hop, extras=1)
+        n1, m1, p1, e1 = h1.flat()
+        n2, m2, p2, e2, slot2 = h2.flat()
+        # both hops in one kernel: hop-2 slot j extends the (j mod #valid)-th sampled one-hop node
+        cnt1, cnt2 = metapath_hops(c1.indptr, c1.indices, c2.indptr, c2.indices, s, self.one_hop, self.two_hop, seed, salt,
+                      _pair_keys(positives.get(path[0][2]), self.base),
+                      _pair_keys(positives.get(path[1][2]), self.base), self.base, self.max_tries,
+                      n1, m1, p1, e1, n2, m2, p2, e2, slot2)
+        h1.append_to(blk, cnt1)
+        h2.append_to(blk, cnt2)
+        blk.extra["pre_slot"] = [torch.zeros(b, self.one_hop, dtype=torch.long), h2.extras[0]]
         return blk
 
     def sample(self, starts: Mapping[str, Tensor | np.ndarray],

@@ -1,8 +1,10 @@
 """SRJGraph's forward multi-order neighbour sampling (target-aware, with category filtering; eqs. 5-6).
 
 For a target ``(u, q, p)``: a user node's item neighbours are restricted to the category of the target item
-``p`` (category filtering through the graph's per-user category index); an item node's user neighbours are
-uniform. Every sampled node records its direct precursor and the query on the edge to it (0 = the empty
+``p`` (category filtering by binary search over the user's click row, which is sorted by item category); an item node's user neighbours are
+uniform. The target's own click edges ``(u, p)`` (and their reverse ``(p, u)``) are never sampled, at any
+hop (``exclude_target_edge``, default on): a training row's click is in the graph, and sampling it would leak
+the label. Every sampled node records its direct precursor and the query on the edge to it (0 = the empty
 query of recommendation), and the neighbours of one precursor are ordered by click time.
 """
 
@@ -15,8 +17,8 @@ import torch
 from torch import Tensor
 
 from unisr.graph.build import ITEM_CLICKED_BY, USER_CLICK
-from unisr.graph.samplers._kernels import category_segments
-from unisr.graph.samplers.blocks import Blocks, as_index, finish_hop, hop
+from unisr.graph.samplers._kernels import fused_hop
+from unisr.graph.samplers.blocks import EMPTY_BOOL, EMPTY_I64, Blocks, HopOut, as_index
 from unisr.graph.store import HeteroGraph
 
 _OTHER = {"user": "item", "item": "user"}
@@ -26,20 +28,26 @@ class TargetAwareSampler:
     """K-order sampling around the target's user and item (defaults: [25, 1, 10] and [1, 25, 1])."""
 
     def __init__(self, graph: HeteroGraph, user_widths: Sequence[int] = (25, 1, 10),
-                 item_widths: Sequence[int] = (1, 25, 1), category_filter: bool = True) -> None:
+                 item_widths: Sequence[int] = (1, 25, 1), category_filter: bool = True,
+                 exclude_target_edge: bool = True) -> None:
         if any(w < 1 for w in (*user_widths, *item_widths)):
             raise ValueError("widths must be >= 1")
         self.graph = graph
         self.user_widths = list(user_widths)
         self.item_widths = list(item_widths)
         self.category_filter = category_filter
+        self.exclude_target_edge = exclude_target_edge
         self.fwd = graph.rel(USER_CLICK)
         self.rev = graph.rel(ITEM_CLICKED_BY)
-        self.cat_index = graph.category_index[USER_CLICK]
-        self.item_cat = np.asarray(graph.item_category, dtype=np.int64)
+        self.item_cat = np.ascontiguousarray(graph.item_category, dtype=np.int32)
+        if self.category_filter and len(self.item_cat) < self.fwd.num_dst:
+            raise ValueError("item_category must cover every item for category filtering")
+        self.fwd_query = np.asarray(self.fwd.attrs["query"])
+        self.fwd_ts = np.asarray(self.fwd.attrs["ts"])
+        self.rev_eid = np.asarray(self.rev.attrs["eid"])
 
-    def _walk(self, start_type: str, seeds: np.ndarray, cats: np.ndarray, widths: list[int], seed: int,
-              salt: int) -> Blocks:
+    def _walk(self, start_type: str, seeds: np.ndarray, users: np.ndarray, items: np.ndarray, cats: np.ndarray,
+              widths: list[int], seed: int, salt: int) -> Blocks:
         b = len(seeds)
         types, ets = [], []
         t = start_type
@@ -49,30 +57,24 @@ class TargetAwareSampler:
             ets.append(USER_CLICK if t == "item" else ITEM_CLICKED_BY)
         blocks = Blocks(seeds=torch.from_numpy(seeds.copy()), node_types=types, edge_types=ets,
                         fanouts=list(widths), extra={"query": [], "ts": []})
-        frontier = seeds
-        row_cat = cats  # target category per frontier slot
-        fwd_query = np.asarray(self.fwd.attrs["query"])
-        fwd_ts = np.asarray(self.fwd.attrs["ts"])
-        rev_eid = np.asarray(self.rev.attrs["eid"])
+        frontier, fmask, width = seeds, EMPTY_BOOL, 1
+        ex = self.exclude_target_edge
         for k, w in enumerate(widths):
+            out = HopOut(b, width * w, extras=2)
+            nodes, mask, pre, eid, q, ts = out.flat()
             if types[k] == "item":  # user -> items of the target's category
-                se = None
-                if self.category_filter:
-                    ci = self.cat_index
-                    se = category_segments(ci.ptr, ci.cat, ci.start, frontier, row_cat)
-                nbr, eid = hop(self.fwd, frontier, w, seed, salt * 16 + k, se)
-                fe = eid
-            else:  # item -> users, uniform
-                nbr, eid = hop(self.rev, frontier, w, seed, salt * 16 + k)
-                fe = np.where(eid >= 0, rev_eid[np.maximum(eid, 0)], -1)
-            ok = fe >= 0
-            safe = np.maximum(fe, 0)
-            blocks.extra["query"].append(torch.from_numpy(np.where(ok, fwd_query[safe], 0).astype(np.int64)
-                                                          .reshape(b, -1)))
-            blocks.extra["ts"].append(torch.from_numpy(np.where(ok, fwd_ts[safe], 0).astype(np.int64)
-                                                       .reshape(b, -1)))
-            frontier = finish_hop(blocks, nbr, fe if types[k] == "item" else eid, frontier, b)
-            row_cat = np.repeat(row_cat, w)
+                cat_args = (self.item_cat, cats) if self.category_filter else (EMPTY_I64, EMPTY_I64)
+                cnt = fused_hop(self.fwd.indptr, self.fwd.indices, frontier, fmask, width, w, seed, salt * 16 + k,
+                          *cat_args, users if ex else EMPTY_I64, items if ex else EMPTY_I64, EMPTY_I64,
+                          self.fwd_query, self.fwd_ts, nodes, mask, pre, eid, q, ts)
+            else:  # item -> users, uniform; attributes of the forward click edge
+                cnt = fused_hop(self.rev.indptr, self.rev.indices, frontier, fmask, width, w, seed, salt * 16 + k,
+                          EMPTY_I64, EMPTY_I64, items if ex else EMPTY_I64, users if ex else EMPTY_I64,
+                          self.rev_eid, self.fwd_query, self.fwd_ts, nodes, mask, pre, eid, q, ts)
+            out.append_to(blocks, cnt)
+            blocks.extra["query"].append(out.extras[0])
+            blocks.extra["ts"].append(out.extras[1])
+            frontier, fmask, width = nodes, mask, width * w
         return blocks
 
     def sample(self, users: Tensor | np.ndarray, items: Tensor | np.ndarray, seed: int = 0
@@ -86,9 +88,9 @@ class TargetAwareSampler:
         if len(u) != len(p):
             raise ValueError("users and items must have the same length")
         safe = np.clip(p, 0, len(self.item_cat) - 1)
-        cats = np.where((p >= 0) & (p < len(self.item_cat)), self.item_cat[safe], -2)
-        return (self._walk("user", u, cats, self.user_widths, seed, 1),
-                self._walk("item", p, cats, self.item_widths, seed, 2))
+        cats = np.where((p >= 0) & (p < len(self.item_cat)), self.item_cat[safe], -2).astype(np.int64)
+        return (self._walk("user", u, u, p, cats, self.user_widths, seed, 1),
+                self._walk("item", p, u, p, cats, self.item_widths, seed, 2))
 
     def subgraph(self, users: Tensor | np.ndarray, items: Tensor | np.ndarray, seed: int = 0
                  ) -> dict[str, Tensor]:

@@ -8,7 +8,8 @@ import numpy as np
 import torch
 from torch import Tensor
 
-from unisr.graph.samplers.blocks import Blocks, as_index, finish_hop, hop
+from unisr.graph.samplers._kernels import fused_hop
+from unisr.graph.samplers.blocks import EMPTY_BOOL, EMPTY_I64, Blocks, HopOut, as_index
 from unisr.graph.store import EdgeType, HeteroGraph
 
 
@@ -35,10 +36,16 @@ class UniformSampler:
         b = len(s)
         blocks = Blocks(seeds=torch.from_numpy(s.copy()), node_types=[et[2] for et in self.path],
                         edge_types=self.path, fanouts=self.fanouts)
-        frontier = s
+        frontier, fmask, width = s, EMPTY_BOOL, 1
         for k, (csr, f) in enumerate(zip(self.csrs, self.fanouts, strict=True)):
-            nbr, eid = hop(csr, frontier, f, seed, salt=k)
-            frontier = finish_hop(blocks, nbr, eid, frontier, b)
+            out = HopOut(b, width * f)
+            nodes, mask, pre, eid = out.flat()
+            # one fused kernel per hop: row lookup, sampling and all outputs, no intermediate arrays
+            cnt = fused_hop(csr.indptr, csr.indices, frontier, fmask, width, f, seed, k, EMPTY_I64, EMPTY_I64,
+                      EMPTY_I64, EMPTY_I64, EMPTY_I64, EMPTY_I64, EMPTY_I64, nodes, mask, pre, eid, EMPTY_I64,
+                      EMPTY_I64)
+            out.append_to(blocks, cnt)
+            frontier, fmask, width = nodes, mask, width * f
         return blocks
 
 
