@@ -94,3 +94,11 @@ def test_scenario_filter(ctx):
     assert batches and all((b.scenario_id == 2).all() for b in batches)
     with pytest.raises(ValueError, match="unknown scenario"):
         EventLoader(ctx, "train", LoaderConfig(scenarios=["nope"]), train=True)
+
+
+def test_groups_by_kind(ctx):
+    cfg = LoaderConfig(batch_size=64, buffer_rows=3000, policy="alternating", groups=[["kind:recommend"]])
+    batches = list(EventLoader(ctx, "train", cfg, train=True, seed=0).epoch(0))
+    assert {int(s) for b in batches for s in b.scenario_id.unique()} == {0, 1, 2}
+    with pytest.raises(ValueError, match="data.groups"):
+        EventLoader(ctx, "train", LoaderConfig(policy="alternating", groups=[["nope"]]), train=True)

@@ -48,7 +48,8 @@ class LoaderConfig(BaseModel):
     eval_batch_size: int = 16384
     buffer_rows: int = 1_000_000
     policy: Literal["mixed", "alternating", "proportional"] = "mixed"
-    groups: list[list[str]] | None = None  # scenario-name groups for single-group batches; default: each alone
+    # scenario groups for single-group batches (names, or "kind:<prefix>" e.g. "kind:search"); default: each alone
+    groups: list[list[str]] | None = None
     alpha: float = 1.0
     drop_last: bool = False
     cache: Literal["auto", "on", "off"] = "auto"
@@ -268,9 +269,16 @@ class EventLoader:
         n_scen = ctx.encoder.schema.num_scenarios
         groups = cfg.groups or [[s] for s in ctx.encoder.schema.scenarios]
         self.group_of = np.full(n_scen, -1, np.int64)
+        schema = ctx.encoder.schema
         for gi, g in enumerate(groups):
             for name in g:
-                self.group_of[ctx.encoder.schema.scenarios.index(name)] = gi
+                if name.startswith("kind:"):  # every scenario whose kind starts with the prefix
+                    hits = [i for i, k in enumerate(schema.scenario_kinds) if k.startswith(name[5:])]
+                elif name in schema.scenarios:
+                    hits = [schema.scenarios.index(name)]
+                else:
+                    raise LoaderConfigError(f"config key data.groups: unknown scenario {name!r}")
+                self.group_of[hits] = gi
         if (self.group_of < 0).any():  # scenarios not named in any group form their own groups
             for s in np.flatnonzero(self.group_of < 0):
                 self.group_of[s] = self.group_of.max() + 1

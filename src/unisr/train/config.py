@@ -54,6 +54,7 @@ class TrainConfig(BaseModel):
 
 class DataConfig(LoaderConfig):
     embed_dim: int = 16
+    graph_dir: str | None = None  # where the dataset's graph is cached (default: DATA/graph)
 
 
 class RunConfig(BaseModel):

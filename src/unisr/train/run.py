@@ -41,6 +41,30 @@ def _tasks(cfg: RunConfig) -> tuple[str, ...]:
     return tuple(t for t, w in cfg.train.losses.items() if w > 0) or ("click",)
 
 
+def make_hook(cfg: RunConfig, data: Path, encoder: FeatureEncoder, ctx: DatasetContext):
+    """The batch hook a model needs (e.g. sampled subgraphs), or None."""
+    from unisr.graph.hooks import HOOKS
+
+    needs = [n for n in get_model_info(cfg.model_name).needs if n in HOOKS]
+    if not needs:
+        return None
+    graph_dir = Path(cfg.data.graph_dir) if cfg.data.graph_dir else data / "graph"
+    return HOOKS[needs[0]](data, encoder, ctx.queries, cfg.model_params, graph_dir)
+
+
+def with_hook(epoch_fn, hook, seed: int):
+    """``epoch_fn(e)`` with the hook applied to every batch, its sampling reseeded per (seed, epoch)."""
+    if hook is None:
+        return epoch_fn
+
+    def run(epoch: int):
+        hook.reset(seed * 10_007 + epoch)
+        for b in epoch_fn(epoch):
+            yield hook(b)
+
+    return run
+
+
 def train_run(model: str, data: str | Path, out: str | Path, *, config_file: str | Path | None = None,
               sets: list[str] | None = None, seed: int | None = None, resume: bool = False,
               encoder: FeatureEncoder | None = None) -> TrainedRun:
@@ -66,6 +90,8 @@ def train_run(model: str, data: str | Path, out: str | Path, *, config_file: str
     loader_cfg = cfg.data
     train = EventLoader(ctx, "train", loader_cfg, train=True, seed=cfg.train.seed)
     valid = EventLoader(ctx, "valid", loader_cfg, train=False)
+    hook = make_hook(cfg, data, encoder, ctx)
+    train_batches = with_hook(train.epoch, hook, cfg.train.seed)
     (out / "config.yaml").write_text(yaml.safe_dump(cfg.model_dump(mode="json"), sort_keys=False))
 
     seed_everything(cfg.train.seed)
@@ -79,14 +105,14 @@ def train_run(model: str, data: str | Path, out: str | Path, *, config_file: str
     names = encoder.schema.scenarios
 
     def evaluate_valid() -> dict:
-        return flatten_tasks(evaluate_model(net, valid.epoch(0), names, tasks))
+        return flatten_tasks(evaluate_model(net, with_hook(valid.epoch, hook, -1)(0), names, tasks))
 
     trainer = Trainer(objective, OptimizerSet(net, cfg.train), clip_norm=cfg.train.clip_norm,
                       callbacks=[early, JsonlLogger(log_path)], checkpoint_path=out / "checkpoints" / "last.pt",
                       checkpoint_every=cfg.train.checkpoint_every, progress=cfg.train.progress,
                       max_steps_per_epoch=cfg.train.max_steps_per_epoch)
     t0 = time.perf_counter()
-    trainer.fit(train.epoch, evaluate_valid, cfg.train.epochs, resume=resume)
+    trainer.fit(train_batches, evaluate_valid, cfg.train.epochs, resume=resume)
     wall = time.perf_counter() - t0
     save_model(net, str(out / "model.safetensors"))
 
@@ -97,7 +123,7 @@ def train_run(model: str, data: str | Path, out: str | Path, *, config_file: str
         "task": get_model_info(cfg.model_name).task,
         "split": "test",
         "seed": cfg.train.seed,
-        **flatten_tasks(evaluate_model(net, test.epoch(0), names, tasks)),
+        **flatten_tasks(evaluate_model(net, with_hook(test.epoch, hook, -2)(0), names, tasks)),
         "train_seconds": trainer.train_seconds,
         "train_wall_seconds": wall,
         "train_samples_per_second": trainer.samples_seen / max(trainer.train_seconds, 1e-9),
@@ -125,6 +151,8 @@ def evaluate_run(run: str | Path, data: str | Path, split: str = "test") -> dict
     ctx = DatasetContext.open(data, encoder, history=cfg.data.history_len > 0,
                               query_max_len=cfg.data.query_max_len)
     loader = EventLoader(ctx, split, cfg.data, train=False)
-    res = flatten_tasks(evaluate_model(net, loader.epoch(0), encoder.schema.scenarios, _tasks(cfg)))
+    hook = make_hook(cfg, Path(data), encoder, ctx)
+    res = flatten_tasks(evaluate_model(net, with_hook(loader.epoch, hook, -2)(0), encoder.schema.scenarios,
+                                       _tasks(cfg)))
     return {"model": cfg.model_name, "dataset": ctx.spec.name, "task": get_model_info(cfg.model_name).task,
             "split": split, "seed": cfg.train.seed, **res}

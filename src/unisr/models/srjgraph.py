@@ -1,0 +1,217 @@
+"""SRJGraph (Zhang et al., "Joint Learning of E-commerce Search and Recommendation with a Unified Graph Neural
+Network", WSDM'22): intention- and upstream-aware aggregation over a user-item click graph whose edges carry
+the search query. Equation numbers refer to the paper (``../shared/papers/001_585af8e7a5b2572f.txt``).
+
+The neighbourhoods are sampled in the data pipeline (``unisr.graph.hooks.SRJGraphHook``, eqs. 5-6); this
+module embeds them and aggregates them backward (eqs. 7-11) and predicts (eqs. 12-13).
+"""
+
+from __future__ import annotations
+
+import torch
+from torch import Tensor, nn
+
+from unisr.data.batch import Batch
+from unisr.data.features import FeatureSchema
+from unisr.models.registry import RankerConfig, register_model
+from unisr.nn.mlp import MLP
+from unisr.nn.routing import ScenarioGroups
+
+
+class SRJGraphConfig(RankerConfig):
+    user_widths: list[int] = [25, 1, 10]  # paper sec. 5.3.1 (K = 3)
+    item_widths: list[int] = [1, 25, 1]
+    category_filter: bool = True  # paper: better than no filtering
+    heads: int = 2
+    ffn_dim: int = 128
+    dropout: float = 0.0
+    mlp: list[int] = [200, 80]  # per task (search / recommendation); not given in the paper
+    query_on_edges: bool = True  # ablation "w/o query": the edge query is dropped from eq. 11
+    intention: bool = True  # ablation "w/o intention": Q = e_n^(0) W (no e^I) in eq. 8
+    upstream: bool = True  # ablation "w/o upstream": e_n^(0) = 0 || 0 || e_n in eq. 11
+
+
+class FieldEmbedding(nn.Module):
+    """Concatenated embeddings of an entity's categorical fields (eqs. 1-2): one table with offsets.
+
+    Shapes:
+        idx: [..., F] long -> [..., F * d]
+    """
+
+    def __init__(self, vocab_sizes: list[int], dim: int, sparse: bool) -> None:
+        super().__init__()
+        sizes = torch.tensor(vocab_sizes)
+        self.register_buffer("offsets", torch.cat([torch.zeros(1, dtype=torch.long), sizes.cumsum(0)[:-1]]),
+                             persistent=False)
+        self.table = nn.Embedding(int(sizes.sum()), dim, sparse=sparse)
+        nn.init.normal_(self.table.weight, std=1e-4)
+        self.out_dim = dim * len(vocab_sizes)
+
+    def forward(self, idx: Tensor) -> Tensor:
+        return self.table(idx + self.offsets).flatten(-2)
+
+
+class QueryEmbedding(nn.Module):
+    """e_q = sum of the query's term embeddings (eq. 3, sum-pooling). The empty query of recommendation is
+    padded to the full length with a reserved term id that no real query uses.
+
+    Shapes:
+        tokens: [..., L] long (0 = padding; all-zero = the empty query) -> [..., d]
+    """
+
+    def __init__(self, vocab_size: int, dim: int, sparse: bool) -> None:
+        super().__init__()
+        self.empty_id = vocab_size  # reserved term
+        self.table = nn.Embedding(vocab_size + 1, dim, padding_idx=0, sparse=sparse)
+        nn.init.normal_(self.table.weight, std=1e-4)
+        with torch.no_grad():
+            self.table.weight[0].zero_()
+
+    def forward(self, tokens: Tensor) -> Tensor:
+        empty = (tokens == 0).all(-1, keepdim=True)
+        tokens = torch.where(empty, torch.full_like(tokens, self.empty_id), tokens.clamp(max=self.empty_id - 1))
+        return self.table(tokens).sum(-2)
+
+
+class TransformerUnit(nn.Module):
+    """One aggregation layer (eq. 7): a transformer block whose single query attends over the central node
+    followed by its time-ordered neighbours, with learned positional encodings (eqs. 8-10).
+
+    Shapes:
+        query: [N, D], keys: [N, 1 + t, D], key_mask: [N, 1 + t] bool (True = present) -> [N, D]
+    """
+
+    def __init__(self, dim: int, heads: int, ffn_dim: int, max_len: int, dropout: float) -> None:
+        super().__init__()
+        self.pos = nn.Parameter(torch.zeros(max_len, dim))
+        nn.init.normal_(self.pos, std=0.02)
+        self.attn = nn.MultiheadAttention(dim, heads, dropout=dropout, batch_first=True)
+        self.norm1 = nn.LayerNorm(dim)
+        self.ffn = nn.Sequential(nn.Linear(dim, ffn_dim), nn.ReLU(), nn.Linear(ffn_dim, dim))
+        self.norm2 = nn.LayerNorm(dim)
+
+    def forward(self, query: Tensor, keys: Tensor, key_mask: Tensor) -> Tensor:
+        keys = keys + self.pos[: keys.shape[1]]
+        out, _ = self.attn(query.unsqueeze(1), keys, keys, key_padding_mask=~key_mask, need_weights=False)
+        h = self.norm1(query + out.squeeze(1))
+        return self.norm2(h + self.ffn(h))
+
+
+@register_model("srjgraph", config=SRJGraphConfig,
+                paper="Zhang et al., Joint Learning of E-commerce Search and Recommendation with a Unified "
+                      "Graph Neural Network, WSDM'22",
+                needs=("sparse", "scenario", "query_tokens", "graph:srjgraph"),
+                # paper sec. 5.3.1: Adagrad; mini-batches drawn from search or recommendation alternately
+                defaults={"train": {"optimizer": "adagrad", "lr": 0.05},
+                          "data": {"policy": "alternating", "groups": [["kind:search"], ["kind:recommend"]]}})
+class SRJGraph(nn.Module):
+    """Joint search + recommendation CTR on the query-carrying user-item graph.
+
+    Shapes:
+        batch (with ``subgraph`` from ``SRJGraphHook``) -> {"click": [B] logits}
+    """
+
+    def __init__(self, user_emb: FieldEmbedding, item_emb: FieldEmbedding, query_emb: QueryEmbedding,
+                 is_search: Tensor, user_widths: list[int], item_widths: list[int], *, heads: int = 2,
+                 ffn_dim: int = 128, dropout: float = 0.0, mlp: list[int] | None = None,
+                 query_on_edges: bool = True, intention: bool = True, upstream: bool = True) -> None:
+        super().__init__()
+        self.user_emb, self.item_emb, self.query_emb = user_emb, item_emb, query_emb
+        self.register_buffer("is_search", is_search, persistent=False)
+        self.widths = {"srj_user": list(user_widths), "srj_item": list(item_widths)}
+        self.flags = {"query": query_on_edges, "intention": intention, "upstream": upstream}
+        du, dp, dq = user_emb.out_dim, item_emb.out_dim, query_emb.table.embedding_dim
+        self.d0 = du + dq + dp  # e_pre || e_q || e_n has this size for user and item nodes alike (eq. 11)
+        depth = max(len(user_widths), len(item_widths))
+        width = max(*user_widths, *item_widths)
+        # W^I of eq. 8 split as [W_e; W_n] so that (e^I || e_n) W^I = e^I W_e + e_n W_n: e^I W_e is computed
+        # once per sample instead of once per sampled node
+        self.w_n = nn.ModuleList(nn.Linear(self.d0, self.d0) for _ in range(depth))
+        self.w_e = nn.ModuleList(nn.Linear(self.d0, self.d0, bias=False) for _ in range(depth)) if intention else None
+        self.units = nn.ModuleList(TransformerUnit(self.d0, heads, ffn_dim, width + 1, dropout)
+                                   for _ in range(depth))
+        ex = du + dq + dp + 2 * self.d0  # eq. 12
+        self.mlps = nn.ModuleList([MLP(ex, mlp or [200, 80], 1, dropout=dropout),  # MLP_r
+                                   MLP(ex, mlp or [200, 80], 1, dropout=dropout)])  # MLP_s (eq. 13)
+
+    @classmethod
+    def from_config(cls, schema: FeatureSchema, cfg: SRJGraphConfig) -> SRJGraph:
+        uf = [f for f in schema.sparse if f.table == "users"]
+        itf = [f for f in schema.sparse if f.table == "items"]
+        dim = uf[0].embed_dim
+        sparse = bool(cfg.sparse_grad) if cfg.sparse_grad is not None else (
+            sum(f.vocab_size for f in schema.sparse) >= 100_000)
+        qf = schema.sequence("query_tokens")
+        is_search = torch.tensor([k.startswith("search") for k in schema.scenario_kinds], dtype=torch.long)
+        return cls(FieldEmbedding([f.vocab_size for f in uf], dim, sparse),
+                   FieldEmbedding([f.vocab_size for f in itf], dim, sparse),
+                   QueryEmbedding(qf.vocab_size if qf else 2, dim, sparse), is_search,
+                   cfg.user_widths, cfg.item_widths, heads=cfg.heads, ffn_dim=cfg.ffn_dim, dropout=cfg.dropout,
+                   mlp=cfg.mlp, query_on_edges=cfg.query_on_edges, intention=cfg.intention,
+                   upstream=cfg.upstream)
+
+    # ------------------------------------------------------------------ pieces
+    def _entity(self, kind: str, idx: Tensor) -> Tensor:
+        return (self.user_emb if kind == "user" else self.item_emb)(idx)
+
+    def _upstream(self, pre: Tensor, q: Tensor, node: Tensor, node_kind: str) -> Tensor:
+        """e_n^(0) = e_pre(n) || e_q(n,pre(n)) || e_n (eq. 11), laid out as [user part | query | item part] so that
+        user and item nodes share one width; ablations zero the dropped parts."""
+        if not self.flags["upstream"]:
+            pre = torch.zeros_like(pre)
+            q = torch.zeros_like(q)
+        elif not self.flags["query"]:
+            q = torch.zeros_like(q)
+        user_part, item_part = (node, pre) if node_kind == "user" else (pre, node)
+        return torch.cat([user_part, q, item_part], -1)
+
+    def _side(self, sub: dict[str, Tensor], side: str, seed_kind: str, e_u: Tensor, e_q: Tensor, e_p: Tensor,
+              e_i: Tensor) -> Tensor:
+        widths = self.widths[side]
+        kinds, k = [], seed_kind
+        for _ in widths:
+            k = "item" if k == "user" else "user"
+            kinds.append(k)
+        # e^(0) of every sampled node, hop by hop: [B, W_k, D0]
+        e0, masks = [], []
+        for h, kind in enumerate(kinds):
+            p = f"{side}.hop{h + 1}"
+            pre_kind = seed_kind if h == 0 else kinds[h - 1]
+            e0.append(self._upstream(self._entity(pre_kind, sub[f"{p}.pre_feat"]), self.query_emb(sub[f"{p}.qtok"]),
+                                     self._entity(kind, sub[f"{p}.feat"]), kind))
+            masks.append(sub[f"{p}.mask"])
+        # the seed's upstream is the sample itself: its counterpart and the target query
+        seed_e0 = self._upstream(e_p if seed_kind == "user" else e_u, e_q,
+                                 e_u if seed_kind == "user" else e_p, seed_kind)
+        reps = e0[-1]  # deepest hop: e^(0) (no neighbours below)
+        b = e_u.shape[0]
+        for level, h in enumerate(range(len(widths) - 1, -1, -1)):  # backward: hop K-1 ... 0 (eq. 7)
+            center = seed_e0.unsqueeze(1) if h == 0 else e0[h - 1]  # [B, W_h, D0]
+            w_h = center.shape[1]
+            f = widths[h]
+            children = reps.reshape(b, w_h, f, self.d0)
+            cmask = masks[h].reshape(b, w_h, f)
+            keys = torch.cat([center.unsqueeze(2), children], 2).reshape(b * w_h, f + 1, self.d0)
+            kmask = torch.cat([torch.ones_like(cmask[..., :1]), cmask], 2).reshape(b * w_h, f + 1)
+            query = self.w_n[level](center)  # eq. 8: (e^I || e_n^(0)) W^I
+            if self.w_e is not None:
+                query = query + self.w_e[level](e_i).unsqueeze(1)
+            reps = self.units[level](query.reshape(b * w_h, self.d0), keys, kmask).reshape(b, w_h, self.d0)
+        return reps[:, 0]
+
+    def forward(self, batch: Batch) -> dict[str, Tensor]:
+        sub = batch.subgraph
+        if "srj_user.seed_feat" not in sub:
+            raise ValueError("SRJGraph needs batch.subgraph from unisr.graph.hooks.SRJGraphHook")
+        e_u = self.user_emb(sub["srj_user.seed_feat"])
+        e_p = self.item_emb(sub["srj_item.seed_feat"])
+        qt = batch.sequences.get("query_tokens")
+        tokens = qt[0] if qt is not None else torch.zeros(len(batch), 1, dtype=torch.long)
+        e_q = self.query_emb(tokens)
+        e_i = torch.cat([e_u, e_q, e_p], -1)  # intention representation e^I
+        e_uk = self._side(sub, "srj_user", "user", e_u, e_q, e_p, e_i)
+        e_pk = self._side(sub, "srj_item", "item", e_u, e_q, e_p, e_i)
+        e_x = torch.cat([e_u, e_q, e_p, e_uk, e_pk], -1)  # eq. 12
+        task = self.is_search[batch.scenario_id]
+        logit = ScenarioGroups(task).apply(e_x, lambda t, x: self.mlps[t](x)).squeeze(1)  # eq. 13
+        return {"click": logit}

@@ -1,0 +1,147 @@
+"""SRJGraph: shapes and masking of each equation, the empty query, the ablation switches, search/rec heads."""
+
+import copy
+
+import pytest
+import torch
+
+from synth import random_batch, tiny_schema
+from unisr.data.features import SequenceField
+from unisr.models.registry import build_model
+from unisr.models.srjgraph import QueryEmbedding
+
+UW, IW = [3, 1, 2], [1, 3, 1]
+LQ = 4
+
+
+def schema():
+    s = tiny_schema(3)
+    s.sequences = [SequenceField("query_tokens", "queries", 20, LQ, 8)]
+    s.scenario_kinds = ["search_text", "recommend", "recommend"]
+    return s
+
+
+def subgraph(b: int, g: torch.Generator, empty: bool = False) -> dict:
+    """A hand-made sample in the layout of SRJGraphHook: users have 1 field (vocab 50), items 2 (40, 6)."""
+    feats = {"user": lambda *sh: torch.randint(0, 50, (*sh, 1), generator=g),
+             "item": lambda *sh: torch.stack([torch.randint(0, 40, sh, generator=g),
+                                              torch.randint(0, 6, sh, generator=g)], -1)}
+    sub = {"srj_user.seed_feat": feats["user"](b), "srj_item.seed_feat": feats["item"](b)}
+    for side, widths, kind in (("srj_user", UW, "user"), ("srj_item", IW, "item")):
+        w, prev = 1, kind
+        for k, f in enumerate(widths):
+            w *= f
+            node = "item" if prev == "user" else "user"
+            h = f"{side}.hop{k + 1}"
+            sub[f"{h}.feat"], sub[f"{h}.pre_feat"] = feats[node](b, w), feats[prev](b, w)
+            sub[f"{h}.qtok"] = torch.randint(0, 20, (b, w, LQ), generator=g) * (torch.rand(b, w, 1, generator=g) < 0.5)
+            sub[f"{h}.mask"] = torch.zeros(b, w, dtype=torch.bool) if empty else torch.rand(b, w, generator=g) < 0.8
+            prev = node
+    return sub
+
+
+def batch(b: int = 6, seed: int = 0, empty: bool = False):
+    g = torch.Generator().manual_seed(seed)
+    s = schema()
+    bt = random_batch(s, b, seed=seed)
+    tok = torch.randint(1, 20, (b, LQ), generator=g) * (bt.scenario_id == 0).long().unsqueeze(1)
+    bt.sequences["query_tokens"] = (tok, tok > 0)
+    bt.subgraph = subgraph(b, g, empty)
+    return bt
+
+
+def model(**kw):
+    torch.manual_seed(0)
+    return build_model("srjgraph", {"user_widths": UW, "item_widths": IW, "sparse_grad": False, **kw}, schema())
+
+
+def test_shapes_and_gradients():
+    net = model()
+    b = batch()
+    out = net(b)["click"]
+    assert out.shape == (6,) and torch.isfinite(out).all()
+    out.sum().backward()
+    for name, p in net.named_parameters():
+        assert p.grad is not None, name
+
+
+def test_empty_neighbourhoods_are_masked():
+    net = model().eval()
+    b = batch(empty=True)
+    out = net(b)["click"]
+    assert torch.isfinite(out).all()
+    b2 = copy.deepcopy(b)
+    for k, v in b2.subgraph.items():  # change every neighbour: nothing may leak through the mask
+        if k.endswith(".feat") and "hop" in k:
+            b2.subgraph[k] = (v + 1) % 6
+    assert torch.allclose(net(b2)["click"], out)
+
+
+def test_empty_query_uses_reserved_term():
+    q = QueryEmbedding(20, 8, sparse=False)
+    tok = torch.tensor([[0, 0, 0, 0], [3, 5, 0, 0]])
+    e = q(tok)
+    assert torch.allclose(e[0], 4 * q.table.weight[20])  # padded to full length with the reserved id
+    assert torch.allclose(e[1], q.table.weight[3] + q.table.weight[5])  # sum pooling (eq. 3)
+
+
+def _side(net, b):
+    e_u = net.user_emb(b.subgraph["srj_user.seed_feat"])
+    e_p = net.item_emb(b.subgraph["srj_item.seed_feat"])
+    e_q = net.query_emb(b.sequences["query_tokens"][0])
+    return net._side(b.subgraph, "srj_user", "user", e_u, e_q, e_p, torch.cat([e_u, e_q, e_p], -1))
+
+
+@pytest.mark.parametrize("flag,key,depends", [
+    ("query_on_edges", "qtok", True),
+    ("upstream", "pre_feat", True),
+])
+def test_ablation_switches(flag, key, depends):
+    b = batch()
+    b2 = copy.deepcopy(b)
+    for k in list(b2.subgraph):
+        if k.endswith(key):
+            b2.subgraph[k] = (b2.subgraph[k] + 1) % 6
+    on, off = model().eval(), model(**{flag: False}).eval()
+    with torch.no_grad():
+        assert not torch.allclose(_side(on, b), _side(on, b2))  # eq. 11 uses it
+        assert torch.allclose(_side(off, b), _side(off, b2))  # the ablation removes it
+
+
+def test_intention_switch():
+    """e^I enters only the transformer queries (eq. 8): with the switch off the aggregation ignores it."""
+    b = batch()
+    on, off = model().eval(), model(intention=False).eval()
+    assert off.w_e is None and on.w_e is not None
+
+    def side(net, scale):
+        e_u = net.user_emb(b.subgraph["srj_user.seed_feat"])
+        e_p = net.item_emb(b.subgraph["srj_item.seed_feat"])
+        e_q = net.query_emb(b.sequences["query_tokens"][0])
+        e_i = torch.cat([e_u, e_q, e_p], -1) * scale
+        return net._side(b.subgraph, "srj_user", "user", e_u, e_q, e_p, e_i)
+
+    with torch.no_grad():
+        for w in on.w_e:
+            torch.nn.init.normal_(w.weight)
+        assert not torch.allclose(side(on, 1.0), side(on, 5.0))
+        assert torch.allclose(side(off, 1.0), side(off, 5.0))
+
+
+def test_search_and_recommendation_use_separate_mlps():
+    net = model()
+    b = batch(8)
+    b.scenario_id = torch.tensor([1, 2, 1, 2, 1, 2, 1, 2])  # recommendation only
+    net(b)["click"].sum().backward()
+    assert net.mlps[1].net[0].weight.grad is None  # MLP_s unused
+    assert net.mlps[0].net[0].weight.grad.abs().sum() > 0
+
+
+def test_defaults_follow_the_paper():
+    from unisr.models.registry import get_model_info
+
+    info = get_model_info("srjgraph")
+    cfg = info.config()
+    assert cfg.user_widths == [25, 1, 10] and cfg.item_widths == [1, 25, 1]
+    assert info.defaults["train"]["optimizer"] == "adagrad"
+    assert info.defaults["data"]["policy"] == "alternating"
