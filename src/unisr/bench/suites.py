@@ -38,7 +38,7 @@ SWR_PROTOCOL = [
     "train.optimizer=adam", "train.lr=0.001", "train.weight_decay=0.00001", "data.batch_size=4096",
     "train.patience=4", "train.epochs=50", "train.monitor=auc", "model.sparse_grad=false",
 ]
-SWR_MODELS = ["dnn", "shared_bottom", "mmoe", "ple", "star"]
+SWR_MODELS = ["dnn", "shared_bottom", "mmoe", "ple", "star", "m2m", "apg"]
 
 
 def ensure_movielens(data: Path | None, out: Path, console: Console) -> Path:

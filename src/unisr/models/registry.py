@@ -77,4 +77,4 @@ def build_model(name: str, params: dict[str, Any], schema: FeatureSchema) -> nn.
 
 def load_builtin_models() -> None:
     """Import the model modules so that their decorators run."""
-    from unisr.models import dnn, mmoe, ple, shared_bottom, star  # noqa: F401
+    from unisr.models import apg, dnn, m2m, mmoe, ple, shared_bottom, srjgraph, star  # noqa: F401
