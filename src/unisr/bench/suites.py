@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 from collections.abc import Callable
+from dataclasses import dataclass
 from pathlib import Path
 
 from rich.console import Console
@@ -61,9 +62,21 @@ def ensure_movielens(data: Path | None, out: Path, console: Console) -> Path:
     return dest
 
 
-def run_matrix(models: list[str], data: Path, out: Path, seeds: int, sets: list[str], console: Console,
-               ) -> list[dict]:
-    """Train every (model, seed); reuse finished runs (their metrics.json) so a suite can be resumed."""
+@dataclass(frozen=True)
+class RunSpec:
+    """One row of a suite's matrix: a display ``name`` (the run folder), the registered ``model`` and the
+    ``sets`` (``key=value`` overrides) that make this row different from the others (an ablation, a width)."""
+
+    name: str
+    model: str
+    sets: tuple[str, ...] = ()
+
+
+def run_matrix(models: list[str | RunSpec], data: Path, out: Path, seeds: int, sets: list[str],
+               console: Console) -> list[dict]:
+    """Train every (row, seed); reuse finished runs (their metrics.json) so a suite can be resumed.
+
+    A row is a model name or a :class:`RunSpec`; each result carries ``run_name`` (the row's name)."""
     from unisr.data.features import FeatureEncoder
     from unisr.data.schema import DatasetSpec
     from unisr.train.run import train_run
@@ -71,21 +84,35 @@ def run_matrix(models: list[str], data: Path, out: Path, seeds: int, sets: list[
     spec = DatasetSpec.load(data)
     encoder = None
     results = []
-    for model in models:
+    for row in models:
+        row = row if isinstance(row, RunSpec) else RunSpec(row, row)
         for seed in range(seeds):
-            run_dir = out / "runs" / model / f"seed{seed}"
+            run_dir = out / "runs" / row.name / f"seed{seed}"
             if (run_dir / "metrics.json").exists():
-                results.append(json.loads((run_dir / "metrics.json").read_text()))
-                continue
-            if encoder is None:
-                encoder = FeatureEncoder.fit(data, spec)
-            r = train_run(model, data, run_dir, sets=sets, seed=seed, encoder=encoder)
-            m = r.metrics
-            console.print(f"{model} seed {seed}: test AUC {m['overall']['auc']:.4f} logloss "
-                          f"{m['overall']['logloss']:.4f} (best epoch {m['best_epoch']}, "
-                          f"{m['train_seconds']:.0f} s)")
+                m = json.loads((run_dir / "metrics.json").read_text())
+            else:
+                if encoder is None:
+                    encoder = FeatureEncoder.fit(data, spec)
+                m = train_run(row.model, data, run_dir, sets=[*sets, *row.sets], seed=seed,
+                              encoder=encoder).metrics
+                console.print(f"{row.name} seed {seed}: test AUC {m['overall']['auc']:.4f} logloss "
+                              f"{m['overall']['logloss']:.4f} (best epoch {m['best_epoch']}, "
+                              f"{m['train_seconds']:.0f} s)")
+            m["run_name"] = row.name
             results.append(m)
     return results
+
+
+def load_builtin_suites() -> None:
+    """Import every ``unisr.bench.suite_*`` module so that its ``@suite`` decorators run."""
+    import importlib
+    import pkgutil
+
+    import unisr.bench as pkg
+
+    for mod in pkgutil.iter_modules(pkg.__path__):
+        if mod.name.startswith("suite_"):
+            importlib.import_module(f"unisr.bench.{mod.name}")
 
 
 @suite("swr-movielens")
@@ -98,7 +125,7 @@ def swr_movielens(out: Path, data: Path | None, seeds: int, sets: list[str], mod
     runs = run_matrix(models, data, out, seeds, SWR_PROTOCOL + ["train.progress=false", *sets], console)
     by_model: dict[str, list[dict]] = {}
     for r in runs:
-        by_model.setdefault(r["model"], []).append(r)
+        by_model.setdefault(r["run_name"], []).append(r)
     scen = list(runs[0]["scenarios"].keys())
     rows, summary = [], {}
     for model, rs in by_model.items():

@@ -126,8 +126,9 @@ def register(app: typer.Typer) -> None:
         models: Annotated[str | None, typer.Option(help="comma-separated subset of the suite's models")] = None,
     ):
         """Run a suite (models x datasets x seeds): results.json, report.md, report.html with plots."""
-        from unisr.bench.suites import SUITES, SuiteError
+        from unisr.bench.suites import SUITES, SuiteError, load_builtin_suites
 
+        load_builtin_suites()
         if suite not in SUITES:
             raise BadInput(f"--suite {suite!r}: unknown; known: {', '.join(sorted(SUITES))}")
         try:
