@@ -48,3 +48,20 @@ def test_encoder_roundtrip(tmp_path):
     assert np.array_equal(s1, s2) and np.allclose(d1, d2)
     assert (s1[2] == 0).all()  # unknown user and item -> OOV everywhere
     assert back.schema == enc.schema
+
+
+def test_declared_features_keep_the_ids_and_sizes_override(tmp_path):
+    """A dataset that declares only its extra columns still gets user_id / item_id embedded; ``embed_dims``
+    sets sizes per field name over the declarations."""
+    from synth import make_dataset
+    from unisr.data.schema import FeatureDecl
+
+    root = make_dataset(tmp_path / "d", n_events=300)
+    spec = DatasetSpec.load(root)
+    decls = [FeatureDecl(table="users", column="gender", type="categorical", embed_dim=8)]
+    enc = FeatureEncoder.fit(root, spec, embed_dim=16, decls=decls, embed_dims={"user.gender": 4, "item_id": 12})
+    dims = {f.name: f.embed_dim for f in enc.schema.sparse}
+    assert list(dims)[:3] == ["user_id", "item_id", "user.gender"]
+    assert dims["user_id"] == 16 and dims["item_id"] == 12 and dims["user.gender"] == 4
+    assert enc.user_cat.shape[1] == 2 and enc.item_cat.shape[1] == 1
+    assert (enc.user_cat[1:, 0] == np.arange(1, enc.schema.num_users + 1)).all()

@@ -14,9 +14,11 @@ from unisr.data.schema import DatasetSpec
 from unisr.data.split import SplitAssigner
 from unisr.graph.build import (
     ITEM_CLICKED_BY,
+    QUERY_CE,
     USER_CLICK,
     GraphConfig,
     _category_index,
+    build_graph,
     build_or_load,
     se_type,
     social_type,
@@ -140,3 +142,24 @@ def test_cli_build_and_bad_input(sim_dir: Path, tmp_path: Path) -> None:
     res = r.invoke(app, ["graph", "build", "--data", str(sim_dir), "--out", str(tmp_path / "x"),
                          "--splits", "train,valid"])
     assert res.exit_code == 2
+
+
+def test_click_scenarios_keep_only_those_clicks(sim_dir: Path, graph: HeteroGraph) -> None:
+    """``click_scenarios``: user-item edges of the named scenarios only (the suite's joint / single graphs);
+    the other relations are unchanged; an unknown name is an error naming it."""
+    spec = DatasetSpec.load(sim_dir)
+    names = [s.name for s in sorted(spec.scenarios, key=lambda s: s.id)]
+    keep = ("search_text", "feed_main")
+    g = build_graph(sim_dir, GraphConfig(click_scenarios=keep))
+    full, part = graph.rel(USER_CLICK), g.rel(USER_CLICK)
+    scen = np.asarray(full.attrs["scenario"])
+    want_mask = np.isin(scen, [names.index(k) for k in keep])
+    assert 0 < part.num_edges == int(want_mask.sum()) < full.num_edges
+    assert set(np.asarray(part.attrs["scenario"]).tolist()) <= {names.index(k) for k in keep}
+    rows_full = edge_rows(full, np.arange(full.num_edges))[want_mask]
+    rows_part = edge_rows(part, np.arange(part.num_edges))
+    assert sorted(zip(rows_full.tolist(), np.asarray(full.indices)[want_mask].tolist(), strict=True)) == sorted(
+        zip(rows_part.tolist(), np.asarray(part.indices).tolist(), strict=True))
+    assert g.rel(QUERY_CE).num_edges == graph.rel(QUERY_CE).num_edges
+    with pytest.raises(ValueError, match="nope"):
+        build_graph(sim_dir, GraphConfig(click_scenarios=("nope",)))

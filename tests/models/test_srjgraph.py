@@ -145,3 +145,90 @@ def test_defaults_follow_the_paper():
     assert cfg.user_widths == [25, 1, 10] and cfg.item_widths == [1, 25, 1]
     assert info.defaults["train"]["optimizer"] == "adagrad"
     assert info.defaults["data"]["policy"] == "alternating"
+
+
+def test_single_query_attention_equals_multihead_attention():
+    """TransformerUnit.attend folds W_k into the query and W_v after pooling: same result as
+    nn.MultiheadAttention on the same parameters, masks included."""
+    from unisr.models.srjgraph import TransformerUnit
+
+    torch.manual_seed(0)
+    unit = TransformerUnit(12, 3, 16, 8, 0.0)
+    with torch.no_grad():  # non-zero biases so that the bias algebra is exercised
+        unit.attn.in_proj_bias.normal_()
+        unit.attn.out_proj.bias.normal_()
+    q, center, children = torch.randn(5, 12), torch.randn(5, 12), torch.randn(5, 6, 12)
+    cmask = torch.rand(5, 6) < 0.6
+    cmask[0] = False  # a node without neighbours attends to itself only
+    keys = torch.cat([center.unsqueeze(1), children], 1) + unit.pos[:7]  # eq. 9 with positional encodings
+    mask = torch.cat([torch.ones(5, 1, dtype=torch.bool), cmask], 1)
+    ref, _ = unit.attn(q.unsqueeze(1), keys, keys, key_padding_mask=~mask, need_weights=False)
+    assert torch.allclose(unit.attend(q, center, children, cmask), ref.squeeze(1), atol=1e-5)
+
+
+def test_field_embedding_per_field_sizes():
+    from unisr.models.srjgraph import FieldEmbedding
+
+    emb = FieldEmbedding([10, 3, 5], [16, 4, 4], sparse=False)
+    idx = torch.tensor([[[1, 2, 4]], [[9, 0, 0]]])
+    out = emb(idx)
+    assert out.shape == (2, 1, 24) and emb.out_dim == 24
+    assert torch.equal(out[1, 0, :16], emb.tables[0].weight[9])  # id (size 16) then the two size-4 fields
+    assert torch.equal(out[0, 0, 20:], emb.tables[1].weight[3 + 4])  # third field: offset 3 in its table
+
+
+@pytest.fixture(scope="module")
+def sim(tmp_path_factory):
+    from unisr.simulate.api import resolve_config, simulate_config
+
+    out = tmp_path_factory.mktemp("sim_srj")
+    simulate_config(resolve_config("tiny", ["n_events=20000"]), out, 0, "tiny", None, None)
+    return out
+
+
+def test_joint_schedule_alternates_search_and_recommendation(sim):
+    """Paper sec. 5.3.1: each mini-batch comes from search or from recommendation, alternately."""
+    from unisr.data.features import FeatureEncoder
+    from unisr.data.loader import DatasetContext, EventLoader
+    from unisr.data.schema import DatasetSpec
+    from unisr.train.config import resolve_config
+
+    spec = DatasetSpec.load(sim)
+    cfg = resolve_config("srjgraph", sets=["data.batch_size=32", "data.scenarios=[search_text,feed_main]"])
+    enc = FeatureEncoder.fit(sim, spec)
+    loader = EventLoader(DatasetContext.open(sim, enc), "train", cfg.data, train=True, seed=0)
+    kinds = enc.schema.scenario_kinds
+    seq = []
+    for b in loader.epoch(0):
+        k = {kinds[s].startswith("search") for s in b.scenario_id.tolist()}
+        assert len(k) == 1, "a batch mixes search and recommendation"
+        seq.append(k.pop())
+    assert True in seq and False in seq
+    n = min(seq.count(True), seq.count(False))
+    # alternate while both groups have full batches (a group's last, partial batch may come at the end)
+    assert all(seq[i] != seq[i + 1] for i in range(2 * n - 3)), "".join("SR"[not x] for x in seq)
+
+
+def test_train_cli_end_to_end(sim, tmp_path):
+    """`unisr train --model srjgraph` writes the run folder of CONTRACT.md with per-scenario metrics; the graph
+    of the trained scenarios is cached beside the data."""
+    import json
+    import subprocess
+    import sys
+    from pathlib import Path
+
+    out = tmp_path / "run"
+    cmd = [str(Path(sys.executable).parent / "unisr"), "train", "--model", "srjgraph", "--data", str(sim),
+           "--out", str(out), "--set", "train.epochs=2", "--set", "train.max_steps_per_epoch=3",
+           "--set", "data.batch_size=64", "--set", "data.scenarios=[search_text,feed_main]",
+           "--set", "train.threads=1", "--set", "train.progress=false", "--set", "model.user_widths=[5,1,3]",
+           "--set", f"data.graph_dir={tmp_path / 'graph'}"]
+    r = subprocess.run(cmd, capture_output=True, text=True, timeout=600)
+    assert r.returncode == 0, r.stderr[-3000:]
+    for f in ("config.yaml", "model.safetensors", "metrics.json", "train_log.jsonl", "encoders"):
+        assert (out / f).exists(), f
+    m = json.loads((out / "metrics.json").read_text())
+    assert set(m["scenarios"]) == {"search_text", "feed_main"}
+    for s in m["scenarios"].values():
+        assert 0.0 <= s["auc"] <= 1.0 and "oracle_auc" in s
+    assert (tmp_path / "graph" / "clicks-feed_main+search_text").is_dir()

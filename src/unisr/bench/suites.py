@@ -62,6 +62,41 @@ def ensure_movielens(data: Path | None, out: Path, console: Console) -> Path:
     return dest
 
 
+def ensure_simulated(data: Path | None, out: Path, preset: str, console: Console, seed: int = 0) -> Path:
+    """``data`` if given (a canonical dataset), else the simulated ``preset`` marketplace in ``out/data``
+    (simulated once, then reused)."""
+    from unisr.simulate.api import simulate
+
+    if data is not None:
+        data = Path(data)
+        if not (data / "dataset.yaml").exists():
+            raise SuiteError(f"--data {data}: no dataset.yaml (a canonical dataset folder is expected)")
+        return data
+    dest = Path(out) / "data"
+    if not (dest / "dataset.yaml").exists():
+        console.print(f"simulating the {preset} marketplace (seed {seed}) -> {dest}")
+        simulate(preset, dest, seed=seed)
+    return dest
+
+
+def suite_options(sets: list[str], defaults: dict) -> tuple[dict, list[str]]:
+    """Split ``--set`` entries: ``suite.<key>=<value>`` are options of the suite itself (YAML values, keys
+    from ``defaults``; an unknown key is an error naming the known ones), the others go to every run."""
+    import yaml
+
+    opts = dict(defaults)
+    rest = []
+    for s in sets:
+        if s.startswith("suite."):
+            k, _, v = s[len("suite."):].partition("=")
+            if k not in opts:
+                raise SuiteError(f"--set suite.{k}: unknown; known: {', '.join(opts)}")
+            opts[k] = yaml.safe_load(v)
+        else:
+            rest.append(s)
+    return opts, rest
+
+
 @dataclass(frozen=True)
 class RunSpec:
     """One row of a suite's matrix: a display ``name`` (the run folder), the registered ``model`` and the
@@ -77,12 +112,9 @@ def run_matrix(models: list[str | RunSpec], data: Path, out: Path, seeds: int, s
     """Train every (row, seed); reuse finished runs (their metrics.json) so a suite can be resumed.
 
     A row is a model name or a :class:`RunSpec`; each result carries ``run_name`` (the row's name)."""
-    from unisr.data.features import FeatureEncoder
-    from unisr.data.schema import DatasetSpec
     from unisr.train.run import train_run
 
-    spec = DatasetSpec.load(data)
-    encoder = None
+    encoders: dict = {}
     results = []
     for row in models:
         row = row if isinstance(row, RunSpec) else RunSpec(row, row)
@@ -91,10 +123,8 @@ def run_matrix(models: list[str | RunSpec], data: Path, out: Path, seeds: int, s
             if (run_dir / "metrics.json").exists():
                 m = json.loads((run_dir / "metrics.json").read_text())
             else:
-                if encoder is None:
-                    encoder = FeatureEncoder.fit(data, spec)
                 m = train_run(row.model, data, run_dir, sets=[*sets, *row.sets], seed=seed,
-                              encoder=encoder).metrics
+                              encoder_cache=encoders).metrics
                 console.print(f"{row.name} seed {seed}: test AUC {m['overall']['auc']:.4f} logloss "
                               f"{m['overall']['logloss']:.4f} (best epoch {m['best_epoch']}, "
                               f"{m['train_seconds']:.0f} s)")

@@ -234,8 +234,18 @@ class FeatureEncoder:
     # ------------------------------------------------------------------ fit
     @classmethod
     def fit(cls, root: str | Path, spec: DatasetSpec, embed_dim: int = 16,
-            decls: list[FeatureDecl] | None = None) -> FeatureEncoder:
+            decls: list[FeatureDecl] | None = None, embed_dims: dict[str, int] | None = None) -> FeatureEncoder:
+        """``embed_dims`` overrides the embedding size per field name (``user_id``, ``user.gender``,
+        ``query_tokens`` ...) over the declarations and ``embed_dim``."""
         decls = list(decls or spec.features or default_feature_decls(root, embed_dim))
+        # the ids are always features: declarations list the extra columns, the ids come first unless declared
+        declared = {(d.table, d.column) for d in decls}
+        decls = [FeatureDecl(table=t, column=c, type="categorical")
+                 for t, c in (("users", "user_id"), ("items", "item_id")) if (t, c) not in declared] + decls
+        over = dict(embed_dims or {})
+
+        def dim_of(name: str, d: FeatureDecl) -> int:
+            return over.get(name) or d.embed_dim or embed_dim
         tables = {t: read_table(root, t) for t in ("users", "items")}
         user_ids = np.unique(to_numpy(tables["users"]["user_id"]))
         item_ids = np.unique(to_numpy(tables["items"]["item_id"]))
@@ -262,7 +272,7 @@ class FeatureEncoder:
                         flat = pc.list_flatten(q[d.column])
                         vmax = int(pc.max(flat).as_py() or 0) if len(flat) else 0
                         seq_fields.append(SequenceField("query_tokens", "queries", vmax + 2, d.max_len or 8,
-                                                        d.embed_dim or embed_dim))
+                                                        dim_of("query_tokens", d)))
                 continue
             if d.table not in ("users", "items"):
                 raise ValueError(f"feature {d.column}: table {d.table!r} not supported yet (users, items)")
@@ -275,7 +285,7 @@ class FeatureEncoder:
                 voc = Vocabulary.fit(raw, d.hash_buckets)
                 vocabs[name] = voc
                 cats[d.table].append(voc.lookup(raw))
-                sparse_fields.append(SparseField(name, d.table, voc.size, d.embed_dim or embed_dim))
+                sparse_fields.append(SparseField(name, d.table, voc.size, dim_of(name, d)))
             elif d.type == "dense":
                 raw = to_numpy(tab[d.column])[order[d.table]]
                 tf = DenseTransform.fit(raw, d.transform if d.transform != "none" else "minmax")
@@ -291,7 +301,7 @@ class FeatureEncoder:
                 pad = (np.zeros((1, max_len), np.int64), np.zeros((1, max_len), bool))
                 item_seq[name] = (np.vstack([pad[0], ids]), np.vstack([pad[1], mask]))
                 seq_fields.append(SequenceField(name, d.table, int(ids.max(initial=0)) + 1, max_len,
-                                                d.embed_dim or embed_dim))
+                                                dim_of(name, d)))
 
         # event-level references to entities share the entities' id spaces: the candidate user of a share
         # impression and the trigger item of a similar-product search

@@ -45,6 +45,11 @@ class HistoryIndex:
         order = np.argsort(key, kind="stable")
         return cls(key[order], np.concatenate(items)[order], np.concatenate(scen)[order])
 
+    def restrict(self, scenarios: set[int] | list[int]) -> HistoryIndex:
+        """The clicks made in ``scenarios`` (scenario indices) only, e.g. a single-scenario model's history."""
+        keep = np.isin(self.scenario, np.asarray(sorted(scenarios), np.int64))
+        return HistoryIndex(self.key[keep], self.item[keep], self.scenario[keep])
+
     def lookup(self, user_idx: np.ndarray, ts: np.ndarray, max_len: int) -> tuple[np.ndarray, ...]:
         """(items [N, L], scenarios [N, L], mask [N, L]); most recent click last; 0 = padding."""
         n = len(user_idx)

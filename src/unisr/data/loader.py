@@ -28,6 +28,7 @@ from pydantic import BaseModel, ConfigDict
 
 from unisr.data.batch import Batch
 from unisr.data.features import FeatureEncoder, Vocabulary, pad_lists, to_numpy
+from unisr.data.global_labels import GlobalLabelIndex
 from unisr.data.history import HistoryIndex
 from unisr.data.reader import has_table, read_table, row_group_index
 from unisr.data.schema import DatasetSpec
@@ -55,8 +56,15 @@ class LoaderConfig(BaseModel):
     cache: Literal["auto", "on", "off"] = "auto"
     cache_max_rows: int = 20_000_000
     scenarios: list[str] | None = None  # keep only these scenarios' events (single-scenario training)
+    scenario_kinds: list[str] | None = None  # keep only scenarios of these kinds (e.g. ["share"]); with
+    # ``scenarios`` too, a scenario must pass both
     history_len: int = 0  # >0: attach the user's last clicks before each event as sequence ``history``
+    # keep only the clicks made in these scenarios in ``history`` (None = every scenario's clicks)
+    history_scenarios: list[str] | None = None
     query_max_len: int = 8
+    # attach labels ``global_click`` / ``global_buy``: the (user, item) pair was clicked / bought in any of the
+    # loaded scenarios within the loader's own splits (USR eq. 9, ``unisr.data.global_labels``)
+    global_labels: bool = False
 
 
 @dataclass
@@ -165,8 +173,10 @@ class DatasetContext:
                    TruthLookup.load(root), hist, list(spec.labels))
 
     def encode(self, t: pa.Table, splits: set[int], history_len: int = 0,
-               scenarios: set[int] | None = None) -> Chunk | None:
-        """Encode one Arrow chunk of events, keeping the rows of the given split codes (and scenarios)."""
+               scenarios: set[int] | None = None, history: HistoryIndex | None = None) -> Chunk | None:
+        """Encode one Arrow chunk of events, keeping the rows of the given split codes (and scenarios).
+
+        ``history`` replaces ``self.history`` for the behaviour sequence (e.g. restricted to some scenarios)."""
         eid = t["event_id"].to_numpy().astype(np.int64)
         ts = t["ts"].to_numpy().astype(np.int64)
         split_col = to_numpy(t["split"]) if "split" in t.column_names else None
@@ -220,8 +230,9 @@ class DatasetContext:
         for name, (ids, mask) in enc.item_seq.items():
             a[f"seq/{name}"] = ids[i]
             a[f"seqmask/{name}"] = mask[i]
-        if history_len and self.history is not None:
-            h_items, h_scen, h_mask = self.history.lookup(u, ts, history_len)
+        hist = history if history is not None else self.history
+        if history_len and hist is not None:
+            h_items, h_scen, h_mask = hist.lookup(u, ts, history_len)
             a["seq/history"], a["seqmask/history"] = h_items, h_mask
             a["seq/history_scenario"], a["seqmask/history_scenario"] = h_scen, h_mask
         return Chunk(a)
@@ -261,6 +272,26 @@ class EventLoader:
             if name not in known:
                 raise LoaderConfigError(f"config key data.scenarios: unknown scenario {name!r}; known: {known}")
         self.scenarios = None if cfg.scenarios is None else {known.index(n) for n in cfg.scenarios}
+        if cfg.scenario_kinds is not None:
+            kinds = ctx.encoder.schema.scenario_kinds
+            for k in cfg.scenario_kinds:
+                if k not in kinds:
+                    raise LoaderConfigError(f"config key data.scenario_kinds: unknown kind {k!r}; "
+                                            f"known: {sorted(set(kinds))}")
+            of_kind = {i for i, k in enumerate(kinds) if k in cfg.scenario_kinds}
+            self.scenarios = of_kind if self.scenarios is None else self.scenarios & of_kind
+        for name in cfg.history_scenarios or []:
+            if name not in known:
+                raise LoaderConfigError(f"config key data.history_scenarios: unknown scenario {name!r}; "
+                                        f"known: {known}")
+        self.history = ctx.history
+        if cfg.history_scenarios is not None and ctx.history is not None:
+            self.history = ctx.history.restrict({known.index(n) for n in cfg.history_scenarios})
+        self.global_labels = None
+        if cfg.global_labels:
+            enc = ctx.encoder
+            self.global_labels = GlobalLabelIndex.build(ctx.root, enc.user_index, enc.item_index, enc.scenario_index,
+                                                        ctx.assigner, self.split_codes, self.scenarios)
         self.row_groups = row_group_index(ctx.root, "events")
         total = sum(n for _, _, n in self.row_groups)
         self.use_cache = cfg.cache == "on" or (cfg.cache == "auto" and total <= cfg.cache_max_rows)
@@ -300,7 +331,9 @@ class EventLoader:
                 pf = pq.ParquetFile(f)
                 cols = [c for c in EVENT_COLUMNS if c in pf.schema_arrow.names]
                 c = self.ctx.encode(pf.read_row_group(rg, columns=cols), self.split_codes, self.cfg.history_len,
-                                    self.scenarios)
+                                    self.scenarios, self.history)
+                if c is not None and self.global_labels is not None:
+                    self.global_labels.attach(c.arrays)
                 if self.use_cache:
                     if self._cache is None:
                         self._cache = {}

@@ -59,6 +59,7 @@ class GraphConfig:
     se_exact_max: int = 50_000  # exact (flat) kNN up to this many items, IVF above
     category_level: int = -1  # level of ``category_path`` used for category filtering (-1 = leaf)
     social_symmetric: bool = True
+    click_scenarios: tuple[str, ...] | None = None  # scenario names whose clicks form user-item edges (None: all)
 
     def __post_init__(self) -> None:
         bad = [s for s in self.splits if s not in SPLITS]
@@ -273,10 +274,16 @@ def build_graph(root: str | Path, config: GraphConfig | None = None) -> HeteroGr
     scen_dtype = np.int8 if len(scen) <= 127 else np.int16
     n_queries = len(query_ids)
     rels: dict[EdgeType, CSR] = {}
-    ecat = item_cat[i]
-    click = from_coo(u, i, n_users + 1, n_items + 1,
-                     {"query": q.astype(index_dtype(n_queries + 1)), "scenario": s.astype(scen_dtype),
-                      "ts": ts_rel.astype(ts_dtype)}, sort_keys=[ecat, ts_rel])
+    cm = slice(None)
+    if config.click_scenarios is not None:
+        names = [sp.name for sp in scen]
+        unknown = sorted(set(config.click_scenarios) - set(names))
+        if unknown:
+            raise ValueError(f"click_scenarios: unknown scenario(s) {unknown}; the dataset has {names}")
+        cm = np.isin(s, [names.index(n) for n in config.click_scenarios])
+    click = from_coo(u[cm], i[cm], n_users + 1, n_items + 1,
+                     {"query": q[cm].astype(index_dtype(n_queries + 1)), "scenario": s[cm].astype(scen_dtype),
+                      "ts": ts_rel[cm].astype(ts_dtype)}, sort_keys=[item_cat[i[cm]], ts_rel[cm]])
     rels[USER_CLICK] = click
     # no separate category index: click rows are sorted by (item category, ts), so the target-aware
     # sampler finds a (user, category) segment by binary search over the row (0 extra bytes per edge)

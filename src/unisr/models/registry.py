@@ -77,4 +77,22 @@ def build_model(name: str, params: dict[str, Any], schema: FeatureSchema) -> nn.
 
 def load_builtin_models() -> None:
     """Import the model modules so that their decorators run."""
+    import unisr.models.aem_din  # noqa: F401
+    import unisr.models.cune  # noqa: F401
+    import unisr.models.diffnet  # noqa: F401
+    import unisr.models.gat_ctr  # noqa: F401
+    import unisr.models.hgt_ctr  # noqa: F401
+    import unisr.models.lightgcn_ctr  # noqa: F401
+    import unisr.models.multi_scenario  # noqa: F401
+    import unisr.models.nfm  # noqa: F401
+    import unisr.models.ngcf_ctr  # noqa: F401
+    import unisr.models.pinsage  # noqa: F401
+    import unisr.models.scenario_meta  # noqa: F401
+    import unisr.models.share_dnn  # noqa: F401
+    import unisr.models.share_mmoe  # noqa: F401
+    import unisr.models.social_gat  # noqa: F401
+    import unisr.models.tem  # noqa: F401
+    import unisr.models.treems  # noqa: F401
+    import unisr.models.usr  # noqa: F401
+    import unisr.models.xdeepfm  # noqa: F401
     from unisr.models import apg, dnn, m2m, mmoe, ple, shared_bottom, srjgraph, star  # noqa: F401

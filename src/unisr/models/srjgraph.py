@@ -9,6 +9,7 @@ module embeds them and aggregates them backward (eqs. 7-11) and predicts (eqs. 1
 from __future__ import annotations
 
 import torch
+import torch.nn.functional as F
 from torch import Tensor, nn
 
 from unisr.data.batch import Batch
@@ -16,6 +17,19 @@ from unisr.data.features import FeatureSchema
 from unisr.models.registry import RankerConfig, register_model
 from unisr.nn.mlp import MLP
 from unisr.nn.routing import ScenarioGroups
+
+# paper table 2 (field names of the simulated marketplace; fields a dataset lacks are ignored, fields the
+# paper lacks keep ``data.embed_dim``): user id 16, gender / age 4; item id 16, brand / seller / category /
+# price 8; query term 16
+PAPER_DIMS = {"user_id": 16, "user.gender": 4, "user.age_level": 4, "user.purchasing_power": 4,
+              "item_id": 16, "item.brand": 8, "item.shop": 8, "item.category_path": 8, "item.price_level": 8,
+              "query_tokens": 16}
+
+
+# a sample touches ~3,000 embedding rows (K = 3, widths 25/1/10 and 1/25/1, ~13 fields per node), so a
+# batch's sparse gradient outweighs a dense one until the tables hold millions of rows (measured on the
+# small marketplace, 150k rows: dense 693 vs sparse 482 samples/s); ``model.sparse_grad`` overrides
+SPARSE_MIN_ROWS = 2_000_000
 
 
 class SRJGraphConfig(RankerConfig):
@@ -31,24 +45,54 @@ class SRJGraphConfig(RankerConfig):
     upstream: bool = True  # ablation "w/o upstream": e_n^(0) = 0 || 0 || e_n in eq. 11
 
 
-class FieldEmbedding(nn.Module):
-    """Concatenated embeddings of an entity's categorical fields (eqs. 1-2): one table with offsets.
+def entity_fields(schema: FeatureSchema) -> dict[str, tuple[list[int], list[int]]]:
+    """Vocabulary and embedding sizes of the per-node fields ``SRJGraphHook`` gives: the entity's categorical
+    fields, and for items also the leaf category (paper table 2) when the dataset has ``item.category_path``.
 
     Shapes:
-        idx: [..., F] long -> [..., F * d]
+        schema -> {"user": (vocab sizes, dims), "item": (vocab sizes, dims)}
+    """
+    uf = [f for f in schema.sparse if f.table == "users"]
+    itf = [f for f in schema.sparse if f.table == "items"]
+    out = {"user": ([f.vocab_size for f in uf], [f.embed_dim for f in uf]),
+           "item": ([f.vocab_size for f in itf], [f.embed_dim for f in itf])}
+    cat = schema.sequence("item.category_path")
+    if cat is not None:
+        out["item"][0].append(cat.vocab_size)
+        out["item"][1].append(cat.embed_dim)
+    return out
+
+
+class FieldEmbedding(nn.Module):
+    """Concatenated embeddings of an entity's categorical fields (eqs. 1-2): one table per distinct embedding
+    size, with per-field offsets. The output lists the fields grouped by size (a fixed permutation).
+
+    Shapes:
+        idx: [..., F] long -> [..., sum(dims)]
     """
 
-    def __init__(self, vocab_sizes: list[int], dim: int, sparse: bool) -> None:
+    def __init__(self, vocab_sizes: list[int], dims: int | list[int], sparse: bool) -> None:
         super().__init__()
-        sizes = torch.tensor(vocab_sizes)
-        self.register_buffer("offsets", torch.cat([torch.zeros(1, dtype=torch.long), sizes.cumsum(0)[:-1]]),
-                             persistent=False)
-        self.table = nn.Embedding(int(sizes.sum()), dim, sparse=sparse)
-        nn.init.normal_(self.table.weight, std=1e-4)
-        self.out_dim = dim * len(vocab_sizes)
+        dims = [dims] * len(vocab_sizes) if isinstance(dims, int) else list(dims)
+        groups: dict[int, list[int]] = {}
+        for i, d in enumerate(dims):
+            groups.setdefault(d, []).append(i)
+        self.tables = nn.ModuleList()
+        self.n_groups = len(groups)
+        for g, (d, cols) in enumerate(groups.items()):
+            sizes = torch.tensor([vocab_sizes[i] for i in cols])
+            self.register_buffer(f"cols{g}", torch.tensor(cols), persistent=False)
+            self.register_buffer(f"offsets{g}", torch.cat([torch.zeros(1, dtype=torch.long), sizes.cumsum(0)[:-1]]),
+                                 persistent=False)
+            table = nn.Embedding(int(sizes.sum()), d, sparse=sparse)
+            nn.init.normal_(table.weight, std=1e-4)
+            self.tables.append(table)
+        self.out_dim = sum(dims)
 
     def forward(self, idx: Tensor) -> Tensor:
-        return self.table(idx + self.offsets).flatten(-2)
+        outs = [t(idx[..., getattr(self, f"cols{g}")] + getattr(self, f"offsets{g}")).flatten(-2)
+                for g, t in enumerate(self.tables)]
+        return outs[0] if len(outs) == 1 else torch.cat(outs, -1)
 
 
 class QueryEmbedding(nn.Module):
@@ -77,23 +121,50 @@ class TransformerUnit(nn.Module):
     """One aggregation layer (eq. 7): a transformer block whose single query attends over the central node
     followed by its time-ordered neighbours, with learned positional encodings (eqs. 8-10).
 
+    The attention is ``nn.MultiheadAttention``'s (same parameters, same result) computed for one query: the
+    query is taken through W_q and each head's W_k^T, so the keys are scored raw; the raw keys are pooled with
+    the softmax weights and only the pooled vector goes through W_v. The key bias adds a constant per head
+    (it cancels in the softmax) and the value bias is scaled by the weights' sum. This replaces two
+    [1 + t, D] x [D, D] projections per node by [1 + t, D] x [D, H] products (``heads`` instead of D).
+
     Shapes:
-        query: [N, D], keys: [N, 1 + t, D], key_mask: [N, 1 + t] bool (True = present) -> [N, D]
+        query: [N, D], center: [N, D], children: [N, t, D], child_mask: [N, t] bool (True = present) -> [N, D]
     """
 
     def __init__(self, dim: int, heads: int, ffn_dim: int, max_len: int, dropout: float) -> None:
         super().__init__()
+        if dim % heads:
+            raise ValueError(f"model width {dim} is not divisible by heads={heads}")
+        self.heads, self.dropout = heads, dropout
         self.pos = nn.Parameter(torch.zeros(max_len, dim))
         nn.init.normal_(self.pos, std=0.02)
-        self.attn = nn.MultiheadAttention(dim, heads, dropout=dropout, batch_first=True)
+        self.attn = nn.MultiheadAttention(dim, heads, dropout=dropout, batch_first=True)  # holds the weights
         self.norm1 = nn.LayerNorm(dim)
         self.ffn = nn.Sequential(nn.Linear(dim, ffn_dim), nn.ReLU(), nn.Linear(ffn_dim, dim))
         self.norm2 = nn.LayerNorm(dim)
 
-    def forward(self, query: Tensor, keys: Tensor, key_mask: Tensor) -> Tensor:
-        keys = keys + self.pos[: keys.shape[1]]
-        out, _ = self.attn(query.unsqueeze(1), keys, keys, key_padding_mask=~key_mask, need_weights=False)
-        h = self.norm1(query + out.squeeze(1))
+    def attend(self, query: Tensor, center: Tensor, children: Tensor, child_mask: Tensor) -> Tensor:
+        """Multi-head attention of one query over the keys ``[center; children] + positional encodings``
+        (eq. 9), computed without materialising that [N, 1 + t, D] sequence: the centre and the positional
+        terms are scored and pooled separately (q·(k + pos) = q·k + q·pos)."""
+        n, t, d = children.shape
+        h, dh = self.heads, d // self.heads
+        w_q, w_k, w_v = self.attn.in_proj_weight.chunk(3)
+        b_q, _, b_v = self.attn.in_proj_bias.chunk(3)
+        pos = self.pos[: t + 1]
+        q = F.linear(query, w_q, b_q).view(n, h, dh) * dh ** -0.5
+        qk = torch.einsum("nhe,hed->nhd", q, w_k.view(h, dh, d))  # [N, H, D]
+        scores = torch.cat([torch.einsum("nhd,nd->nh", qk, center).unsqueeze(-1),
+                            torch.bmm(qk, children.transpose(1, 2))], -1) + qk @ pos.T  # [N, H, 1 + t]
+        mask = torch.cat([torch.ones_like(child_mask[:, :1]), child_mask], 1)
+        scores = scores.masked_fill(~mask.unsqueeze(1), float("-inf"))
+        a = F.dropout(torch.softmax(scores, -1), self.dropout, self.training)
+        pooled = a[..., :1] * center.unsqueeze(1) + torch.bmm(a[..., 1:], children) + a @ pos  # [N, H, D]
+        v = torch.einsum("nhd,hed->nhe", pooled, w_v.view(h, dh, d)) + b_v.view(h, dh) * a.sum(-1, keepdim=True)
+        return self.attn.out_proj(v.reshape(n, d))
+
+    def forward(self, query: Tensor, center: Tensor, children: Tensor, child_mask: Tensor) -> Tensor:
+        h = self.norm1(query + self.attend(query, center, children, child_mask))
         return self.norm2(h + self.ffn(h))
 
 
@@ -103,7 +174,8 @@ class TransformerUnit(nn.Module):
                 needs=("sparse", "scenario", "query_tokens", "graph:srjgraph"),
                 # paper sec. 5.3.1: Adagrad; mini-batches drawn from search or recommendation alternately
                 defaults={"train": {"optimizer": "adagrad", "lr": 0.05},
-                          "data": {"policy": "alternating", "groups": [["kind:search"], ["kind:recommend"]]}})
+                          "data": {"policy": "alternating", "groups": [["kind:search"], ["kind:recommend"]],
+                                   "embed_dims": PAPER_DIMS}})
 class SRJGraph(nn.Module):
     """Joint search + recommendation CTR on the query-carrying user-item graph.
 
@@ -136,18 +208,15 @@ class SRJGraph(nn.Module):
 
     @classmethod
     def from_config(cls, schema: FeatureSchema, cfg: SRJGraphConfig) -> SRJGraph:
-        uf = [f for f in schema.sparse if f.table == "users"]
-        itf = [f for f in schema.sparse if f.table == "items"]
-        dim = uf[0].embed_dim
+        fields = entity_fields(schema)
         sparse = bool(cfg.sparse_grad) if cfg.sparse_grad is not None else (
-            sum(f.vocab_size for f in schema.sparse) >= 100_000)
+            sum(f.vocab_size for f in schema.sparse) >= SPARSE_MIN_ROWS)
         qf = schema.sequence("query_tokens")
         is_search = torch.tensor([k.startswith("search") for k in schema.scenario_kinds], dtype=torch.long)
-        return cls(FieldEmbedding([f.vocab_size for f in uf], dim, sparse),
-                   FieldEmbedding([f.vocab_size for f in itf], dim, sparse),
-                   QueryEmbedding(qf.vocab_size if qf else 2, dim, sparse), is_search,
-                   cfg.user_widths, cfg.item_widths, heads=cfg.heads, ffn_dim=cfg.ffn_dim, dropout=cfg.dropout,
-                   mlp=cfg.mlp, query_on_edges=cfg.query_on_edges, intention=cfg.intention,
+        return cls(FieldEmbedding(*fields["user"], sparse), FieldEmbedding(*fields["item"], sparse),
+                   QueryEmbedding(qf.vocab_size if qf else 2, qf.embed_dim if qf else fields["user"][1][0], sparse),
+                   is_search, cfg.user_widths, cfg.item_widths, heads=cfg.heads, ffn_dim=cfg.ffn_dim,
+                   dropout=cfg.dropout, mlp=cfg.mlp, query_on_edges=cfg.query_on_edges, intention=cfg.intention,
                    upstream=cfg.upstream)
 
     # ------------------------------------------------------------------ pieces
@@ -191,12 +260,12 @@ class SRJGraph(nn.Module):
             f = widths[h]
             children = reps.reshape(b, w_h, f, self.d0)
             cmask = masks[h].reshape(b, w_h, f)
-            keys = torch.cat([center.unsqueeze(2), children], 2).reshape(b * w_h, f + 1, self.d0)
-            kmask = torch.cat([torch.ones_like(cmask[..., :1]), cmask], 2).reshape(b * w_h, f + 1)
             query = self.w_n[level](center)  # eq. 8: (e^I || e_n^(0)) W^I
             if self.w_e is not None:
                 query = query + self.w_e[level](e_i).unsqueeze(1)
-            reps = self.units[level](query.reshape(b * w_h, self.d0), keys, kmask).reshape(b, w_h, self.d0)
+            reps = self.units[level](query.reshape(b * w_h, self.d0), center.reshape(b * w_h, self.d0),
+                                     children.reshape(b * w_h, f, self.d0), cmask.reshape(b * w_h, f)
+                                     ).reshape(b, w_h, self.d0)
         return reps[:, 0]
 
     def forward(self, batch: Batch) -> dict[str, Tensor]:

@@ -34,6 +34,9 @@ class TrainConfig(BaseModel):
 
     epochs: int = 20
     optimizer: Literal["adam", "adamw", "adagrad", "sgd"] = "adam"
+    # Adagrad's initial accumulator: TensorFlow's default 0.1 (the papers that use Adagrad ran TF); torch's 0
+    # makes the first step lr * sign(g) for every weight, which diverges at the papers' learning rates
+    adagrad_init: float = 0.1
     lr: float = 1e-3
     weight_decay: float = 0.0
     # optimizer of sparse embedding gradients: auto = SparseAdam for adam/adamw, Adagrad for adagrad, SGD for sgd
@@ -54,6 +57,7 @@ class TrainConfig(BaseModel):
 
 class DataConfig(LoaderConfig):
     embed_dim: int = 16
+    embed_dims: dict[str, int] = Field(default_factory=dict)  # per field name, e.g. {"user.gender": 4}
     graph_dir: str | None = None  # where the dataset's graph is cached (default: DATA/graph)
 
 

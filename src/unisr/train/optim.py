@@ -41,7 +41,8 @@ class OptimizerSet:
             elif kind == "adamw":
                 opt = torch.optim.AdamW(dense, lr=cfg.lr, weight_decay=cfg.weight_decay)
             elif kind == "adagrad":
-                opt = torch.optim.Adagrad(dense, lr=cfg.lr, weight_decay=cfg.weight_decay)
+                opt = torch.optim.Adagrad(dense, lr=cfg.lr, weight_decay=cfg.weight_decay,
+                                          initial_accumulator_value=cfg.adagrad_init)
             else:
                 opt = torch.optim.SGD(dense, lr=cfg.lr, weight_decay=cfg.weight_decay)
             self.optimizers["dense"] = opt
@@ -54,7 +55,7 @@ class OptimizerSet:
             if kind == "sparse_adam":
                 opt = torch.optim.SparseAdam(sparse, lr=lr)
             elif kind == "adagrad":
-                opt = torch.optim.Adagrad(sparse, lr=lr)
+                opt = torch.optim.Adagrad(sparse, lr=lr, initial_accumulator_value=cfg.adagrad_init)
             else:
                 opt = torch.optim.SGD(sparse, lr=lr)
             self.optimizers["sparse"] = opt

@@ -3,6 +3,7 @@ metrics.json, train_log.jsonl, encoders/)."""
 
 from __future__ import annotations
 
+import inspect
 import json
 import time
 from dataclasses import dataclass
@@ -49,7 +50,10 @@ def make_hook(cfg: RunConfig, data: Path, encoder: FeatureEncoder, ctx: DatasetC
     if not needs:
         return None
     graph_dir = Path(cfg.data.graph_dir) if cfg.data.graph_dir else data / "graph"
-    return HOOKS[needs[0]](data, encoder, ctx.queries, cfg.model_params, graph_dir)
+    factory = HOOKS[needs[0]]
+    # hooks whose graph depends on the trained scenarios (SRJGraph's click graph) take them
+    kw = {"scenarios": cfg.data.scenarios} if "scenarios" in inspect.signature(factory).parameters else {}
+    return factory(data, encoder, ctx.queries, cfg.model_params, graph_dir, **kw)
 
 
 def with_hook(epoch_fn, hook, seed: int):
@@ -67,8 +71,11 @@ def with_hook(epoch_fn, hook, seed: int):
 
 def train_run(model: str, data: str | Path, out: str | Path, *, config_file: str | Path | None = None,
               sets: list[str] | None = None, seed: int | None = None, resume: bool = False,
-              encoder: FeatureEncoder | None = None) -> TrainedRun:
-    """Train ``model`` on the canonical dataset ``data`` and write the run folder ``out``."""
+              encoder: FeatureEncoder | None = None, encoder_cache: dict | None = None) -> TrainedRun:
+    """Train ``model`` on the canonical dataset ``data`` and write the run folder ``out``.
+
+    ``encoder_cache`` (a dict the caller keeps) reuses fitted encoders across runs of one dataset, keyed by
+    the embedding sizes the resolved config asks for."""
     data, out = Path(data), Path(out)
     spec = DatasetSpec.load(data)
     sets = list(sets or [])
@@ -83,7 +90,13 @@ def train_run(model: str, data: str | Path, out: str | Path, *, config_file: str
     seed_everything(cfg.train.seed)
 
     if encoder is None:
-        encoder = FeatureEncoder.fit(data, spec, embed_dim=cfg.data.embed_dim)
+        key = (str(data.resolve()), cfg.data.embed_dim, tuple(sorted(cfg.data.embed_dims.items())))
+        if encoder_cache is not None and key in encoder_cache:
+            encoder = encoder_cache[key]
+        else:
+            encoder = FeatureEncoder.fit(data, spec, embed_dim=cfg.data.embed_dim, embed_dims=cfg.data.embed_dims)
+            if encoder_cache is not None:
+                encoder_cache[key] = encoder
     encoder.save(out / "encoders")
     ctx = DatasetContext.open(data, encoder, history=cfg.data.history_len > 0,
                               query_max_len=cfg.data.query_max_len)

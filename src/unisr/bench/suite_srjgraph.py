@@ -1,0 +1,285 @@
+"""Suite ``srjgraph``: SRJGraph's tables 3-7 (Zhang et al., WSDM'22, sections 5.4-5.6) re-tested on the
+simulated marketplace, search = textual search, recommendation = the main feed.
+
+Every run of a table is a :class:`RunSpec` row of one matrix (runs are reused when the suite is resumed):
+
+- table 3: each baseline in its single-scenario form (one model for search, one for recommendation) and
+  SRJGraph (joint by construction);
+- table 4: each baseline in the JSR joint form (shared embeddings, trained on both; sequence models with
+  the history of both; GNNs on the joint graph), RelaImpr vs its non-joint form and vs JSR-DNN;
+- table 5: SRJGraph w/o query, w/o intention, w/o upstream;
+- table 6: aggregation depth 1-4 (user widths [25, 1, 10, 1][:K], item [1, 25, 1, 10][:K]);
+- table 7: widths (a, b) = user [a, 1, b], item [1, a, 1] for (10,4) (15,6) (20,8) (25,10).
+
+Each claim of sections 5.4-5.6 is printed as a line with ``holds`` / ``does not hold`` and its numbers.
+Suite options (``--set suite.<key>=<value>``): ``preset`` (simulated marketplace when no ``--data``, default
+small), ``tables`` (e.g. ``3,4``: only the runs those tables need).
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from rich.console import Console
+
+from unisr.bench.report import Report, ReportTable, bar_plot, fmt, ttest_str
+from unisr.bench.suites import RunSpec, SuiteError, ensure_simulated, run_matrix, suite, suite_options
+from unisr.evaluate.stats import mean_std, paired_ttest
+
+SEARCH, REC = "search_text", "feed_main"
+TASKS = {"search": SEARCH, "rec": REC}
+JOINT = f"data.scenarios=[{SEARCH},{REC}]"
+BASELINES = ["dnn", "nfm", "xdeepfm", "tem", "aem_din", "gat", "hgt", "ngcf", "lightgcn"]
+NON_GRAPH = ["dnn", "nfm", "xdeepfm", "tem", "aem_din"]
+GNNS = ["gat", "hgt", "ngcf", "lightgcn"]
+SEQUENCE = {"tem", "aem_din"}
+# paper sec. 5.3.1: behaviour sequence of 25 for TEM and AEM+DIN (``_history``). The paper trains every model
+# with Adagrad; here each model keeps its registered optimizer (SRJGraph: Adagrad; the baselines: Adam 1e-3,
+# with which they train -- at the same step budget Adagrad left DNN at test AUC ~0.50, see BENCHMARKS.md)
+COMMON = ["train.progress=false"]
+DEPTHS = {1: ([25], [1]), 2: ([25, 1], [1, 25]), 4: ([25, 1, 10, 1], [1, 25, 1, 10])}
+WIDTHS = {(10, 4): ([10, 1, 4], [1, 10, 1]), (15, 6): ([15, 1, 6], [1, 15, 1]), (20, 8): ([20, 1, 8], [1, 20, 1])}
+# run-name suffix -> (paper's label, override)
+ABLATIONS = {"no-query": ("w/o query", "model.query_on_edges=false"),
+             "no-intention": ("w/o intention", "model.intention=false"),
+             "no-upstream": ("w/o upstream", "model.upstream=false")}
+
+
+def rela_impr(a: float, b: float) -> float:
+    """Paper eq. 15: RelaImpr of AUC a over AUC b, in percent."""
+    return ((a - 0.5) / (b - 0.5) - 1.0) * 100.0
+
+
+def _widths(u: list[int], i: list[int]) -> tuple[str, ...]:
+    return (f"model.user_widths=[{','.join(map(str, u))}]", f"model.item_widths=[{','.join(map(str, i))}]")
+
+
+def _history(model: str, scenarios: list[str]) -> tuple[str, ...]:
+    if model not in SEQUENCE:
+        return ()
+    return ("data.history_len=25", f"data.history_scenarios=[{','.join(scenarios)}]")
+
+
+def rows_for(models: list[str], tables: set[int] | None = None) -> list[RunSpec]:
+    """The matrix: names ``<model>/<search|rec>`` (single scenario), ``jsr-<model>`` (joint), ``srjgraph[...]``;
+    ``tables`` (a subset of 3..7) keeps only the rows those tables need."""
+    tables = tables or {3, 4, 5, 6, 7}
+    rows: list[RunSpec] = []
+    for m in (b for b in BASELINES if b in models):
+        if tables & {3, 4}:
+            for task, scen in TASKS.items():
+                rows.append(RunSpec(f"{m}/{task}", m, (f"data.scenarios=[{scen}]", *_history(m, [scen]))))
+        if 4 in tables:
+            rows.append(RunSpec(f"jsr-{m}", m, (JOINT, *_history(m, [SEARCH, REC]))))
+    if "srjgraph" in models:
+        rows.append(RunSpec("srjgraph", "srjgraph", (JOINT,)))
+        if 5 in tables:
+            rows += [RunSpec(f"srjgraph {name}", "srjgraph", (JOINT, s)) for name, (_, s) in ABLATIONS.items()]
+        if 6 in tables:
+            rows += [RunSpec(f"srjgraph depth {k}", "srjgraph", (JOINT, *_widths(*w))) for k, w in DEPTHS.items()]
+        if 7 in tables:
+            rows += [RunSpec(f"srjgraph width {a},{b}", "srjgraph", (JOINT, *_widths(*w)))
+                     for (a, b), w in WIDTHS.items()]
+    return rows
+
+
+class Results:
+    """Per run name and task: the test AUC of each seed (and the oracle AUC of the scenario)."""
+
+    def __init__(self, runs: list[dict]) -> None:
+        self.auc: dict[tuple[str, str], list[float]] = {}
+        self.oracle: dict[str, list[float]] = {t: [] for t in TASKS}
+        for r in runs:
+            name = r["run_name"]
+            for task, scen in TASKS.items():
+                m = r.get("scenarios", {}).get(scen)
+                if m is None:
+                    continue
+                key = name.rsplit("/", 1)[0] if "/" in name else name
+                if "/" in name and not name.endswith(f"/{task}"):
+                    continue
+                self.auc.setdefault((key, task), []).append(m["auc"])
+                if m.get("oracle_auc") is not None and key == "srjgraph":
+                    self.oracle[task].append(m["oracle_auc"])
+
+    def get(self, name: str, task: str) -> list[float]:
+        return self.auc.get((name, task), [])
+
+    def mean(self, name: str, task: str) -> float:
+        return mean_std(self.get(name, task))[0]
+
+    def has(self, name: str) -> bool:
+        return all(self.get(name, t) for t in TASKS)
+
+
+def _cell(res: Results, name: str, task: str, base: str | None) -> list[str]:
+    vals = res.get(name, task)
+    if not vals:
+        return ["-", "-"]
+    if base is None or not res.get(base, task):
+        return [fmt(vals), "-"]
+    return [fmt(vals), f"{rela_impr(res.mean(name, task), res.mean(base, task)):+.2f}%"]
+
+
+def _table(res: Results, title: str, names: list[tuple[str, str]], base: str | None) -> ReportTable:
+    rows = [[label, *_cell(res, n, "search", base if n != base else None),
+             *_cell(res, n, "rec", base if n != base else None)] for label, n in names if res.has(n)]
+    return ReportTable(title, ["model", "search AUC", "RelaImpr", "rec AUC", "RelaImpr"], rows)
+
+
+def _claim(lines: list[list[str]], text: str, ok: bool | None, numbers: str) -> None:
+    lines.append([text, "n/a" if ok is None else ("holds" if ok else "does not hold"), numbers])
+
+
+def _best_vs_runner_up(res: Results, name: str, others: list[str], task: str) -> tuple[bool | None, str]:
+    present = [o for o in others if res.get(o, task)]
+    if not res.get(name, task) or not present:
+        return None, "missing runs"
+    runner = max(present, key=lambda o: res.mean(o, task))
+    t, p = paired_ttest(res.get(name, task), res.get(runner, task))
+    best = res.mean(name, task) > res.mean(runner, task)
+    return best and p < 0.05, (f"{name} {res.mean(name, task):.4f} vs runner-up {runner} "
+                               f"{res.mean(runner, task):.4f}, paired t-test t={t:.2f} p={p:.3g}")
+
+
+def claims(res: Results) -> list[list[str]]:
+    """Sections 5.4-5.6 of the paper, each as (claim, verdict, numbers)."""
+    lines: list[list[str]] = []
+    single = [m for m in BASELINES if res.has(m)]
+    for task in TASKS:
+        if "dnn" in single and len(single) > 1:
+            worst = min(single, key=lambda m: res.mean(m, task))
+            _claim(lines, f"5.4 DNN performs the worst of the single-scenario baselines ({task})", worst == "dnn",
+                   f"worst = {worst} {res.mean(worst, task):.4f}; DNN {res.mean('dnn', task):.4f}")
+        if res.has("aem_din") and res.has("tem"):
+            _claim(lines, f"5.4 AEM+DIN outperforms TEM ({task})", res.mean("aem_din", task) > res.mean("tem", task),
+                   f"AEM+DIN {res.mean('aem_din', task):.4f} vs TEM {res.mean('tem', task):.4f}")
+        gnn = [g for g in GNNS if res.has(g)]
+        seq = [m for m in NON_GRAPH if res.has(m)]
+        if gnn and seq:
+            best_seq = max(seq, key=lambda m: res.mean(m, task))
+            ok = all(res.mean(g, task) > res.mean("dnn", task) for g in gnn) if "dnn" in seq else None
+            _claim(lines, f"5.4 the GNN baselines beat DNN ({task})", ok,
+                   ", ".join(f"{g} {res.mean(g, task):.4f}" for g in gnn) +
+                   f"; DNN {res.mean('dnn', task):.4f}; best non-graph {best_seq} {res.mean(best_seq, task):.4f}"
+                   if "dnn" in seq else "no DNN run")
+        ok, nums = _best_vs_runner_up(res, "srjgraph", single, task)
+        _claim(lines, f"5.4 SRJGraph is the best model, significantly (p < 0.05) over the runner-up ({task})",
+               ok, nums)
+    for task in TASKS:
+        joint = [m for m in BASELINES if res.has(m) and res.has(f"jsr-{m}")]
+        if joint:
+            gains = {m: rela_impr(res.mean(f"jsr-{m}", task), res.mean(m, task)) for m in joint}
+            _claim(lines, f"5.5 joint learning (JSR) improves every baseline ({task})",
+                   all(g > 0 for g in gains.values()), ", ".join(f"{m} {g:+.2f}%" for m, g in gains.items()))
+        jsr = [f"jsr-{m}" for m in BASELINES if res.has(f"jsr-{m}")]
+        ok, nums = _best_vs_runner_up(res, "srjgraph", jsr, task)
+        _claim(lines, f"5.5 SRJGraph beats every joint baseline, significantly ({task})", ok, nums)
+    for name, (label, _) in ABLATIONS.items():
+        variant = f"srjgraph {name}"
+        if res.has(variant) and res.has("srjgraph"):
+            d = {t: rela_impr(res.mean(variant, t), res.mean("srjgraph", t)) for t in TASKS}
+            _claim(lines, f"5.6.1 SRJGraph {label} is worse than SRJGraph on both tasks",
+                   all(v < 0 for v in d.values()),
+                   ", ".join(f"{t} {res.mean(variant, t):.4f} ({d[t]:+.2f}%)" for t in TASKS))
+    depth = {k: f"srjgraph depth {k}" if k != 3 else "srjgraph" for k in (1, 2, 3, 4)}
+    if all(res.has(n) for n in depth.values()):
+        for task in TASKS:
+            m = [res.mean(depth[k], task) for k in (1, 2, 3, 4)]
+            _claim(lines, f"5.6.2 AUC rises from depth 1 to 3 ({task})", m[0] < m[1] < m[2],
+                   " / ".join(f"{x:.4f}" for x in m[:3]))
+            _claim(lines, f"5.6.2 AUC drops at depth 4 ({task})", m[3] < m[2], f"{m[2]:.4f} -> {m[3]:.4f}")
+    width = [f"srjgraph width {a},{b}" for a, b in WIDTHS] + ["srjgraph"]
+    if all(res.has(n) for n in width):
+        for task in TASKS:
+            m = [res.mean(n, task) for n in width]
+            _claim(lines, f"5.6.2 AUC increases with the aggregation width ({task})",
+                   all(a <= b for a, b in zip(m, m[1:], strict=False)), " / ".join(f"{x:.4f}" for x in m))
+    return lines
+
+
+@suite("srjgraph")
+def srjgraph_suite(out: Path, data: Path | None, seeds: int, sets: list[str], models: list[str] | None,
+                   console: Console) -> dict:
+    """SRJGraph's tables 3-7 and the claims of its sections 5.4-5.6 on the simulated marketplace."""
+    out = Path(out)
+    opts, sets = suite_options(sets, {"preset": "small", "tables": "3,4,5,6,7"})
+    data = ensure_simulated(data, out, str(opts["preset"]), console)
+    models = models or [*BASELINES, "srjgraph"]
+    unknown = sorted(set(models) - {*BASELINES, "srjgraph"})
+    if unknown:
+        raise SuiteError(f"--models: {unknown} are not in this suite ({', '.join([*BASELINES, 'srjgraph'])})")
+    try:
+        tables = {int(t) for t in str(opts["tables"]).split(",")}
+    except ValueError as e:
+        raise SuiteError(f"suite.tables={opts['tables']!r}: expected a comma-separated subset of 3,4,5,6,7") from e
+    if not tables <= {3, 4, 5, 6, 7}:
+        raise SuiteError(f"suite.tables: {sorted(tables - {3, 4, 5, 6, 7})} are not tables of this suite (3-7)")
+    runs = run_matrix(rows_for(models, tables), data, out, seeds, [*COMMON, *sets], console)
+    res = Results(runs)
+
+    t3 = [(m, m) for m in BASELINES] + [("SRJGraph", "srjgraph")]
+    t4 = [(f"JSR-{m}", f"jsr-{m}") for m in BASELINES] + [("SRJGraph", "srjgraph")]
+    tables = [_table(res, f"Table 3: single-scenario baselines vs SRJGraph, test AUC mean ± std over {seeds} "
+                          "seeds (RelaImpr vs DNN)", t3, "dnn")]
+    jrows = []
+    for label, n in t4:
+        if not res.has(n):
+            continue
+        row = [label]
+        for task in TASKS:
+            base = n[4:] if n.startswith("jsr-") else None
+            row += [fmt(res.get(n, task)),
+                    f"{rela_impr(res.mean(n, task), res.mean(base, task)):+.2f}%" if base and res.get(base, task)
+                    else "-",
+                    f"{rela_impr(res.mean(n, task), res.mean('jsr-dnn', task)):+.2f}%"
+                    if n != "jsr-dnn" and res.get("jsr-dnn", task) else "-"]
+        jrows.append(row)
+    tables.append(ReportTable("Table 4: joint learning (JSR form), RelaImpr vs the non-joint form and vs JSR-DNN",
+                              ["model", "search AUC", "vs non-joint", "vs JSR-DNN", "rec AUC", "vs non-joint",
+                               "vs JSR-DNN"], jrows))
+    tables.append(_table(res, "Table 5: ablations (RelaImpr vs SRJGraph)",
+                         [("SRJGraph", "srjgraph")] + [(f"SRJGraph {lab}", f"srjgraph {a}") for a, (lab, _) in ABLATIONS.items()],
+                         "srjgraph"))
+    tables.append(_table(res, "Table 6: aggregation depth (RelaImpr vs depth 1)",
+                         [(str(k), f"srjgraph depth {k}" if k != 3 else "srjgraph") for k in (1, 2, 3, 4)],
+                         "srjgraph depth 1"))
+    tables.append(_table(res, "Table 7: aggregation width (user [a,1,b], item [1,a,1]; RelaImpr vs (10,4))",
+                         [(f"({a},{b})", f"srjgraph width {a},{b}") for a, b in WIDTHS] + [("(25,10)", "srjgraph")],
+                         "srjgraph width 10,4"))
+    oracle = [[task, fmt(res.oracle[task]) if res.oracle[task] else "-"] for task in TASKS]
+    tables.append(ReportTable("Oracle: AUC of the simulator's true click probability on the same test events",
+                              ["task", "oracle AUC"], oracle))
+    ranked = sorted({n for n, _ in res.auc}, key=lambda n: -res.mean(n, "search"))
+    if "srjgraph" in ranked and len(ranked) > 1:
+        tt = [[task, "srjgraph", o, ttest_str(res.get("srjgraph", task), res.get(o, task))]
+              for task in TASKS for o in ranked if o != "srjgraph" and res.get(o, task)
+              and len(res.get(o, task)) == len(res.get("srjgraph", task))]
+        tables.append(ReportTable("Paired t-tests of SRJGraph against every other run", ["task", "model", "vs",
+                                                                                       "paired t-test"], tt))
+    lines = claims(res)
+    tables.append(ReportTable("The paper's claims (sections 5.4-5.6) on this data", ["claim", "verdict", "numbers"],
+                              lines))
+    names = [n for n in ["dnn", "aem_din", "lightgcn", "jsr-dnn", "jsr-aem_din", "jsr-lightgcn", "srjgraph"]
+             if res.has(n)]
+    figs = []
+    if names:
+        fig = bar_plot(out / "auc.png", list(TASKS),
+                       {n: [mean_std(res.get(n, t)) for t in TASKS] for n in names}, "test AUC",
+                       "SRJGraph suite: search and recommendation AUC")
+        figs.append(("test AUC, search and recommendation (error bars: std over seeds)", fig))
+    report = Report(
+        "srjgraph: joint search + recommendation CTR (SRJGraph, WSDM'22, tables 3-7)",
+        f"Data: {data}. Search = {SEARCH}, recommendation = {REC}; time split background / train / valid / test "
+        "= 14 / 7 / 1 / 2 days (graph and behaviour sequences from background + train only). Every model "
+        f"trained point-wise with BCE with its registered optimizer (SRJGraph Adagrad, baselines Adam), early stopping on validation AUC (best epoch restored); "
+        f"{seeds} seeds. Run-wide overrides: {' '.join(sets) or 'none'}.",
+        tables, figs,
+    )
+    results = {"suite": "srjgraph", "seeds": seeds, "data": str(data), "runs": runs,
+               "claims": [{"claim": c, "verdict": v, "numbers": n} for c, v, n in lines]}
+    report.write(out, results)
+    for t in tables:
+        console.print(t.markdown())
+    return results
+

@@ -1,0 +1,57 @@
+"""The srjgraph suite: its run matrix, RelaImpr, and the claim lines computed from (hand-made) run results."""
+
+import pytest
+
+from unisr.bench.suite_srjgraph import BASELINES, Results, claims, rela_impr, rows_for
+
+
+def test_rela_impr_is_paper_eq_15():
+    assert rela_impr(0.6376, 0.6212) == pytest.approx(13.53, abs=0.01)  # table 3, SRJGraph vs DNN (search)
+    assert rela_impr(0.6, 0.6) == 0.0
+
+
+def test_rows_cover_tables_3_to_7():
+    rows = {r.name: r for r in rows_for([*BASELINES, "srjgraph"])}
+    assert rows["dnn/search"].sets == ("data.scenarios=[search_text]",)
+    assert rows["jsr-dnn"].sets == ("data.scenarios=[search_text,feed_main]",)
+    assert "data.history_scenarios=[feed_main]" in rows["aem_din/rec"].sets
+    assert "data.history_scenarios=[search_text,feed_main]" in rows["jsr-tem"].sets
+    assert "model.user_widths=[25,1,10,1]" in rows["srjgraph depth 4"].sets
+    assert "model.item_widths=[1,10,1]" in rows["srjgraph width 10,4"].sets
+    assert "model.upstream=false" in rows["srjgraph no-upstream"].sets
+    assert len(rows) == 9 * 3 + 1 + 3 + 3 + 3
+    only3 = [r.name for r in rows_for(["dnn", "srjgraph"], {3})]
+    assert only3 == ["dnn/search", "dnn/rec", "srjgraph"]
+
+
+def _run(name: str, seed: int, search: float | None, rec: float | None) -> dict:
+    scen = {}
+    if search is not None:
+        scen["search_text"] = {"auc": search, "oracle_auc": 0.8}
+    if rec is not None:
+        scen["feed_main"] = {"auc": rec, "oracle_auc": 0.7}
+    return {"run_name": name, "seed": seed, "scenarios": scen}
+
+
+def test_claims_verdicts_follow_the_numbers():
+    runs = []
+    for s in range(3):
+        e = 0.001 * s
+        runs += [_run("dnn/search", s, 0.60 + e, None), _run("dnn/rec", s, None, 0.62 + e),
+                 _run("aem_din/search", s, 0.61 + e, None), _run("aem_din/rec", s, None, 0.63 + e),
+                 _run("tem/search", s, 0.615 + e, None), _run("tem/rec", s, None, 0.625 + e),
+                 _run("jsr-dnn", s, 0.605 + e, 0.61 + e),  # joint hurts recommendation here
+                 _run("srjgraph", s, 0.65 + 2 * e, 0.66 + e),
+                 _run("srjgraph no-query", s, 0.64 + e, 0.665 + e)]
+    res = Results(runs)
+    assert res.get("dnn", "search") == pytest.approx([0.600, 0.601, 0.602])
+    assert res.get("dnn", "rec") == pytest.approx([0.620, 0.621, 0.622])
+    verdict = {c: v for c, v, _ in claims(res)}
+    assert verdict["5.4 DNN performs the worst of the single-scenario baselines (search)"] == "holds"
+    assert verdict["5.4 AEM+DIN outperforms TEM (search)"] == "does not hold"
+    assert verdict["5.4 AEM+DIN outperforms TEM (rec)"] == "holds"
+    assert verdict["5.5 joint learning (JSR) improves every baseline (search)"] == "holds"
+    assert verdict["5.5 joint learning (JSR) improves every baseline (rec)"] == "does not hold"
+    assert verdict["5.6.1 SRJGraph w/o query is worse than SRJGraph on both tasks"] == "does not hold"
+    assert verdict["5.4 SRJGraph is the best model, significantly (p < 0.05) over the runner-up (search)"] == "holds"
+    assert res.oracle["search"] == [0.8, 0.8, 0.8]
