@@ -93,25 +93,27 @@ class APG(nn.Module):
         batch -> {"click": [B] logits}
     """
 
-    def __init__(self, embedding: FeatureEmbedding, num_scenarios: int, hidden: list[int], *, rank: int = 32,
+    def __init__(self, embedding: FeatureEmbedding | None, num_scenarios: int, hidden: list[int], *, rank: int = 32,
                  scenario_embed_dim: int = 16, user_fields: list[int] | None = None,
-                 generator: list[int] | None = None, overparam: int = 0) -> None:
+                 generator: list[int] | None = None, overparam: int = 0, in_dim: int | None = None) -> None:
         super().__init__()
-        self.embedding = embedding
+        self.embedding = embedding  # None: a core on prepared inputs (``forward_input``, ``in_dim`` wide)
         self.scenario_emb = nn.Embedding(num_scenarios, scenario_embed_dim)
         nn.init.normal_(self.scenario_emb.weight, std=0.1)
         self.user_fields = user_fields or []
-        user_dim = sum(embedding.field_dims[i] for i in self.user_fields)
+        if embedding is None and self.user_fields:
+            raise ValueError("APG on prepared inputs supports the scenario condition only")
+        user_dim = sum(embedding.field_dims[i] for i in self.user_fields) if embedding is not None else 0
         # column ranges of the user fields in the flat embedding (fields are grouped by dimension)
         self.user_cols: list[tuple[int, int]] = []
         start = 0
-        for g, idx in enumerate(embedding.group_fields):
+        for g, idx in enumerate(embedding.group_fields if embedding is not None else []):
             dg = embedding.groups[g].embedding_dim
             self.user_cols += [(start + j * dg, start + (j + 1) * dg) for j, f in enumerate(idx)
                                if f in self.user_fields]
             start += len(idx) * dg
         cond = scenario_embed_dim + user_dim
-        dims = [embedding.out_dim, *hidden]
+        dims = [embedding.out_dim if embedding is not None else in_dim, *hidden]
         self.layers = nn.ModuleList(APGLinear(a, b, cond, rank, generator=generator, overparam=overparam)
                                     for a, b in zip(dims[:-1], dims[1:], strict=True))
         self.act = nn.ReLU()
@@ -135,6 +137,10 @@ class APG(nn.Module):
     def _scenario(self, s: int, x: Tensor) -> Tensor:
         z = self.scenario_emb.weight[s]
         return self._mlp(x, [layer.core(z) for layer in self.layers])
+
+    def forward_input(self, x: Tensor, scenario_id: Tensor) -> Tensor:
+        """Logits [B] of a prepared input x [B, in_dim] (scenario condition)."""
+        return ScenarioGroups(scenario_id).apply(x, self._scenario).squeeze(1)
 
     def forward(self, batch: Batch) -> dict[str, Tensor]:
         x = self.embedding(batch)

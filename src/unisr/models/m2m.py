@@ -62,18 +62,29 @@ class M2M(nn.Module):
         batch -> {"click": [B] logits}
     """
 
-    def __init__(self, embedding: FeatureEmbedding, num_scenarios: int, *, num_experts: int = 4,
+    def __init__(self, embedding: FeatureEmbedding | None, num_scenarios: int, *, num_experts: int = 4,
                  expert_dim: int = 16, scenario_embed_dim: int = 16, transformer_layers: int = 2,
                  transformer_heads: int = 1, transformer_ff: int = 16, transformer_dropout: float = 0.0,
-                 meta_tower_layers: int = 1, output: list[int] | None = None) -> None:
+                 meta_tower_layers: int = 1, output: list[int] | None = None, in_dim: int | None = None,
+                 token_dim: int | None = None) -> None:
         super().__init__()
-        dims = set(embedding.field_dims)
-        if len(dims) != 1 or embedding.seq_dim:
-            raise ValueError("M2M attends over field tokens: all sparse fields need one embedding dimension "
-                             f"and no sequence fields (got dims {sorted(dims)}, sequences {embedding.seq_dim})")
-        d = dims.pop()
+        if embedding is None:  # a core on prepared inputs x [B, in_dim]: ceil(in_dim / token_dim) tokens
+            if in_dim is None or token_dim is None:
+                raise ValueError("M2M without an embedding needs in_dim and token_dim")
+            d = token_dim
+            self.num_fields = -(-in_dim // d)
+            self.pad = self.num_fields * d - in_dim
+            num_dense = 0
+        else:
+            dims = set(embedding.field_dims)
+            if len(dims) != 1 or embedding.seq_dim:
+                raise ValueError("M2M attends over field tokens: all sparse fields need one embedding dimension "
+                                 f"and no sequence fields (got dims {sorted(dims)}, sequences {embedding.seq_dim})")
+            d = dims.pop()
+            self.num_fields = len(embedding.field_dims)
+            self.pad = 0
+            num_dense = embedding.num_dense
         self.embedding = embedding
-        self.num_fields = len(embedding.field_dims)
         self.scenario_emb = nn.Embedding(num_scenarios, scenario_embed_dim)
         nn.init.normal_(self.scenario_emb.weight, std=0.1)
         self.scenario_token = nn.Linear(scenario_embed_dim, d) if scenario_embed_dim != d else nn.Identity()
@@ -82,7 +93,7 @@ class M2M(nn.Module):
             nn.TransformerEncoderLayer(d, transformer_heads, transformer_ff, transformer_dropout,
                                        batch_first=True),
             transformer_layers, enable_nested_tensor=False)
-        in_dim = (self.num_fields + 1) * d + embedding.num_dense
+        in_dim = (self.num_fields + 1) * d + num_dense
         self.experts = nn.ModuleList(MLP(in_dim, [expert_dim], activation="leaky_relu") for _ in range(num_experts))
         # scenario knowledge representation and the (single, learned) task representation
         self.scenario_mlp = MLP(scenario_embed_dim, [expert_dim], activation="leaky_relu")
@@ -112,10 +123,14 @@ class M2M(nn.Module):
     def experts_view(self, batch: Batch) -> Tensor:
         """Expert view representation: [B, num_experts, expert_dim]."""
         (fields,) = self.embedding.fields(batch.sparse)  # [B, F, d]
-        tok = self.scenario_token(self.scenario_emb(batch.scenario_id)).unsqueeze(1)
+        return self._experts(fields, batch.dense if self.embedding.num_dense else None, batch.scenario_id)
+
+    def _experts(self, fields: Tensor, dense: Tensor | None, scenario_id: Tensor) -> Tensor:
+        """fields [B, F, d] (+ dense [B, D]) -> [B, num_experts, expert_dim]."""
+        tok = self.scenario_token(self.scenario_emb(scenario_id)).unsqueeze(1)
         h = self.transformer(torch.cat([fields, tok], 1)).flatten(1)
-        if self.embedding.num_dense:
-            h = torch.cat([h, batch.dense], 1)
+        if dense is not None:
+            h = torch.cat([h, dense], 1)
         return torch.stack([e(h) for e in self.experts], 1)
 
     def _meta(self, s: int, experts: Tensor) -> Tensor:
@@ -129,6 +144,13 @@ class M2M(nn.Module):
             w, b = layer.generate(c)
             h = self.act(h @ w + b + h)
         return h
+
+    def forward_input(self, x: Tensor, scenario_id: Tensor) -> Tensor:
+        """Logits [B] of a prepared input x [B, in_dim], read as tokens of ``token_dim`` (zero-padded)."""
+        if self.pad:
+            x = torch.nn.functional.pad(x, (0, self.pad))
+        e = self._experts(x.view(x.shape[0], self.num_fields, -1), None, scenario_id)
+        return self.output(ScenarioGroups(scenario_id).apply(e, self._meta)).squeeze(1)
 
     def forward(self, batch: Batch) -> dict[str, Tensor]:
         e = self.experts_view(batch)

@@ -50,11 +50,11 @@ class MMoE(nn.Module):
         batch -> {"click": [B] logits}
     """
 
-    def __init__(self, embedding: FeatureEmbedding, num_scenarios: int, num_experts: int, expert: list[int],
-                 tower: list[int], *, dropout: float = 0.0) -> None:
+    def __init__(self, embedding: FeatureEmbedding | None, num_scenarios: int, num_experts: int, expert: list[int],
+                 tower: list[int], *, dropout: float = 0.0, in_dim: int | None = None) -> None:
         super().__init__()
-        self.embedding = embedding
-        d = embedding.out_dim
+        self.embedding = embedding  # None: a core on prepared inputs (``forward_input``, ``in_dim`` wide)
+        d = embedding.out_dim if embedding is not None else in_dim
         self.experts = Experts(num_experts, d, expert, dropout)
         self.gates = nn.ModuleList(nn.Linear(d, num_experts) for _ in range(num_scenarios))
         self.towers = ScenarioTowers(num_scenarios, self.experts.out_dim, tower, 1, dropout=dropout)
@@ -64,9 +64,12 @@ class MMoE(nn.Module):
         return cls(FeatureEmbedding(schema, sparse_grad=cfg.sparse_grad), schema.num_scenarios,
                    cfg.num_experts, cfg.expert, cfg.tower, dropout=cfg.dropout)
 
-    def forward(self, batch: Batch) -> dict[str, Tensor]:
-        x = self.embedding(batch)
+    def forward_input(self, x: Tensor, scenario_id: Tensor) -> Tensor:
+        """Logits [B] of a prepared input x [B, in_dim]."""
         e = self.experts(x)
-        groups = ScenarioGroups(batch.scenario_id)
+        groups = ScenarioGroups(scenario_id)
         h = groups.apply((x, e), lambda s, xe: mix(self.gates[s](xe[0]), xe[1]))
-        return {"click": self.towers(h, groups).squeeze(1)}
+        return self.towers(h, groups).squeeze(1)
+
+    def forward(self, batch: Batch) -> dict[str, Tensor]:
+        return {"click": self.forward_input(self.embedding(batch), batch.scenario_id)}

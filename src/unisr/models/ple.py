@@ -71,11 +71,12 @@ class PLE(nn.Module):
         batch -> {"click": [B] logits}
     """
 
-    def __init__(self, embedding: FeatureEmbedding, num_scenarios: int, num_levels: int, num_specific: int,
-                 num_shared: int, expert: list[int], tower: list[int], *, dropout: float = 0.0) -> None:
+    def __init__(self, embedding: FeatureEmbedding | None, num_scenarios: int, num_levels: int, num_specific: int,
+                 num_shared: int, expert: list[int], tower: list[int], *, dropout: float = 0.0,
+                 in_dim: int | None = None) -> None:
         super().__init__()
-        self.embedding = embedding
-        d = embedding.out_dim
+        self.embedding = embedding  # None: a core on prepared inputs (``forward_input``, ``in_dim`` wide)
+        d = embedding.out_dim if embedding is not None else in_dim
         self.levels = nn.ModuleList()
         for lvl in range(num_levels):
             self.levels.append(CGCLevel(num_scenarios, d, num_specific, num_shared, expert, dropout,
@@ -88,10 +89,13 @@ class PLE(nn.Module):
         return cls(FeatureEmbedding(schema, sparse_grad=cfg.sparse_grad), schema.num_scenarios, cfg.num_levels,
                    cfg.num_specific, cfg.num_shared, cfg.expert, cfg.tower, dropout=cfg.dropout)
 
-    def forward(self, batch: Batch) -> dict[str, Tensor]:
-        x = self.embedding(batch)
-        groups = ScenarioGroups(batch.scenario_id)
+    def forward_input(self, x: Tensor, scenario_id: Tensor) -> Tensor:
+        """Logits [B] of a prepared input x [B, in_dim]."""
+        groups = ScenarioGroups(scenario_id)
         h_spec, h_shared = x, x
         for level in self.levels:
             h_spec, h_shared = level(h_spec, h_shared, groups)
-        return {"click": self.towers(h_spec, groups).squeeze(1)}
+        return self.towers(h_spec, groups).squeeze(1)
+
+    def forward(self, batch: Batch) -> dict[str, Tensor]:
+        return {"click": self.forward_input(self.embedding(batch), batch.scenario_id)}

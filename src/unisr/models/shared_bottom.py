@@ -28,11 +28,12 @@ class SharedBottom(nn.Module):
         batch -> {"click": [B] logits}
     """
 
-    def __init__(self, embedding: FeatureEmbedding, num_scenarios: int, bottom: list[int], tower: list[int], *,
-                 dropout: float = 0.0, batch_norm: bool = False) -> None:
+    def __init__(self, embedding: FeatureEmbedding | None, num_scenarios: int, bottom: list[int], tower: list[int], *,
+                 dropout: float = 0.0, batch_norm: bool = False, in_dim: int | None = None) -> None:
         super().__init__()
-        self.embedding = embedding
-        self.bottom = MLP(embedding.out_dim, bottom, dropout=dropout, batch_norm=batch_norm)
+        self.embedding = embedding  # None: a core on prepared inputs (``forward_input``, ``in_dim`` wide)
+        d = embedding.out_dim if embedding is not None else in_dim
+        self.bottom = MLP(d, bottom, dropout=dropout, batch_norm=batch_norm)
         self.towers = ScenarioTowers(num_scenarios, self.bottom.out_dim, tower, 1, dropout=dropout)
 
     @classmethod
@@ -40,6 +41,9 @@ class SharedBottom(nn.Module):
         return cls(FeatureEmbedding(schema, sparse_grad=cfg.sparse_grad), schema.num_scenarios, cfg.bottom,
                    cfg.tower, dropout=cfg.dropout, batch_norm=cfg.batch_norm)
 
+    def forward_input(self, x: Tensor, scenario_id: Tensor) -> Tensor:
+        """Logits [B] of a prepared input x [B, in_dim]."""
+        return self.towers(self.bottom(x), ScenarioGroups(scenario_id)).squeeze(1)
+
     def forward(self, batch: Batch) -> dict[str, Tensor]:
-        h = self.bottom(self.embedding(batch))
-        return {"click": self.towers(h, ScenarioGroups(batch.scenario_id)).squeeze(1)}
+        return {"click": self.forward_input(self.embedding(batch), batch.scenario_id)}

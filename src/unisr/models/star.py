@@ -33,11 +33,12 @@ class STAR(nn.Module):
         batch -> {"click": [B] logits}
     """
 
-    def __init__(self, embedding: FeatureEmbedding, num_scenarios: int, fcn: list[int], aux: list[int], *,
-                 scenario_embed_dim: int = 16, partitioned_norm: bool = True, auxiliary: bool = True) -> None:
+    def __init__(self, embedding: FeatureEmbedding | None, num_scenarios: int, fcn: list[int], aux: list[int], *,
+                 scenario_embed_dim: int = 16, partitioned_norm: bool = True, auxiliary: bool = True,
+                 in_dim: int | None = None) -> None:
         super().__init__()
-        self.embedding = embedding
-        d = embedding.out_dim
+        self.embedding = embedding  # None: a core on prepared inputs (``forward_input``, ``in_dim`` wide)
+        d = embedding.out_dim if embedding is not None else in_dim
         self.pn = PartitionedNorm(num_scenarios, d) if partitioned_norm else None
         dims = [d, *fcn, 1]
         self.layers = nn.ModuleList(StarLinear(num_scenarios, a, b) for a, b in zip(dims[:-1], dims[1:], strict=True))
@@ -60,9 +61,12 @@ class STAR(nn.Module):
                 x = self.act(x)
         return x
 
-    def forward(self, batch: Batch) -> dict[str, Tensor]:
-        e = self.embedding(batch)
-        logit = ScenarioGroups(batch.scenario_id).apply(e, self._fcn).squeeze(1)
+    def forward_input(self, e: Tensor, scenario_id: Tensor) -> Tensor:
+        """Logits [B] of a prepared input e [B, in_dim]."""
+        logit = ScenarioGroups(scenario_id).apply(e, self._fcn).squeeze(1)
         if self.aux is not None:
-            logit = logit + self.aux(torch.cat([e, self.scenario_emb(batch.scenario_id)], 1)).squeeze(1)
-        return {"click": logit}
+            logit = logit + self.aux(torch.cat([e, self.scenario_emb(scenario_id)], 1)).squeeze(1)
+        return logit
+
+    def forward(self, batch: Batch) -> dict[str, Tensor]:
+        return {"click": self.forward_input(self.embedding(batch), batch.scenario_id)}
