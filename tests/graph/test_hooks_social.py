@@ -1,0 +1,129 @@
+"""The ``graph:social`` batch hook (TreeMS): per-view neighbourhoods of the source and destination users."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+import pytest
+import torch
+
+from unisr.data.features import FeatureEncoder
+from unisr.data.loader import DatasetContext, EventLoader, LoaderConfig
+from unisr.data.schema import DatasetSpec
+from unisr.graph.build import social_type
+from unisr.graph.hooks import HOOKS, SocialHook, make_social_hook
+from unisr.graph.store import HeteroGraph
+
+
+@pytest.fixture(scope="module")
+def encoder(sim_dir: Path) -> FeatureEncoder:
+    return FeatureEncoder.fit(sim_dir, DatasetSpec.load(sim_dir))
+
+
+@pytest.fixture(scope="module")
+def share_batch(sim_dir: Path, encoder: FeatureEncoder):
+    ctx = DatasetContext.open(sim_dir, encoder)
+    share = [n for n, k in zip(encoder.schema.scenarios, encoder.schema.scenario_kinds, strict=True) if k == "share"]
+    loader = EventLoader(ctx, "train", LoaderConfig(scenarios=share, eval_batch_size=512), train=False)
+    return next(iter(loader.epoch(0)))
+
+
+def _fresh(b):
+    return type(b)(**{**b.__dict__, "subgraph": {}})
+
+
+def test_registered() -> None:
+    assert HOOKS["graph:social"] is make_social_hook
+
+
+def test_keys_shapes_and_true_neighbours(graph: HeteroGraph, encoder: FeatureEncoder, share_batch) -> None:
+    views = graph.meta["social_views"]
+    assert set(views) >= {"friend", "pay", "share"}
+    hook = SocialHook(graph, encoder, views, fanouts=(4, 3))
+    b = hook(_fresh(share_batch))
+    assert b.target_user_index is not None and (b.target_user_index > 0).all()
+    assert sorted(b.subgraph) == sorted(hook.keys())
+    n, f = len(b), encoder.user_cat.shape[1]
+    assert b.subgraph["social.src.seed_feat"].shape == (n, f)
+    assert torch.equal(b.subgraph["social.src.seed_feat"], torch.from_numpy(encoder.user_cat[b.user_index.numpy()]))
+    assert torch.equal(b.subgraph["social.dst.seed_feat"],
+                       torch.from_numpy(encoder.user_cat[b.target_user_index.numpy()]))
+    pair = b.subgraph["social.pair"]
+    assert pair.shape == (n, len(views)) and pair.dtype == torch.float32
+    assert 0 < float(pair.sum()) < pair.numel()
+    some = 0
+    for j, v in enumerate(views):
+        csr = graph.rel(social_type(v))
+        want = csr.has_edges(b.user_index.numpy(), b.target_user_index.numpy())
+        np.testing.assert_array_equal(pair[:, j].numpy(), want.astype(np.float32))
+        for role, seeds in (("src", b.user_index), ("dst", b.target_user_index)):
+            p = f"social.{v}.{role}"
+            assert torch.equal(b.subgraph[f"{p}.seeds"], seeds)
+            for k, w in ((1, 4), (2, 12)):
+                nodes, mask = b.subgraph[f"{p}.hop{k}.nodes"], b.subgraph[f"{p}.hop{k}.mask"]
+                pre, feat = b.subgraph[f"{p}.hop{k}.pre"], b.subgraph[f"{p}.hop{k}.feat"]
+                assert nodes.shape == mask.shape == pre.shape == (n, w) and feat.shape == (n, w, f)
+                m = mask.numpy()
+                # every sampled node is a true neighbour of its precursor in that view
+                assert csr.has_edges(pre.numpy()[m], nodes.numpy()[m]).all()
+                assert (nodes[~mask] == 0).all()
+                assert torch.equal(feat, torch.from_numpy(encoder.user_cat[nodes.numpy()]))
+                some += int(m.sum())
+            # hop-1 precursors are the seeds; hop-1 mask counts min(degree, fanout)
+            deg = csr.degree(seeds.numpy())
+            np.testing.assert_array_equal(b.subgraph[f"{p}.hop1.mask"].sum(1).numpy(), np.minimum(deg, 4))
+            m1 = b.subgraph[f"{p}.hop1.mask"]
+            assert (b.subgraph[f"{p}.hop1.pre"] == seeds[:, None])[m1].all()
+    assert some > 0
+
+
+def test_determinism_and_reseeding(graph: HeteroGraph, encoder: FeatureEncoder, share_batch) -> None:
+    hook = SocialHook(graph, encoder, ["friend"], fanouts=(3,))
+    hook.reset(5)
+    a = hook(_fresh(share_batch)).subgraph
+    hook.reset(5)
+    b = hook(_fresh(share_batch)).subgraph
+    assert all(torch.equal(a[k], b[k]) for k in a)
+    c = hook(_fresh(share_batch)).subgraph  # next call: a new seed
+    hook.reset(6)
+    d = hook(_fresh(share_batch)).subgraph
+    key = "social.friend.src.hop1.nodes"
+    assert not torch.equal(a[key], c[key]) or not torch.equal(a[key], d[key])
+
+
+def test_non_share_rows_and_missing_target(graph: HeteroGraph, encoder: FeatureEncoder, share_batch) -> None:
+    hook = SocialHook(graph, encoder, ["friend"], fanouts=(3,))
+    b = _fresh(share_batch)
+    b.target_user_index = torch.zeros_like(b.target_user_index)  # no destination user: empty neighbourhood
+    out = hook(b).subgraph
+    assert not out["social.friend.dst.hop1.mask"].any()
+    b.target_user_index = None
+    with pytest.raises(ValueError, match="target_user_index"):
+        hook(b)
+
+
+def test_factory_builds_graph(sim_dir: Path, encoder: FeatureEncoder, tmp_path: Path) -> None:
+    hook = make_social_hook(sim_dir, encoder, None, {"views": ["pay"], "fanouts": [2]}, tmp_path / "g")
+    assert hook.views == ["pay"] and hook.keys()[:3] == ["social.src.seed_feat", "social.dst.seed_feat", "social.pair"]
+    with pytest.raises(ValueError, match="no social view"):
+        make_social_hook(sim_dir, encoder, None, {"views": ["nope"]}, tmp_path / "g")
+
+
+def test_loader_selects_scenarios_by_kind(sim_dir: Path, encoder: FeatureEncoder) -> None:
+    """``data.scenario_kinds`` (used by TreeMS's defaults): only share events, every one with a target user."""
+    from unisr.data.loader import LoaderConfigError
+
+    ctx = DatasetContext.open(sim_dir, encoder)
+    kinds = encoder.schema.scenario_kinds
+    share = {i for i, k in enumerate(kinds) if k == "share"}
+    ld = EventLoader(ctx, "valid", LoaderConfig(scenario_kinds=["share"]), train=False)
+    assert ld.scenarios == share
+    b = next(iter(ld.epoch(0)))
+    assert set(b.scenario_id.tolist()) <= share and (b.target_user_index > 0).all()
+    one = encoder.schema.scenarios[min(share)]
+    both = EventLoader(ctx, "valid", LoaderConfig(scenario_kinds=["share"], scenarios=[one, "feed_main"]),
+                       train=False)
+    assert both.scenarios == {min(share)}  # a scenario must pass both filters
+    with pytest.raises(LoaderConfigError, match="scenario_kinds"):
+        EventLoader(ctx, "valid", LoaderConfig(scenario_kinds=["nope"]), train=False)
