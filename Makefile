@@ -5,7 +5,7 @@ BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 SHARED ?= ../shared/data
 
-.PHONY: venv demo test lint bench clean
+.PHONY: venv demo test lint bench bench-env clean
 
 $(STAMP): pyproject.toml
 	test -x $(BIN)/python || $(PY) -m venv $(VENV)
@@ -26,6 +26,10 @@ test: $(STAMP)
 lint: $(STAMP)
 	$(BIN)/ruff check src tests benchmarks
 	$(BIN)/ruff format --check src tests benchmarks || true
+
+# the graph benchmark's peer venv (benchmarks/.env-graph: torch-scatter/torch-sparse built from source, slow)
+bench-env:
+	bash benchmarks/setup_graph_peer_env.sh
 
 clean:
 	rm -rf $(VENV) runs .pytest_cache .ruff_cache

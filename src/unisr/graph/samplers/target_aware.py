@@ -42,6 +42,13 @@ class TargetAwareSampler:
         self.item_cat = np.ascontiguousarray(graph.item_category, dtype=np.int32)
         if self.category_filter and len(self.item_cat) < self.fwd.num_dst:
             raise ValueError("item_category must cover every item for category filtering")
+        # the click edges' item categories aligned with the edges (a sampler-side cache, not stored in the
+        # graph): the category filter then bisects one small array per row instead of item_cat[indices[.]]
+        self.edge_cat = None
+        if self.category_filter and self.fwd.num_edges:
+            cmin, cmax = int(self.item_cat.min()), int(self.item_cat.max())
+            dt = np.int8 if -128 <= cmin and cmax <= 127 else np.int16 if -2**15 <= cmin and cmax < 2**15 else np.int32
+            self.edge_cat = self.item_cat[self.fwd.indices].astype(dt)
         self.fwd_query = np.asarray(self.fwd.attrs["query"])
         self.fwd_ts = np.asarray(self.fwd.attrs["ts"])
         self.rev_eid = np.asarray(self.rev.attrs["eid"])
@@ -66,7 +73,7 @@ class TargetAwareSampler:
                 cat_args = (self.item_cat, cats) if self.category_filter else (EMPTY_I64, EMPTY_I64)
                 cnt = fused_hop(self.fwd.indptr, self.fwd.indices, frontier, fmask, width, w, seed, salt * 16 + k,
                           *cat_args, users if ex else EMPTY_I64, items if ex else EMPTY_I64, EMPTY_I64,
-                          self.fwd_query, self.fwd_ts, nodes, mask, pre, eid, q, ts)
+                          self.fwd_query, self.fwd_ts, nodes, mask, pre, eid, q, ts, edge_cat=self.edge_cat)
             else:  # item -> users, uniform; attributes of the forward click edge
                 cnt = fused_hop(self.rev.indptr, self.rev.indices, frontier, fmask, width, w, seed, salt * 16 + k,
                           EMPTY_I64, EMPTY_I64, items if ex else EMPTY_I64, users if ex else EMPTY_I64,
