@@ -55,3 +55,20 @@ def test_claims_verdicts_follow_the_numbers():
     assert verdict["5.6.1 SRJGraph w/o query is worse than SRJGraph on both tasks"] == "does not hold"
     assert verdict["5.4 SRJGraph is the best model, significantly (p < 0.05) over the runner-up (search)"] == "holds"
     assert res.oracle["search"] == [0.8, 0.8, 0.8]
+
+
+def test_run_matrix_collect_only_reports_finished_runs(tmp_path):
+    """``train_missing=False``: finished runs are read back, missing ones are left out, nothing is trained
+    (the data path does not even exist)."""
+    import json
+
+    from rich.console import Console
+
+    from unisr.bench.suites import RunSpec, run_matrix
+
+    done = tmp_path / "runs" / "dnn" / "seed0"
+    done.mkdir(parents=True)
+    (done / "metrics.json").write_text(json.dumps({"overall": {"auc": 0.6}, "scenarios": {}}))
+    rows = [RunSpec("dnn", "dnn"), RunSpec("srjgraph", "srjgraph")]
+    got = run_matrix(rows, tmp_path / "no-data", tmp_path, 2, [], Console(quiet=True), train_missing=False)
+    assert [(r["run_name"], r["overall"]["auc"]) for r in got] == [("dnn", 0.6)]

@@ -13,7 +13,8 @@ Every run of a table is a :class:`RunSpec` row of one matrix (runs are reused wh
 
 Each claim of sections 5.4-5.6 is printed as a line with ``holds`` / ``does not hold`` and its numbers.
 Suite options (``--set suite.<key>=<value>``): ``preset`` (simulated marketplace when no ``--data``, default
-small), ``tables`` (e.g. ``3,4``: only the runs those tables need).
+small), ``tables`` (e.g. ``3,4``: only the runs those tables need), ``train`` (false: only report the runs
+already finished, train nothing).
 """
 
 from __future__ import annotations
@@ -203,7 +204,7 @@ def srjgraph_suite(out: Path, data: Path | None, seeds: int, sets: list[str], mo
                    console: Console) -> dict:
     """SRJGraph's tables 3-7 and the claims of its sections 5.4-5.6 on the simulated marketplace."""
     out = Path(out)
-    opts, sets = suite_options(sets, {"preset": "small", "tables": "3,4,5,6,7"})
+    opts, sets = suite_options(sets, {"preset": "small", "tables": "3,4,5,6,7", "train": True})
     data = ensure_simulated(data, out, str(opts["preset"]), console)
     models = models or [*BASELINES, "srjgraph"]
     unknown = sorted(set(models) - {*BASELINES, "srjgraph"})
@@ -215,7 +216,10 @@ def srjgraph_suite(out: Path, data: Path | None, seeds: int, sets: list[str], mo
         raise SuiteError(f"suite.tables={opts['tables']!r}: expected a comma-separated subset of 3,4,5,6,7") from e
     if not tables <= {3, 4, 5, 6, 7}:
         raise SuiteError(f"suite.tables: {sorted(tables - {3, 4, 5, 6, 7})} are not tables of this suite (3-7)")
-    runs = run_matrix(rows_for(models, tables), data, out, seeds, [*COMMON, *sets], console)
+    runs = run_matrix(rows_for(models, tables), data, out, seeds, [*COMMON, *sets], console,
+                      train_missing=bool(opts["train"]))
+    if not runs:
+        raise SuiteError(f"no finished runs under {out / 'runs'} for these tables and models")
     res = Results(runs)
 
     t3 = [(m, m) for m in BASELINES] + [("SRJGraph", "srjgraph")]

@@ -108,10 +108,11 @@ class RunSpec:
 
 
 def run_matrix(models: list[str | RunSpec], data: Path, out: Path, seeds: int, sets: list[str],
-               console: Console) -> list[dict]:
+               console: Console, train_missing: bool = True) -> list[dict]:
     """Train every (row, seed); reuse finished runs (their metrics.json) so a suite can be resumed.
 
-    A row is a model name or a :class:`RunSpec`; each result carries ``run_name`` (the row's name)."""
+    A row is a model name or a :class:`RunSpec`; each result carries ``run_name`` (the row's name).
+    ``train_missing=False`` only collects the finished runs (a report of what is there, nothing trained)."""
     from unisr.train.run import train_run
 
     encoders: dict = {}
@@ -122,6 +123,9 @@ def run_matrix(models: list[str | RunSpec], data: Path, out: Path, seeds: int, s
             run_dir = out / "runs" / row.name / f"seed{seed}"
             if (run_dir / "metrics.json").exists():
                 m = json.loads((run_dir / "metrics.json").read_text())
+            elif not train_missing:
+                console.print(f"{row.name} seed {seed}: not run yet, left out of the report")
+                continue
             else:
                 m = train_run(row.model, data, run_dir, sets=[*sets, *row.sets], seed=seed,
                               encoder_cache=encoders).metrics

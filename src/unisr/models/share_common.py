@@ -30,7 +30,10 @@ from unisr.nn.mlp import MLP
 
 DEFAULT_VIEWS = ["friend", "pay", "share"]  # the paper's three views (sec. 4.1.1)
 # every baseline trains as TreeMS does (one protocol for table 2): share scenarios only, Adagrad (sec. 3.5)
-SHARE_DEFAULTS = {"train": {"optimizer": "adagrad", "lr": 0.01, "weight_decay": 1e-6},
+# TreeMS paper: AdaGrad, lr not given. lr 0.1 chosen on the validation split of sim-small (TreeMS, seed 1,
+# 2 epochs: valid AUC 0.689 at lr 0.1 vs 0.352 at lr 0.01, where the ranking stays as initialised); every
+# sharing model uses the same setting so the comparison stays fair
+SHARE_DEFAULTS = {"train": {"optimizer": "adagrad", "lr": 0.1, "weight_decay": 1e-6},
                   "data": {"scenario_kinds": ["share"], "batch_size": 1024}}
 
 
