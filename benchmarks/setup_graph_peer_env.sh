@@ -16,6 +16,7 @@ root="$(cd "$here/.." && pwd)"
 env="$here/.env-graph"
 py="${PYTHON:-python3.11}"
 jobs="${MAX_JOBS:-1}"
+niceness="${NICE:-19}"  # NICE=0 on a quiet machine
 
 if [ ! -x "$env/bin/python" ]; then
   "$py" -m venv "$env"
@@ -44,10 +45,10 @@ build() {  # $1 = name, $2 = version; compiled against the installed torch, CPU 
     [ -d "$src" ] || mv "$env/src/${name//-/_}-$ver" "$src"
   fi
   t0=$(date +%s)
-  if (cd "$src" && FORCE_CUDA=0 MAX_JOBS="$jobs" CFLAGS="-g0" nice -n 19 "$env/bin/python" setup.py bdist_wheel \
+  if (cd "$src" && FORCE_CUDA=0 MAX_JOBS="$jobs" CFLAGS="-g0" nice -n "$niceness" "$env/bin/python" setup.py bdist_wheel \
         > "$log" 2>&1 && "$env/bin/pip" install --disable-pip-version-check -q --no-deps dist/*.whl >> "$log" 2>&1); then
     t1=$(date +%s)
-    echo "built $name $ver in $((t1 - t0)) s (wall, nice 19, MAX_JOBS=$jobs)" | tee -a "$env/build-times.txt"
+    echo "built $name $ver in $((t1 - t0)) s (wall, nice $niceness, MAX_JOBS=$jobs)" | tee -a "$env/build-times.txt"
   else
     echo "BUILD FAILED: $name $ver (log: $log)"; tail -30 "$log"; return 1
   fi

@@ -55,6 +55,10 @@ def test_claims_verdicts_follow_the_numbers():
     assert verdict["5.6.1 SRJGraph w/o query is worse than SRJGraph on both tasks"] == "does not hold"
     assert verdict["5.4 SRJGraph is the best model, significantly (p < 0.05) over the runner-up (search)"] == "holds"
     assert res.oracle["search"] == [0.8, 0.8, 0.8]
+    # a row with fewer finished seeds than asked for says so
+    from unisr.bench.suite_srjgraph import _fmt
+
+    assert _fmt(Results(runs, 3), [0.5, 0.6]).endswith("(n=2)") and "n=" not in _fmt(Results(runs, 3), [0.5] * 3)
 
 
 def test_run_matrix_collect_only_reports_finished_runs(tmp_path):
@@ -71,4 +75,4 @@ def test_run_matrix_collect_only_reports_finished_runs(tmp_path):
     (done / "metrics.json").write_text(json.dumps({"overall": {"auc": 0.6}, "scenarios": {}}))
     rows = [RunSpec("dnn", "dnn"), RunSpec("srjgraph", "srjgraph")]
     got = run_matrix(rows, tmp_path / "no-data", tmp_path, 2, [], Console(quiet=True), train_missing=False)
-    assert [(r["run_name"], r["overall"]["auc"]) for r in got] == [("dnn", 0.6)]
+    assert [(r["run_name"], r["run_seed"], r["overall"]["auc"]) for r in got] == [("dnn", 0, 0.6)]

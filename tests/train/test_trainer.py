@@ -10,7 +10,7 @@ from unisr.train.config import TrainConfig
 from unisr.train.objective import Objective
 from unisr.train.optim import OptimizerSet, split_parameters
 from unisr.train.run import load_run, train_run
-from unisr.train.trainer import Callback, EarlyStopping, JsonlLogger, Trainer
+from unisr.train.trainer import Callback, EarlyStopping, JsonlLogger, Trainer, lookup_metric
 
 
 class Snapshot(Callback):
@@ -45,6 +45,16 @@ def test_min_mode_monitor():
     assert e.improved(0.5)
     e.best = 0.5
     assert e.improved(0.4) and not e.improved(0.6)
+
+
+def test_monitor_lookup_single_scenario_and_mean():
+    m = {"overall": {"auc": 0.7, "ctcvr_auc": 0.6}, "scenarios": {"s": {"auc": 0.9}}}
+    assert lookup_metric(m, "auc") == 0.7
+    assert lookup_metric(m, "scenarios.s.auc") == 0.9
+    assert lookup_metric(m, "auc+ctcvr_auc") == pytest.approx(0.65)
+    assert lookup_metric(m, "auc + scenarios.s.auc") == pytest.approx(0.8)
+    with pytest.raises(KeyError):
+        lookup_metric(m, "auc+nope")
 
 
 def test_sparse_embeddings_get_sparse_optimizer():

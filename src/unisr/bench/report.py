@@ -95,9 +95,10 @@ def bar_plot(path: Path, groups: list[str], series: dict[str, list[tuple[float, 
     return path
 
 
-def fmt(values: list[float], digits: int = 4) -> str:
+def fmt(values: list[float], digits: int = 4, n: int | None = None) -> str:
+    """mean ± std; with ``n`` (the seeds a suite asked for), a row with fewer values says how many it has."""
     m, s = mean_std(values)
-    return f"{m:.{digits}f} ± {s:.{digits}f}"
+    return f"{m:.{digits}f} ± {s:.{digits}f}" + (f" (n={len(values)})" if n is not None and len(values) < n else "")
 
 
 def ttest_str(a: list[float], b: list[float]) -> str:

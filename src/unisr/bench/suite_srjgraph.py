@@ -87,7 +87,8 @@ def rows_for(models: list[str], tables: set[int] | None = None) -> list[RunSpec]
 class Results:
     """Per run name and task: the test AUC of each seed (and the oracle AUC of the scenario)."""
 
-    def __init__(self, runs: list[dict]) -> None:
+    def __init__(self, runs: list[dict], seeds: int = 0) -> None:
+        self.seeds = seeds  # rows with fewer finished seeds show their n
         self.auc: dict[tuple[str, str], list[float]] = {}
         self.oracle: dict[str, list[float]] = {t: [] for t in TASKS}
         for r in runs:
@@ -113,13 +114,18 @@ class Results:
         return all(self.get(name, t) for t in TASKS)
 
 
+def _fmt(res: Results, vals: list[float]) -> str:
+    """mean ± std, with the number of seeds when a row has fewer finished runs than the suite asked for."""
+    return fmt(vals, n=res.seeds)
+
+
 def _cell(res: Results, name: str, task: str, base: str | None) -> list[str]:
     vals = res.get(name, task)
     if not vals:
         return ["-", "-"]
     if base is None or not res.get(base, task):
-        return [fmt(vals), "-"]
-    return [fmt(vals), f"{rela_impr(res.mean(name, task), res.mean(base, task)):+.2f}%"]
+        return [_fmt(res, vals), "-"]
+    return [_fmt(res, vals), f"{rela_impr(res.mean(name, task), res.mean(base, task)):+.2f}%"]
 
 
 def _table(res: Results, title: str, names: list[tuple[str, str]], base: str | None) -> ReportTable:
@@ -204,14 +210,15 @@ def srjgraph_suite(out: Path, data: Path | None, seeds: int, sets: list[str], mo
                    console: Console) -> dict:
     """SRJGraph's tables 3-7 and the claims of its sections 5.4-5.6 on the simulated marketplace."""
     out = Path(out)
-    opts, sets = suite_options(sets, {"preset": "small", "tables": "3,4,5,6,7", "train": True})
+    opts, sets = suite_options(sets, {"preset": "small", "tables": "3,4,5,6,7"})
     data = ensure_simulated(data, out, str(opts["preset"]), console)
     models = models or [*BASELINES, "srjgraph"]
     unknown = sorted(set(models) - {*BASELINES, "srjgraph"})
     if unknown:
         raise SuiteError(f"--models: {unknown} are not in this suite ({', '.join([*BASELINES, 'srjgraph'])})")
     try:
-        tables = {int(t) for t in str(opts["tables"]).split(",")}
+        raw = opts["tables"]
+        tables = {int(t) for t in (raw if isinstance(raw, list) else str(raw).split(","))}
     except ValueError as e:
         raise SuiteError(f"suite.tables={opts['tables']!r}: expected a comma-separated subset of 3,4,5,6,7") from e
     if not tables <= {3, 4, 5, 6, 7}:
@@ -220,12 +227,12 @@ def srjgraph_suite(out: Path, data: Path | None, seeds: int, sets: list[str], mo
                       train_missing=bool(opts["train"]))
     if not runs:
         raise SuiteError(f"no finished runs under {out / 'runs'} for these tables and models")
-    res = Results(runs)
+    res = Results(runs, seeds)
 
     t3 = [(m, m) for m in BASELINES] + [("SRJGraph", "srjgraph")]
     t4 = [(f"JSR-{m}", f"jsr-{m}") for m in BASELINES] + [("SRJGraph", "srjgraph")]
-    tables = [_table(res, f"Table 3: single-scenario baselines vs SRJGraph, test AUC mean ± std over {seeds} "
-                          "seeds (RelaImpr vs DNN)", t3, "dnn")]
+    out_tables = [_table(res, f"Table 3: single-scenario baselines vs SRJGraph, test AUC mean ± std over {seeds} "
+                              "seeds (RelaImpr vs DNN)", t3, "dnn")] if 3 in tables else []
     jrows = []
     for label, n in t4:
         if not res.has(n):
@@ -233,24 +240,27 @@ def srjgraph_suite(out: Path, data: Path | None, seeds: int, sets: list[str], mo
         row = [label]
         for task in TASKS:
             base = n[4:] if n.startswith("jsr-") else None
-            row += [fmt(res.get(n, task)),
+            row += [_fmt(res, res.get(n, task)),
                     f"{rela_impr(res.mean(n, task), res.mean(base, task)):+.2f}%" if base and res.get(base, task)
                     else "-",
                     f"{rela_impr(res.mean(n, task), res.mean('jsr-dnn', task)):+.2f}%"
                     if n != "jsr-dnn" and res.get("jsr-dnn", task) else "-"]
         jrows.append(row)
-    tables.append(ReportTable("Table 4: joint learning (JSR form), RelaImpr vs the non-joint form and vs JSR-DNN",
-                              ["model", "search AUC", "vs non-joint", "vs JSR-DNN", "rec AUC", "vs non-joint",
-                               "vs JSR-DNN"], jrows))
-    tables.append(_table(res, "Table 5: ablations (RelaImpr vs SRJGraph)",
+    if 4 in tables:
+        out_tables.append(ReportTable(
+            "Table 4: joint learning (JSR form), RelaImpr vs the non-joint form and vs JSR-DNN",
+            ["model", "search AUC", "vs non-joint", "vs JSR-DNN", "rec AUC", "vs non-joint", "vs JSR-DNN"], jrows))
+    wanted = {5: _table(res, "Table 5: ablations (RelaImpr vs SRJGraph)",
                          [("SRJGraph", "srjgraph")] + [(f"SRJGraph {lab}", f"srjgraph {a}") for a, (lab, _) in ABLATIONS.items()],
-                         "srjgraph"))
-    tables.append(_table(res, "Table 6: aggregation depth (RelaImpr vs depth 1)",
+                         "srjgraph"),
+              6: _table(res, "Table 6: aggregation depth (RelaImpr vs depth 1)",
                          [(str(k), f"srjgraph depth {k}" if k != 3 else "srjgraph") for k in (1, 2, 3, 4)],
-                         "srjgraph depth 1"))
-    tables.append(_table(res, "Table 7: aggregation width (user [a,1,b], item [1,a,1]; RelaImpr vs (10,4))",
+                         "srjgraph depth 1"),
+              7: _table(res, "Table 7: aggregation width (user [a,1,b], item [1,a,1]; RelaImpr vs (10,4))",
                          [(f"({a},{b})", f"srjgraph width {a},{b}") for a, b in WIDTHS] + [("(25,10)", "srjgraph")],
-                         "srjgraph width 10,4"))
+                         "srjgraph width 10,4")}
+    out_tables += [t for k, t in wanted.items() if k in tables]
+    tables = out_tables
     oracle = [[task, fmt(res.oracle[task]) if res.oracle[task] else "-"] for task in TASKS]
     tables.append(ReportTable("Oracle: AUC of the simulator's true click probability on the same test events",
                               ["task", "oracle AUC"], oracle))

@@ -7,8 +7,9 @@ representations of fig. 9, and prints every claim as holds / does not hold with 
 (the simulator's true click probabilities) beside.
 
 Protocol: every model with its registered defaults, which are TreeMS's for all of them (share scenarios only,
-Adagrad lr 0.01, weight decay 1e-6, batch 1024; early stopping on validation AUC); the social graph is built
-from the weeks before training (the dataset's background window), train on one period, test on the next.
+Adagrad lr 0.1 (chosen on validation; the paper does not give it), weight decay 1e-6, batch 1024; early stopping
+on validation AUC); the social graph is built from the weeks before training (the dataset's background window),
+train on one period, test on the next.
 
 Head / long tail: share leaves ranked by their TRAIN impressions; the head = the 5 busiest leaves, the long tail
 = the leaves after the first 80% of the train traffic. Figs. 5-6 show the head leaves and the 5 quietest
@@ -307,7 +308,9 @@ def treems_suite(out: Path, data: Path | None, seeds: int, sets: list[str], mode
             raise SuiteError(f"--models: unknown {unknown}; known rows: {', '.join(r.name for r in rows)}")
         rows = [r for r in rows if r.name in models or r.model in models]
     common = [f"data.graph_dir={out / 'graph'}", "train.progress=false", *sets]
-    runs = run_matrix(rows, data, out, seeds, common, console)
+    runs = run_matrix(rows, data, out, seeds, common, console, train_missing=bool(opts["train"]))
+    if not runs:
+        raise SuiteError(f"no finished runs under {out / 'runs'}")
     by: dict[str, list[dict]] = {}
     for r in runs:
         by.setdefault(r["run_name"], []).append(r)
@@ -327,7 +330,7 @@ def treems_suite(out: Path, data: Path | None, seeds: int, sets: list[str], mode
         rs = by[n]
         summary["rows"][n] = {m: [r["overall"].get(m, float("nan")) for r in rs] for m in METRICS}
         pub = PAPER_TABLE2.get(n)
-        t2.append([n, *[fmt(summary["rows"][n][m]) for m in METRICS], f"{oracle:.4f}",
+        t2.append([n, *[fmt(summary["rows"][n][m], n=seeds) for m in METRICS], f"{oracle:.4f}",
                    " / ".join(f"{x:.4f}" for x in pub) if pub else "-"])
     tables.append(ReportTable(
         f"Table 2: share scenarios, test split, mean ± std over {seeds} seed(s)",
@@ -374,7 +377,7 @@ def treems_suite(out: Path, data: Path | None, seeds: int, sets: list[str], mode
     for n in fig_models:
         for grp, scen in (("head", head), ("long tail", tail)):
             if scen:
-                pooled[grp][n] = [pooled_metrics(out / "runs" / n / f"seed{s}", data, scen) for s in range(seeds)]
+                pooled[grp][n] = [pooled_metrics(out / "runs" / n / f"seed{r['run_seed']}", data, scen) for r in by[n]]
     summary["pooled"] = pooled
     ht_rows = []
     for n in fig_models:

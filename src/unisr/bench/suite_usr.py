@@ -29,7 +29,9 @@ PRESETS = {
     "paper": [],  # the usr model defaults are the paper's (AdamW, lr 1e-4, batch 1024, d 32, λ, τ)
     "quick": ["train.lr=0.001", "train.epochs=8", "train.patience=2"],
 }
-COMMON = [f"data.scenarios=[{S},{R}]", "train.progress=false"]
+# model selection on the mean of the click and click-and-buy validation AUCs: selecting on click AUC alone kept
+# epochs whose CTCVR AUC was already falling (same rule for Base and Base+USR)
+COMMON = [f"data.scenarios=[{S},{R}]", "train.progress=false", "train.monitor=auc+ctcvr_auc"]
 BASE = ("model.use_ie=false", "model.use_fg=false", "model.use_glmt=false")
 # paper table 1, Δ in AUC points (x100): (scenario, task) -> backbone -> Δ
 PAPER_DELTA = {
@@ -169,14 +171,18 @@ def usr_suite(out: Path, data: Path | None, seeds: int, sets: list[str], models:
     rows += [RunSpec(f"star-usr-d{d}", "usr", ("model.backbone=star", f"model.dim={d}", f"data.embed_dim={d}"))
              for d in dims if d != 32 and star]
     common = [*COMMON, *PRESETS[opts["preset"]], *sets]
-    runs = run_matrix(rows, data, out, seeds, common, console)
+    runs = run_matrix(rows, data, out, seeds, common, console, train_missing=bool(opts["train"]))
     by: dict[str, list[dict]] = {}
     for r in runs:
         by.setdefault(r["run_name"], []).append(r)
     oracle = ctcvr_oracle(data)
 
     def vals(name: str, scen: str, task: str) -> list[float]:
-        return [_metric(r, scen, task) for r in by[name]]
+        return [_metric(r, scen, task) for r in by.get(name, [])]
+
+    backbones = [b for b in backbones if f"{b}-base" in by and f"{b}-usr" in by]  # suite.train=false: finished
+    if not backbones:
+        raise SuiteError(f"no backbone has finished Base and Base+USR runs under {out / 'runs'}")
 
     claims: list[str] = []
     # ---------------------------------------------------------------- table 1
@@ -189,7 +195,7 @@ def usr_suite(out: Path, data: Path | None, seeds: int, sets: list[str], models:
             d = (mean_std(usr)[0] - mean_std(base)[0]) * 100
             deltas.append(d)
             pos = by[f"{b}-usr"][0]["scenarios"][scen].get(f"{task}_positives", "?")
-            t1.append([sk, b, task.upper(), fmt(base), fmt(usr), f"{d:+.2f}", f"{PAPER_DELTA[(sk, task)][b]:+.2f}",
+            t1.append([sk, b, task.upper(), fmt(base, n=seeds), fmt(usr, n=seeds), f"{d:+.2f}", f"{PAPER_DELTA[(sk, task)][b]:+.2f}",
                        ttest_str(usr, base), f"{oracle[scen][task]:.4f}", str(pos)])
             summary["table1"].setdefault(b, {})[f"{sk}_{task}"] = {"base": base, "usr": usr, "delta_pts": d}
         claims.append(f"Base+USR beats Base for {b} in all four AUCs (S CTCVR, S CTR, R CTCVR, R CTR): "

@@ -84,7 +84,7 @@ def suite_options(sets: list[str], defaults: dict) -> tuple[dict, list[str]]:
     from ``defaults``; an unknown key is an error naming the known ones), the others go to every run."""
     import yaml
 
-    opts = dict(defaults)
+    opts = {"train": True, **defaults}  # suite.train=false: report the finished runs, train nothing
     rest = []
     for s in sets:
         if s.startswith("suite."):
@@ -111,7 +111,8 @@ def run_matrix(models: list[str | RunSpec], data: Path, out: Path, seeds: int, s
                console: Console, train_missing: bool = True) -> list[dict]:
     """Train every (row, seed); reuse finished runs (their metrics.json) so a suite can be resumed.
 
-    A row is a model name or a :class:`RunSpec`; each result carries ``run_name`` (the row's name).
+    A row is a model name or a :class:`RunSpec`; each result carries ``run_name`` (the row's name) and
+    ``run_seed`` (its folder ``seed<k>``).
     ``train_missing=False`` only collects the finished runs (a report of what is there, nothing trained)."""
     from unisr.train.run import train_run
 
@@ -132,7 +133,7 @@ def run_matrix(models: list[str | RunSpec], data: Path, out: Path, seeds: int, s
                 console.print(f"{row.name} seed {seed}: test AUC {m['overall']['auc']:.4f} logloss "
                               f"{m['overall']['logloss']:.4f} (best epoch {m['best_epoch']}, "
                               f"{m['train_seconds']:.0f} s)")
-            m["run_name"] = row.name
+            m["run_name"], m["run_seed"] = row.name, seed
             results.append(m)
     return results
 

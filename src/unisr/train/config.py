@@ -45,7 +45,7 @@ class TrainConfig(BaseModel):
     clip_norm: float | None = None
     lr_step: LRStep | None = None
     patience: int = 4
-    monitor: str = "auc"  # a key of the validation overall metrics, or "scenarios.<name>.<metric>"
+    monitor: str = "auc"  # a key of the validation overall metrics, "scenarios.<name>.<metric>", or "a+b" (mean)
     mode: Literal["max", "min"] = "max"
     losses: dict[str, float] = Field(default_factory=lambda: {"click": 1.0})
     seed: int = 0

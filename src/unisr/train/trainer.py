@@ -32,7 +32,11 @@ def seed_everything(seed: int) -> None:
 
 
 def lookup_metric(metrics: dict, key: str) -> float:
-    """``auc`` -> metrics['overall']['auc']; ``scenarios.x.auc`` -> metrics['scenarios']['x']['auc']."""
+    """``auc`` -> metrics['overall']['auc']; ``scenarios.x.auc`` -> metrics['scenarios']['x']['auc'];
+    ``auc+ctcvr_auc`` -> the mean of the named metrics (model selection over several tasks)."""
+    if "+" in key:
+        parts = [k.strip() for k in key.split("+")]
+        return float(sum(lookup_metric(metrics, k) for k in parts) / len(parts))
     node: Any = metrics if "." in key else metrics["overall"]
     for p in key.split("."):
         node = node[p]
