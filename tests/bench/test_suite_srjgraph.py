@@ -76,3 +76,19 @@ def test_run_matrix_collect_only_reports_finished_runs(tmp_path):
     rows = [RunSpec("dnn", "dnn"), RunSpec("srjgraph", "srjgraph")]
     got = run_matrix(rows, tmp_path / "no-data", tmp_path, 2, [], Console(quiet=True), train_missing=False)
     assert [(r["run_name"], r["run_seed"], r["overall"]["auc"]) for r in got] == [("dnn", 0, 0.6)]
+
+
+def test_epoch_limit_note_counts_runs_still_improving(tmp_path):
+    import yaml
+
+    from unisr.bench.suites import epoch_limit_note
+
+    runs = []
+    for name, best in (("a", 4), ("a", 2), ("b", 4)):
+        d = tmp_path / f"{name}{best}{len(runs)}"
+        d.mkdir()
+        (d / "config.yaml").write_text(yaml.safe_dump({"train": {"epochs": 5}}))
+        runs.append({"run_name": name, "best_epoch": best, "run_dir": str(d)})
+    note = epoch_limit_note(runs)
+    assert "2 of 3 runs" in note and "a 1, b 1" in note
+    assert "no run configs" in epoch_limit_note([{"run_name": "x", "best_epoch": 0}])

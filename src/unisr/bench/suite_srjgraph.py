@@ -24,7 +24,15 @@ from pathlib import Path
 from rich.console import Console
 
 from unisr.bench.report import Report, ReportTable, bar_plot, fmt, ttest_str
-from unisr.bench.suites import RunSpec, SuiteError, ensure_simulated, run_matrix, suite, suite_options
+from unisr.bench.suites import (
+    RunSpec,
+    SuiteError,
+    ensure_simulated,
+    epoch_limit_note,
+    run_matrix,
+    suite,
+    suite_options,
+)
 from unisr.evaluate.stats import mean_std, paired_ttest
 
 SEARCH, REC = "search_text", "feed_main"
@@ -272,6 +280,7 @@ def srjgraph_suite(out: Path, data: Path | None, seeds: int, sets: list[str], mo
         tables.append(ReportTable("Paired t-tests of SRJGraph against every other run", ["task", "model", "vs",
                                                                                        "paired t-test"], tt))
     lines = claims(res)
+    lines.insert(0, ["(training budget)", "n/a", epoch_limit_note(runs)])
     tables.append(ReportTable("The paper's claims (sections 5.4-5.6) on this data", ["claim", "verdict", "numbers"],
                               lines))
     names = [n for n in ["dnn", "aem_din", "lightgcn", "jsr-dnn", "jsr-aem_din", "jsr-lightgcn", "srjgraph"]

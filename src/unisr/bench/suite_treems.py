@@ -31,7 +31,7 @@ import numpy as np
 from rich.console import Console
 
 from unisr.bench.report import Report, ReportTable, bar_plot, fmt, ttest_str
-from unisr.bench.suites import RunSpec, SuiteError, run_matrix, suite, suite_options
+from unisr.bench.suites import RunSpec, SuiteError, epoch_limit_note, run_matrix, suite, suite_options
 from unisr.evaluate.stats import mean_std
 
 METRICS = ["auc", "gauc", "mrr", "hr@5", "hr@10"]
@@ -478,6 +478,7 @@ def treems_suite(out: Path, data: Path | None, seeds: int, sets: list[str], mode
                       f"(TreeMS {a:.3f} vs MMoE {b:.3f}; an untrained TreeMS already has {sil_init:.3f}: leaves "
                       f"sharing a path prefix share LSTM inputs by construction)")
 
+    claims.insert(0, epoch_limit_note(runs))
     if seeds < 2:
         claims.insert(0, "1 seed: every verdict below is one comparison, without a significance test")
     report = Report(

@@ -20,7 +20,7 @@ import numpy as np
 from rich.console import Console
 
 from unisr.bench.report import Report, ReportTable, fmt, ttest_str
-from unisr.bench.suites import RunSpec, SuiteError, run_matrix, suite, suite_options
+from unisr.bench.suites import RunSpec, SuiteError, epoch_limit_note, run_matrix, suite, suite_options
 from unisr.evaluate.stats import mean_std
 
 BACKBONES = ["shared_bottom", "mmoe", "ple", "star", "m2m", "apg"]
@@ -243,6 +243,7 @@ def usr_suite(out: Path, data: Path | None, seeds: int, sets: list[str], models:
                       f"(best d per metric S CTCVR/S CTR/R CTCVR/R CTR: {best})")
         tables.append(ReportTable("Fig. 2(c): embedding size d (STAR + USR), test AUC",
                                   ["d", "S CTCVR", "S CTR", "R CTCVR", "R CTR"], dm))
+    claims.insert(0, epoch_limit_note(runs))
     # ------------------------------------------------------------------ fig
     figures = []
     if opts["tsne"] and "star" in backbones:

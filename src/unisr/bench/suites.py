@@ -112,7 +112,7 @@ def run_matrix(models: list[str | RunSpec], data: Path, out: Path, seeds: int, s
     """Train every (row, seed); reuse finished runs (their metrics.json) so a suite can be resumed.
 
     A row is a model name or a :class:`RunSpec`; each result carries ``run_name`` (the row's name) and
-    ``run_seed`` (its folder ``seed<k>``).
+    ``run_seed`` (its folder ``seed<k>``) and ``run_dir``.
     ``train_missing=False`` only collects the finished runs (a report of what is there, nothing trained)."""
     from unisr.train.run import train_run
 
@@ -133,9 +133,31 @@ def run_matrix(models: list[str | RunSpec], data: Path, out: Path, seeds: int, s
                 console.print(f"{row.name} seed {seed}: test AUC {m['overall']['auc']:.4f} logloss "
                               f"{m['overall']['logloss']:.4f} (best epoch {m['best_epoch']}, "
                               f"{m['train_seconds']:.0f} s)")
-            m["run_name"], m["run_seed"] = row.name, seed
+            m["run_name"], m["run_seed"], m["run_dir"] = row.name, seed, str(run_dir)
             results.append(m)
     return results
+
+
+def epoch_limit_note(runs: list[dict]) -> str:
+    """One line for a report: how many runs had their best validation epoch at the last epoch allowed (still
+    improving when the epoch budget ended, i.e. under-trained), by row name."""
+    import yaml
+
+    hit: dict[str, int] = {}
+    total = 0
+    for r in runs:
+        cfg = Path(r.get("run_dir", "")) / "config.yaml"
+        if not cfg.exists():
+            continue
+        total += 1
+        epochs = int(yaml.safe_load(cfg.read_text())["train"]["epochs"])
+        if int(r.get("best_epoch", -1)) >= epochs - 1:
+            hit[r["run_name"]] = hit.get(r["run_name"], 0) + 1
+    if not total:
+        return "epoch budget: no run configs found"
+    rows = ", ".join(f"{k} {v}" for k, v in hit.items())
+    return (f"epoch budget: {sum(hit.values())} of {total} runs had their best validation epoch at the last epoch "
+            f"allowed (still improving when stopped){': ' + rows if rows else ''}")
 
 
 def load_builtin_suites() -> None:
