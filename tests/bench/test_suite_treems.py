@@ -7,14 +7,13 @@ from synth import make_dataset
 from unisr.bench.suite_treems import (
     NO_EARLY_STOP,
     TABLE2_ROWS,
-    clearly_greater,
     head_tail,
     norm_entropy,
     pca2,
     silhouette,
     train_traffic,
 )
-from unisr.bench.suites import SUITES, SuiteError, load_builtin_suites
+from unisr.bench.suites import SUITES, SuiteError, clearly_greater, load_builtin_suites
 
 
 def test_head_and_long_tail_by_train_traffic():

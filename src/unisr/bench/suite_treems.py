@@ -31,7 +31,15 @@ import numpy as np
 from rich.console import Console
 
 from unisr.bench.report import Report, ReportTable, bar_plot, fmt, ttest_str
-from unisr.bench.suites import RunSpec, SuiteError, epoch_limit_note, run_matrix, suite, suite_options
+from unisr.bench.suites import (
+    RunSpec,
+    SuiteError,
+    clearly_greater,
+    epoch_limit_note,
+    run_matrix,
+    suite,
+    suite_options,
+)
 from unisr.evaluate.stats import mean_std
 
 METRICS = ["auc", "gauc", "mrr", "hr@5", "hr@10"]
@@ -80,14 +88,6 @@ FIG56 = ["TreeMS", "MMoE", "PinSage_A", "DNN"]  # the models of figs. 5-6
 # epochs at Adagrad lr 0.1 and patience 4 stopped TreeMS at epoch 5 with its best at epoch 1 (2026-12-02);
 # every baseline ran all 20 epochs anyway, so this changes none of their results
 NO_EARLY_STOP = "train.patience=1000"
-# a switch / balance claim holds only by at least this much (AUC, normalised entropy, gate weight): the report
-# prints 4 / 3 decimals, and TreeMS with and without L_aux differed by 4e-5 AUC (gates within 0.005 of uniform)
-MIN_MARGIN = 5e-4
-
-
-def clearly_greater(a: float, b: float, margin: float = MIN_MARGIN) -> bool:
-    """a exceeds b by at least ``margin`` (a one-seed claim's "holds"; ties and rounding noise do not)."""
-    return a - b >= margin
 
 
 def _options(sets: list[str]) -> tuple[dict, list[str]]:

@@ -20,7 +20,15 @@ import numpy as np
 from rich.console import Console
 
 from unisr.bench.report import Report, ReportTable, fmt, ttest_str
-from unisr.bench.suites import RunSpec, SuiteError, epoch_limit_note, run_matrix, suite, suite_options
+from unisr.bench.suites import (
+    RunSpec,
+    SuiteError,
+    clearly_greater,
+    epoch_limit_note,
+    run_matrix,
+    suite,
+    suite_options,
+)
 from unisr.evaluate.stats import mean_std
 
 BACKBONES = ["shared_bottom", "mmoe", "ple", "star", "m2m", "apg"]
@@ -220,7 +228,7 @@ def usr_suite(out: Path, data: Path | None, seeds: int, sets: list[str], models:
                 dd = [full[f"{sk}_{t}"] - mean_std(vals(name, sc, t))[0] for sk, sc, t in METRICS]
                 drops[lab] = float(np.mean(dd)) * 100
                 summary["ablation"][lab] = dd
-                claims.append(f"{lab} lowers AUC (STAR backbone): {_holds(drops[lab] > 0)} (mean drop "
+                claims.append(f"{lab} lowers AUC (STAR backbone): {_holds(clearly_greater(drops[lab] / 100, 0.0))} (mean drop "
                               f"{drops[lab]:+.2f} pts over the four AUCs)")
         ab.append(["Base (all off)", *[fmt(vals("star-base", sc, t)) for _, sc, t in METRICS]])
         if drops:

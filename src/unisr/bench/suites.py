@@ -79,6 +79,16 @@ def ensure_simulated(data: Path | None, out: Path, preset: str, console: Console
     return dest
 
 
+# a switch / balance claim holds only by at least this much (AUC, normalised entropy, gate weight): reports
+# print 4 / 3 decimals, and TreeMS with and without L_aux differed by 4e-5 AUC (gates within 0.005 of uniform)
+MIN_MARGIN = 5e-4
+
+
+def clearly_greater(a: float, b: float, margin: float = MIN_MARGIN) -> bool:
+    """a exceeds b by at least ``margin`` (a one-seed claim's "holds"; ties and rounding noise do not)."""
+    return a - b >= margin
+
+
 def suite_options(sets: list[str], defaults: dict) -> tuple[dict, list[str]]:
     """Split ``--set`` entries: ``suite.<key>=<value>`` are options of the suite itself (YAML values, keys
     from ``defaults``; an unknown key is an error naming the known ones), the others go to every run."""
