@@ -55,6 +55,12 @@ def test_claims_verdicts_follow_the_numbers():
     assert verdict["5.6.1 SRJGraph w/o query is worse than SRJGraph on both tasks"] == "does not hold"
     assert verdict["5.4 SRJGraph is the best model, significantly (p < 0.05) over the runner-up (search)"] == "holds"
     assert res.oracle["search"] == [0.8, 0.8, 0.8]
+    # a tie (4e-5 AUC) is no evidence: an ablation is "worse" only by a visible margin on both tasks
+    tie = Results([_run("srjgraph", 0, 0.65, 0.66), _run("srjgraph no-intention", 0, 0.64996, 0.64),
+                   _run("srjgraph no-upstream", 0, 0.64, 0.64)])
+    tv = {c: v for c, v, _ in claims(tie)}
+    assert tv["5.6.1 SRJGraph w/o intention is worse than SRJGraph on both tasks"] == "does not hold"
+    assert tv["5.6.1 SRJGraph w/o upstream is worse than SRJGraph on both tasks"] == "holds"
     # a row with fewer finished seeds than asked for says so
     from unisr.bench.suite_srjgraph import _fmt
 

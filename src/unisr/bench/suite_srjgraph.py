@@ -11,7 +11,8 @@ Every run of a table is a :class:`RunSpec` row of one matrix (runs are reused wh
 - table 6: aggregation depth 1-4 (user widths [25, 1, 10, 1][:K], item [1, 25, 1, 10][:K]);
 - table 7: widths (a, b) = user [a, 1, b], item [1, a, 1] for (10,4) (15,6) (20,8) (25,10).
 
-Each claim of sections 5.4-5.6 is printed as a line with ``holds`` / ``does not hold`` and its numbers.
+Each claim of sections 5.4-5.6 is printed as a line with ``holds`` / ``does not hold`` and its numbers; a
+comparison without a t-test holds only by a visible margin (``suites.clearly_greater``).
 Suite options (``--set suite.<key>=<value>``): ``preset`` (simulated marketplace when no ``--data``, default
 small), ``tables`` (e.g. ``3,4``: only the runs those tables need), ``train`` (false: only report the runs
 already finished, train nothing).
@@ -27,6 +28,7 @@ from unisr.bench.report import Report, ReportTable, bar_plot, fmt, ttest_str
 from unisr.bench.suites import (
     RunSpec,
     SuiteError,
+    clearly_greater,
     ensure_simulated,
     epoch_limit_note,
     run_matrix,
@@ -167,13 +169,14 @@ def claims(res: Results) -> list[list[str]]:
             _claim(lines, f"5.4 DNN performs the worst of the single-scenario baselines ({task})", worst == "dnn",
                    f"worst = {worst} {res.mean(worst, task):.4f}; DNN {res.mean('dnn', task):.4f}")
         if res.has("aem_din") and res.has("tem"):
-            _claim(lines, f"5.4 AEM+DIN outperforms TEM ({task})", res.mean("aem_din", task) > res.mean("tem", task),
+            ok = clearly_greater(res.mean("aem_din", task), res.mean("tem", task))
+            _claim(lines, f"5.4 AEM+DIN outperforms TEM ({task})", ok,
                    f"AEM+DIN {res.mean('aem_din', task):.4f} vs TEM {res.mean('tem', task):.4f}")
         gnn = [g for g in GNNS if res.has(g)]
         seq = [m for m in NON_GRAPH if res.has(m)]
         if gnn and seq:
             best_seq = max(seq, key=lambda m: res.mean(m, task))
-            ok = all(res.mean(g, task) > res.mean("dnn", task) for g in gnn) if "dnn" in seq else None
+            ok = all(clearly_greater(res.mean(g, task), res.mean("dnn", task)) for g in gnn) if "dnn" in seq else None
             _claim(lines, f"5.4 the GNN baselines beat DNN ({task})", ok,
                    ", ".join(f"{g} {res.mean(g, task):.4f}" for g in gnn) +
                    f"; DNN {res.mean('dnn', task):.4f}; best non-graph {best_seq} {res.mean(best_seq, task):.4f}"
@@ -186,7 +189,7 @@ def claims(res: Results) -> list[list[str]]:
         if joint:
             gains = {m: rela_impr(res.mean(f"jsr-{m}", task), res.mean(m, task)) for m in joint}
             _claim(lines, f"5.5 joint learning (JSR) improves every baseline ({task})",
-                   all(g > 0 for g in gains.values()), ", ".join(f"{m} {g:+.2f}%" for m, g in gains.items()))
+                   all(clearly_greater(res.mean(f"jsr-{m}", task), res.mean(m, task)) for m in joint), ", ".join(f"{m} {g:+.2f}%" for m, g in gains.items()))
         jsr = [f"jsr-{m}" for m in BASELINES if res.has(f"jsr-{m}")]
         ok, nums = _best_vs_runner_up(res, "srjgraph", jsr, task)
         _claim(lines, f"5.5 SRJGraph beats every joint baseline, significantly ({task})", ok, nums)
@@ -195,21 +198,21 @@ def claims(res: Results) -> list[list[str]]:
         if res.has(variant) and res.has("srjgraph"):
             d = {t: rela_impr(res.mean(variant, t), res.mean("srjgraph", t)) for t in TASKS}
             _claim(lines, f"5.6.1 SRJGraph {label} is worse than SRJGraph on both tasks",
-                   all(v < 0 for v in d.values()),
+                   all(clearly_greater(res.mean("srjgraph", t), res.mean(variant, t)) for t in TASKS),
                    ", ".join(f"{t} {res.mean(variant, t):.4f} ({d[t]:+.2f}%)" for t in TASKS))
     depth = {k: f"srjgraph depth {k}" if k != 3 else "srjgraph" for k in (1, 2, 3, 4)}
     if all(res.has(n) for n in depth.values()):
         for task in TASKS:
             m = [res.mean(depth[k], task) for k in (1, 2, 3, 4)]
-            _claim(lines, f"5.6.2 AUC rises from depth 1 to 3 ({task})", m[0] < m[1] < m[2],
+            _claim(lines, f"5.6.2 AUC rises from depth 1 to 3 ({task})", clearly_greater(m[1], m[0]) and clearly_greater(m[2], m[1]),
                    " / ".join(f"{x:.4f}" for x in m[:3]))
-            _claim(lines, f"5.6.2 AUC drops at depth 4 ({task})", m[3] < m[2], f"{m[2]:.4f} -> {m[3]:.4f}")
+            _claim(lines, f"5.6.2 AUC drops at depth 4 ({task})", clearly_greater(m[2], m[3]), f"{m[2]:.4f} -> {m[3]:.4f}")
     width = [f"srjgraph width {a},{b}" for a, b in WIDTHS] + ["srjgraph"]
     if all(res.has(n) for n in width):
         for task in TASKS:
             m = [res.mean(n, task) for n in width]
             _claim(lines, f"5.6.2 AUC increases with the aggregation width ({task})",
-                   all(a <= b for a, b in zip(m, m[1:], strict=False)), " / ".join(f"{x:.4f}" for x in m))
+                   all(clearly_greater(b, a) for a, b in zip(m, m[1:], strict=False)), " / ".join(f"{x:.4f}" for x in m))
     return lines
 
 

@@ -83,10 +83,10 @@ BASELINES = [r.name for r in TABLE2_ROWS if r.name != "TreeMS"]
 SOCIAL = ["DNN", "CUNE"]
 GRAPH = ["DiffNet", "PinSage_A", "PinSage_M", "PinSage_L", "GAT"]
 FIG56 = ["TreeMS", "MMoE", "PinSage_A", "DNN"]  # the models of figs. 5-6
-# every model gets the whole epoch budget and keeps its best validation epoch: the expert-gated models (TreeMS,
-# its no-tree switch, MMoE) sit on the base-rate plateau (click loss ~0.50, near-constant logits) for several
-# epochs at Adagrad lr 0.1 and patience 4 stopped TreeMS at epoch 5 with its best at epoch 1 (2026-12-02);
-# every baseline ran all 20 epochs anyway, so this changes none of their results
+# every model gets the whole epoch budget and keeps its best validation epoch: TreeMS and its no-tree switch sit
+# on the base-rate plateau (click loss ~0.50, near-constant logits) for several epochs at Adagrad lr 0.1, and
+# patience 4 stopped TreeMS at epoch 5 with its best at epoch 1 (2026-12-02); every baseline ran all 20 epochs
+# anyway, so this changes none of their results
 NO_EARLY_STOP = "train.patience=1000"
 
 
