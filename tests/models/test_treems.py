@@ -284,3 +284,34 @@ def test_unisr_train_treems_on_share_scenarios(sim_dir: Path, tmp_path: Path):
         assert k in overall and 0.0 <= overall[k] <= 1.0, k
     assert test["scenarios"] and all(name.startswith("share") for name in test["scenarios"])
     assert (out / "model.safetensors").exists()
+
+
+def test_he_init_of_the_relu_stacks_keeps_gates_uniform_and_spreads_the_logits():
+    """``init=he`` (the default) re-initialises experts, MLP and prediction layer; the gates stay zero."""
+    he, default = build(), build(init="torch")
+    w0 = he.experts.weights[0]
+    assert abs(float(w0.std()) - (2 / w0.shape[1]) ** 0.5) < 0.02
+    assert torch.count_nonzero(he.experts.biases[0]) == 0
+    bound = 1 / w0.shape[1] ** 0.5
+    assert float(default.experts.weights[0].abs().max()) <= bound
+    for g in he.tree.gates:
+        assert torch.count_nonzero(g.weight) == 0
+    b = batch(256)
+    he.eval()
+    default.eval()
+    with torch.no_grad():
+        assert float(he(b)["click"].std()) > 5 * float(default(b)["click"].std())
+
+
+def test_node_init_std_sets_the_scale_of_the_tree_node_embeddings():
+    big, small = build(node_init_std=1.0), build(node_init_std=0.1)
+    assert 0.6 < float(big.tree.nodes.weight.std()) < 1.4
+    assert 0.06 < float(small.tree.nodes.weight.std()) < 0.14
+    b = batch(64)
+    big.eval()
+    small.eval()
+    with torch.no_grad():
+        h_big = big.tree(torch.arange(len(TREE)))[1]
+        h_small = small.tree(torch.arange(len(TREE)))[1]
+    assert float(h_big.std(0).mean()) > float(h_small.std(0).mean())  # scenarios' contexts differ more
+    assert torch.isfinite(big(b)["click"]).all()

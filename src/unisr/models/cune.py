@@ -17,7 +17,7 @@ from torch import Tensor, nn
 from unisr.data.batch import Batch
 from unisr.data.features import FeatureSchema
 from unisr.models.registry import register_model
-from unisr.models.share_common import SHARE_DEFAULTS, ShareConfig, ShareInput, use_sparse
+from unisr.models.share_common import SHARE_DEFAULTS, ShareConfig, ShareInput, init_relu_stacks, use_sparse
 from unisr.nn.mlp import MLP
 
 
@@ -47,8 +47,8 @@ class CUNE(nn.Module):
 
     @classmethod
     def from_config(cls, schema: FeatureSchema, cfg: CUNEConfig) -> CUNE:
-        return cls(ShareInput.from_config(schema, cfg), schema.num_users, cfg.hidden, cfg.mf_dim, cfg.social_reg,
-                   cfg.dropout, use_sparse(schema, cfg))
+        return init_relu_stacks(cls(ShareInput.from_config(schema, cfg), schema.num_users, cfg.hidden, cfg.mf_dim, cfg.social_reg,
+                   cfg.dropout, use_sparse(schema, cfg)), cfg.init)
 
     @staticmethod
     def _dst(batch: Batch) -> Tensor:

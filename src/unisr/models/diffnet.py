@@ -17,7 +17,13 @@ from torch_geometric.utils import scatter
 
 from unisr.data.features import FeatureSchema
 from unisr.models.registry import register_model
-from unisr.models.share_common import SHARE_DEFAULTS, GraphShareRanker, ShareConfig, ShareInput
+from unisr.models.share_common import (
+    SHARE_DEFAULTS,
+    GraphShareRanker,
+    ShareConfig,
+    ShareInput,
+    init_relu_stacks,
+)
 
 
 class DiffusionLayer(nn.Module):
@@ -51,4 +57,4 @@ class DiffNet(GraphShareRanker):
     def from_config(cls, schema: FeatureSchema, cfg: ShareConfig) -> DiffNet:
         inp = ShareInput.from_config(schema, cfg)
         layers = nn.ModuleList(DiffusionLayer(inp.user_dim) for _ in cfg.fanouts)
-        return cls(inp, layers, cfg.hidden, cfg.dropout)
+        return init_relu_stacks(cls(inp, layers, cfg.hidden, cfg.dropout), cfg.init)

@@ -8,7 +8,7 @@ from torch import Tensor, nn
 from unisr.data.batch import Batch
 from unisr.data.features import FeatureSchema
 from unisr.models.registry import register_model
-from unisr.models.share_common import SHARE_DEFAULTS, ShareConfig, ShareInput
+from unisr.models.share_common import SHARE_DEFAULTS, ShareConfig, ShareInput, init_relu_stacks
 from unisr.nn.mlp import MLP
 from unisr.nn.routing import ScenarioGroups
 
@@ -34,7 +34,7 @@ class MultiScenario(nn.Module):
 
     @classmethod
     def from_config(cls, schema: FeatureSchema, cfg: ShareConfig) -> MultiScenario:
-        return cls(ShareInput.from_config(schema, cfg), schema.num_scenarios, cfg.hidden, cfg.dropout)
+        return init_relu_stacks(cls(ShareInput.from_config(schema, cfg), schema.num_scenarios, cfg.hidden, cfg.dropout), cfg.init)
 
     def forward(self, batch: Batch) -> dict[str, Tensor]:
         h = self.mlp(self.input(batch).x())

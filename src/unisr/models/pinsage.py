@@ -17,7 +17,13 @@ from torch_geometric.nn import SAGEConv
 
 from unisr.data.features import FeatureSchema
 from unisr.models.registry import register_model
-from unisr.models.share_common import SHARE_DEFAULTS, GraphShareRanker, ShareConfig, ShareInput
+from unisr.models.share_common import (
+    SHARE_DEFAULTS,
+    GraphShareRanker,
+    ShareConfig,
+    ShareInput,
+    init_relu_stacks,
+)
 
 
 class PinSageConfig(ShareConfig):
@@ -62,4 +68,4 @@ class PinSage(GraphShareRanker):
     def from_config(cls, schema: FeatureSchema, cfg: PinSageConfig) -> PinSage:
         inp = ShareInput.from_config(schema, cfg)
         layers = nn.ModuleList(SAGELayer(inp.user_dim, cfg.aggregator) for _ in cfg.fanouts)
-        return cls(inp, layers, cfg.hidden, cfg.dropout, act=nn.ReLU())
+        return init_relu_stacks(cls(inp, layers, cfg.hidden, cfg.dropout, act=nn.ReLU()), cfg.init)

@@ -16,7 +16,7 @@ from torch import Tensor, nn
 from unisr.data.batch import Batch
 from unisr.data.features import FeatureSchema
 from unisr.models.registry import register_model
-from unisr.models.share_common import SHARE_DEFAULTS, ShareConfig, ShareInput
+from unisr.models.share_common import SHARE_DEFAULTS, ShareConfig, ShareInput, init_relu_stacks
 from unisr.nn.mlp import MLP
 from unisr.nn.routing import ScenarioGroups
 
@@ -49,7 +49,7 @@ class ScenarioMeta(nn.Module):
 
     @classmethod
     def from_config(cls, schema: FeatureSchema, cfg: ScenarioMetaConfig) -> ScenarioMeta:
-        return cls(ShareInput.from_config(schema, cfg), cfg.hidden, cfg.rank, cfg.meta_hidden, cfg.dropout)
+        return init_relu_stacks(cls(ShareInput.from_config(schema, cfg), cfg.hidden, cfg.rank, cfg.meta_hidden, cfg.dropout), cfg.init)
 
     def scenario_params(self, s: int) -> tuple[Tensor, Tensor, Tensor]:
         p = self.meta(self.input.scenario_emb.weight[s])

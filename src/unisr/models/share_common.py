@@ -17,6 +17,7 @@ The input of eq. 3, x = concat(u, v, t, c):
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import Literal
 
 import torch
 from torch import Tensor, nn
@@ -26,6 +27,7 @@ from unisr.data.features import FeatureSchema
 from unisr.models.registry import RankerConfig
 from unisr.models.srjgraph import FieldEmbedding
 from unisr.nn.embedding import SPARSE_AUTO_ROWS, FeatureEmbedding
+from unisr.nn.init import he_init_
 from unisr.nn.mlp import MLP
 
 DEFAULT_VIEWS = ["friend", "pay", "share"]  # the paper's three views (sec. 4.1.1)
@@ -46,6 +48,30 @@ class ShareConfig(RankerConfig):
     pair_features: bool = True  # t's 2 |views| indicators: (u, v) an r-edge, u in v's sampled r-neighbours
     hidden: list[int] = [256, 128, 64]
     dropout: float = 0.0
+    # the ReLU stacks on x (MLPs, experts, towers, prediction layer): "he" = N(0, 2/fan_in), zero biases;
+    # "torch" = nn.Linear's default, whose signal shrinks ~6^(-L/2) through L ReLU layers (TreeMS: 7 layers,
+    # logits std 0.003 at init, 7 epochs at the base-rate loss; docs/models/treems.md). Same rule for every
+    # sharing model so table 2 stays a like-for-like comparison. Gates, attention and meta networks keep theirs.
+    init: Literal["he", "torch"] = "he"
+
+
+RELU_STACKS = ("mlp", "experts", "towers", "scenario_layers", "predict")
+
+
+def init_relu_stacks(model: nn.Module, init: str) -> nn.Module:
+    """Apply ``ShareConfig.init`` to the model's ReLU stacks on x (the attributes named in ``RELU_STACKS``).
+
+    Shapes:
+        model -> the same model
+    """
+    if init == "he":
+        for name in RELU_STACKS:
+            part = getattr(model, name, None)
+            if isinstance(part, nn.Module):
+                he_init_(part)
+    elif init != "torch":
+        raise ValueError(f"init must be 'he' or 'torch', got {init!r}")
+    return model
 
 
 def use_sparse(schema: FeatureSchema, cfg: RankerConfig) -> bool:

@@ -8,7 +8,7 @@ from torch import Tensor, nn
 from unisr.data.batch import Batch
 from unisr.data.features import FeatureSchema
 from unisr.models.registry import register_model
-from unisr.models.share_common import SHARE_DEFAULTS, ShareConfig, ShareInput
+from unisr.models.share_common import SHARE_DEFAULTS, ShareConfig, ShareInput, init_relu_stacks
 from unisr.nn.mlp import MLP
 
 
@@ -29,7 +29,7 @@ class ShareDNN(nn.Module):
 
     @classmethod
     def from_config(cls, schema: FeatureSchema, cfg: ShareConfig) -> ShareDNN:
-        return cls(ShareInput.from_config(schema, cfg), cfg.hidden, cfg.dropout)
+        return init_relu_stacks(cls(ShareInput.from_config(schema, cfg), cfg.hidden, cfg.dropout), cfg.init)
 
     def forward(self, batch: Batch) -> dict[str, Tensor]:
         return {"click": self.mlp(self.input(batch).x()).squeeze(1)}

@@ -10,7 +10,7 @@ from unisr.data.features import FeatureSchema
 from unisr.models.common import ScenarioTowers
 from unisr.models.mmoe import Experts, mix
 from unisr.models.registry import register_model
-from unisr.models.share_common import SHARE_DEFAULTS, ShareConfig, ShareInput
+from unisr.models.share_common import SHARE_DEFAULTS, ShareConfig, ShareInput, init_relu_stacks
 from unisr.nn.routing import ScenarioGroups
 
 
@@ -42,8 +42,8 @@ class ShareMMoE(nn.Module):
 
     @classmethod
     def from_config(cls, schema: FeatureSchema, cfg: ShareMMoEConfig) -> ShareMMoE:
-        return cls(ShareInput.from_config(schema, cfg), schema.num_scenarios, cfg.num_experts, cfg.expert,
-                   cfg.tower, cfg.dropout)
+        return init_relu_stacks(cls(ShareInput.from_config(schema, cfg), schema.num_scenarios, cfg.num_experts, cfg.expert,
+                   cfg.tower, cfg.dropout), cfg.init)
 
     def scenario_representations(self) -> Tensor:
         return self.input.scenario_emb.weight.detach()

@@ -14,7 +14,13 @@ from torch_geometric.nn import GATConv
 
 from unisr.data.features import FeatureSchema
 from unisr.models.registry import register_model
-from unisr.models.share_common import SHARE_DEFAULTS, GraphShareRanker, ShareConfig, ShareInput
+from unisr.models.share_common import (
+    SHARE_DEFAULTS,
+    GraphShareRanker,
+    ShareConfig,
+    ShareInput,
+    init_relu_stacks,
+)
 
 
 class SocialGATConfig(ShareConfig):
@@ -54,4 +60,4 @@ class SocialGAT(GraphShareRanker):
     def from_config(cls, schema: FeatureSchema, cfg: SocialGATConfig) -> SocialGAT:
         inp = ShareInput.from_config(schema, cfg)
         layers = nn.ModuleList(SelfLoopGAT(inp.user_dim, cfg.heads) for _ in cfg.fanouts)
-        return cls(inp, layers, cfg.hidden, cfg.dropout, act=nn.ELU())
+        return init_relu_stacks(cls(inp, layers, cfg.hidden, cfg.dropout, act=nn.ELU()), cfg.init)

@@ -30,7 +30,7 @@ from torch import Tensor, nn
 from unisr.data.batch import Batch
 from unisr.data.features import FeatureSchema
 from unisr.models.registry import register_model
-from unisr.models.share_common import SHARE_DEFAULTS, ShareConfig, ShareInput
+from unisr.models.share_common import SHARE_DEFAULTS, ShareConfig, ShareInput, init_relu_stacks
 from unisr.nn.mlp import MLP
 
 
@@ -41,6 +41,7 @@ class TreeMSConfig(ShareConfig):
     expert_dim: int = 64  # width of the first expert layer (not given in the paper)
     expert_dims: list[int] | None = None  # per layer (len H, non-increasing); None: expert_dim shrinking to half
     node_dim: int = 16  # tree node embedding o (not given)
+    node_init_std: float = 1.0  # std of the node embeddings' normal init (not given; nn.Embedding's default)
     lstm_dim: int = 32  # h^s (not given)
     hidden: list[int] = [64, 32]  # the MLPs of eq. 7 (not given)
     use_tree: bool = True  # False: gates from a flat scenario embedding (MMoE-like, no tree sharing)
@@ -86,7 +87,8 @@ class TreeContext(nn.Module):
     """
 
     def __init__(self, node_names: list[str], paths: list[list[int]], num_experts: int, node_dim: int,
-                 lstm_dim: int, use_tree: bool = True, flat: nn.Embedding | None = None) -> None:
+                 lstm_dim: int, use_tree: bool = True, flat: nn.Embedding | None = None,
+                 node_init_std: float = 1.0) -> None:
         super().__init__()
         self.node_names = list(node_names)
         self.depth = max(len(p) for p in paths)
@@ -96,7 +98,7 @@ class TreeContext(nn.Module):
         self.use_tree = use_tree
         if use_tree:
             self.nodes = nn.Embedding(len(node_names), node_dim)
-            nn.init.normal_(self.nodes.weight, std=0.1)
+            nn.init.normal_(self.nodes.weight, std=node_init_std)
             self.lstm = nn.LSTM(node_dim, lstm_dim, batch_first=True)
         else:  # the flat scenario embedding (shared with ShareInput's c when given)
             self.flat = flat if flat is not None else nn.Embedding(len(paths), lstm_dim)
@@ -156,6 +158,13 @@ class TowerExperts(nn.Module):
             d = h
         self.dims = list(dims)
         self.dropout = dropout
+
+    @torch.no_grad()
+    def he_init_(self) -> None:
+        """He-normal weights N(0, 2 / fan_in) and zero biases for every expert layer (``unisr.nn.init``)."""
+        for w, b in zip(self.weights, self.biases, strict=True):
+            w.normal_(0.0, math.sqrt(2.0 / w.shape[1]))
+            b.zero_()
 
     def forward(self, x: Tensor) -> list[Tensor]:
         outs = []
@@ -259,10 +268,10 @@ class TreeMS(nn.Module):
         names, paths = tree_vocabulary(schema)
         inp = ShareInput.from_config(schema, cfg)
         tree = TreeContext(names, paths, cfg.num_experts, cfg.node_dim, cfg.lstm_dim, cfg.use_tree,
-                           flat=inp.scenario_emb)
+                           flat=inp.scenario_emb, node_init_std=cfg.node_init_std)
         dims = cfg.expert_dims if cfg.expert_dims is not None else expert_tower(cfg.expert_dim, tree.depth)
-        return cls(inp, tree, dims, cfg.num_experts, cfg.hidden, cfg.fanouts, use_graph=cfg.use_graph,
-                   use_inconsistency=cfg.use_inconsistency, gamma=cfg.gamma, dropout=cfg.dropout)
+        return init_relu_stacks(cls(inp, tree, dims, cfg.num_experts, cfg.hidden, cfg.fanouts, use_graph=cfg.use_graph,
+                   use_inconsistency=cfg.use_inconsistency, gamma=cfg.gamma, dropout=cfg.dropout), cfg.init)
 
     def scenario_representations(self) -> Tensor:
         with torch.no_grad():
