@@ -133,3 +133,13 @@ def canonical_spec() -> dict:
 def tiny_dataset(write_dataset: Callable[..., Path]) -> Path:
     """Folder of the tiny valid canonical dataset."""
     return write_dataset()
+
+
+@pytest.fixture(scope="session")
+def sim_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """The simulator's ``tiny`` preset shrunk to 40k events, simulated once per test session."""
+    from unisr.simulate.api import resolve_config, simulate_config
+
+    out = tmp_path_factory.mktemp("sim_tiny")
+    simulate_config(resolve_config("tiny", ["n_events=40000"]), out, 0, "tiny", None, None)
+    return out

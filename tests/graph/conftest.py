@@ -1,4 +1,4 @@
-"""Fixtures: the simulator's tiny dataset (shrunk) and its graph, built once per test session."""
+"""Fixtures: the graph of the simulator's tiny dataset (``sim_dir``, tests/conftest.py), built once per session."""
 
 from __future__ import annotations
 
@@ -10,15 +10,6 @@ import pytest
 from unisr.graph.build import build_graph
 from unisr.graph.csr import CSR
 from unisr.graph.store import HeteroGraph
-
-
-@pytest.fixture(scope="session")
-def sim_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    from unisr.simulate.api import resolve_config, simulate_config
-
-    out = tmp_path_factory.mktemp("sim_tiny")
-    simulate_config(resolve_config("tiny", ["n_events=40000"]), out, 0, "tiny", None, None)
-    return out
 
 
 @pytest.fixture(scope="session")

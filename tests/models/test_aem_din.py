@@ -41,16 +41,12 @@ def test_attention_weights_zero_on_absent_behaviours_and_query_in_attention():
     assert get_model_info("aem_din").defaults["data"]["history_len"] == 25
 
 
-SIM_TINY = Path("/tmp/sim_tiny")
-
-
-@pytest.mark.skipif(not (SIM_TINY / "dataset.yaml").exists(), reason="needs the simulated dataset /tmp/sim_tiny")
 @pytest.mark.parametrize("scenarios,history", [(["search_text", "feed_main"], None), (["feed_main"], ["feed_main"])])
-def test_train_on_simulated_data(tmp_path, scenarios, history):
+def test_train_on_simulated_data(sim_dir, tmp_path, scenarios, history):
     """`unisr train` in the JSR joint form (search_text + feed_main, history from both) and in the single-scenario
     form (feed_main, its own history) writes a run folder evaluated on those scenarios only."""
     out = tmp_path / "run"
-    cmd = [str(Path(sys.executable).parent / "unisr"), "train", "--model", "aem_din", "--data", str(SIM_TINY),
+    cmd = [str(Path(sys.executable).parent / "unisr"), "train", "--model", "aem_din", "--data", str(sim_dir),
            "--out", str(out), "--set", "train.threads=1", "--set", "train.epochs=1", "--set", "train.progress=false",
            "--set", f"data.scenarios=[{','.join(scenarios)}]"]
     if history:

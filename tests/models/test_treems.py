@@ -259,15 +259,6 @@ def test_checks_of_the_baselines_with_graph_off():
 
 
 # ------------------------------------------------------------------------------------------- real run
-@pytest.fixture(scope="module")
-def sim_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    from unisr.simulate.api import resolve_config, simulate_config
-
-    out = tmp_path_factory.mktemp("sim_tiny_treems")
-    simulate_config(resolve_config("tiny", ["n_events=40000"]), out, 0, "tiny", None, None)
-    return out
-
-
 def test_unisr_train_treems_on_share_scenarios(sim_dir: Path, tmp_path: Path):
     exe = Path(sys.executable).parent / "unisr"
     out = tmp_path / "run"
