@@ -7,10 +7,15 @@ import torch
 from torch import nn
 
 from share_synth import build
-from unisr.models.share_common import RELU_STACKS, init_relu_stacks
+from unisr.models.registry import MODELS, load_builtin_models
+from unisr.models.share_common import RELU_STACKS, ShareConfig, init_relu_stacks
 
-SHARE_MODELS = ["share_dnn", "share_mmoe", "multi_scenario", "scenario_meta", "cune", "diffnet", "pinsage",
-                "social_gat", "treems"]
+load_builtin_models()
+SHARE_MODELS = sorted(n for n, info in MODELS.items() if issubclass(info.config, ShareConfig))
+
+
+def test_every_sharing_model_is_covered():
+    assert len(SHARE_MODELS) >= 9 and "treems" in SHARE_MODELS and "share_dnn" in SHARE_MODELS
 
 
 def _stack_linears(net: nn.Module) -> list[nn.Linear]:

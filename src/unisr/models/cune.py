@@ -47,8 +47,9 @@ class CUNE(nn.Module):
 
     @classmethod
     def from_config(cls, schema: FeatureSchema, cfg: CUNEConfig) -> CUNE:
-        return init_relu_stacks(cls(ShareInput.from_config(schema, cfg), schema.num_users, cfg.hidden, cfg.mf_dim, cfg.social_reg,
-                   cfg.dropout, use_sparse(schema, cfg)), cfg.init)
+        model = cls(ShareInput.from_config(schema, cfg), schema.num_users, cfg.hidden, cfg.mf_dim,
+                    cfg.social_reg, cfg.dropout, use_sparse(schema, cfg))
+        return init_relu_stacks(model, cfg.init)
 
     @staticmethod
     def _dst(batch: Batch) -> Tensor:

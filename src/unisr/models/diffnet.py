@@ -57,4 +57,5 @@ class DiffNet(GraphShareRanker):
     def from_config(cls, schema: FeatureSchema, cfg: ShareConfig) -> DiffNet:
         inp = ShareInput.from_config(schema, cfg)
         layers = nn.ModuleList(DiffusionLayer(inp.user_dim) for _ in cfg.fanouts)
-        return init_relu_stacks(cls(inp, layers, cfg.hidden, cfg.dropout), cfg.init)
+        model = cls(inp, layers, cfg.hidden, cfg.dropout)
+        return init_relu_stacks(model, cfg.init)

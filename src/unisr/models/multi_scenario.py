@@ -34,7 +34,8 @@ class MultiScenario(nn.Module):
 
     @classmethod
     def from_config(cls, schema: FeatureSchema, cfg: ShareConfig) -> MultiScenario:
-        return init_relu_stacks(cls(ShareInput.from_config(schema, cfg), schema.num_scenarios, cfg.hidden, cfg.dropout), cfg.init)
+        model = cls(ShareInput.from_config(schema, cfg), schema.num_scenarios, cfg.hidden, cfg.dropout)
+        return init_relu_stacks(model, cfg.init)
 
     def forward(self, batch: Batch) -> dict[str, Tensor]:
         h = self.mlp(self.input(batch).x())

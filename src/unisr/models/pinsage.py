@@ -68,4 +68,5 @@ class PinSage(GraphShareRanker):
     def from_config(cls, schema: FeatureSchema, cfg: PinSageConfig) -> PinSage:
         inp = ShareInput.from_config(schema, cfg)
         layers = nn.ModuleList(SAGELayer(inp.user_dim, cfg.aggregator) for _ in cfg.fanouts)
-        return init_relu_stacks(cls(inp, layers, cfg.hidden, cfg.dropout, act=nn.ReLU()), cfg.init)
+        model = cls(inp, layers, cfg.hidden, cfg.dropout, act=nn.ReLU())
+        return init_relu_stacks(model, cfg.init)

@@ -49,7 +49,8 @@ class ScenarioMeta(nn.Module):
 
     @classmethod
     def from_config(cls, schema: FeatureSchema, cfg: ScenarioMetaConfig) -> ScenarioMeta:
-        return init_relu_stacks(cls(ShareInput.from_config(schema, cfg), cfg.hidden, cfg.rank, cfg.meta_hidden, cfg.dropout), cfg.init)
+        model = cls(ShareInput.from_config(schema, cfg), cfg.hidden, cfg.rank, cfg.meta_hidden, cfg.dropout)
+        return init_relu_stacks(model, cfg.init)
 
     def scenario_params(self, s: int) -> tuple[Tensor, Tensor, Tensor]:
         p = self.meta(self.input.scenario_emb.weight[s])

@@ -50,7 +50,7 @@ class ShareConfig(RankerConfig):
     dropout: float = 0.0
     # the ReLU stacks on x (MLPs, experts, towers, prediction layer): "he" = N(0, 2/fan_in), zero biases;
     # "torch" = nn.Linear's default, whose signal shrinks ~6^(-L/2) through L ReLU layers (TreeMS: 7 layers,
-    # logits std 0.003 at init, 7 epochs at the base-rate loss; docs/models/treems.md). Same rule for every
+    # 7 epochs at the base-rate loss, logits std 0.003 at epoch 2; docs/models/treems.md). Same rule for every
     # sharing model so table 2 stays a like-for-like comparison. Gates, attention and meta networks keep theirs.
     init: Literal["he", "torch"] = "he"
 

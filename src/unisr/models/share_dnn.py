@@ -29,7 +29,8 @@ class ShareDNN(nn.Module):
 
     @classmethod
     def from_config(cls, schema: FeatureSchema, cfg: ShareConfig) -> ShareDNN:
-        return init_relu_stacks(cls(ShareInput.from_config(schema, cfg), cfg.hidden, cfg.dropout), cfg.init)
+        model = cls(ShareInput.from_config(schema, cfg), cfg.hidden, cfg.dropout)
+        return init_relu_stacks(model, cfg.init)
 
     def forward(self, batch: Batch) -> dict[str, Tensor]:
         return {"click": self.mlp(self.input(batch).x()).squeeze(1)}

@@ -42,8 +42,9 @@ class ShareMMoE(nn.Module):
 
     @classmethod
     def from_config(cls, schema: FeatureSchema, cfg: ShareMMoEConfig) -> ShareMMoE:
-        return init_relu_stacks(cls(ShareInput.from_config(schema, cfg), schema.num_scenarios, cfg.num_experts, cfg.expert,
-                   cfg.tower, cfg.dropout), cfg.init)
+        model = cls(ShareInput.from_config(schema, cfg), schema.num_scenarios, cfg.num_experts, cfg.expert,
+                    cfg.tower, cfg.dropout)
+        return init_relu_stacks(model, cfg.init)
 
     def scenario_representations(self) -> Tensor:
         return self.input.scenario_emb.weight.detach()

@@ -60,4 +60,5 @@ class SocialGAT(GraphShareRanker):
     def from_config(cls, schema: FeatureSchema, cfg: SocialGATConfig) -> SocialGAT:
         inp = ShareInput.from_config(schema, cfg)
         layers = nn.ModuleList(SelfLoopGAT(inp.user_dim, cfg.heads) for _ in cfg.fanouts)
-        return init_relu_stacks(cls(inp, layers, cfg.hidden, cfg.dropout, act=nn.ELU()), cfg.init)
+        model = cls(inp, layers, cfg.hidden, cfg.dropout, act=nn.ELU())
+        return init_relu_stacks(model, cfg.init)

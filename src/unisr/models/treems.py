@@ -270,8 +270,9 @@ class TreeMS(nn.Module):
         tree = TreeContext(names, paths, cfg.num_experts, cfg.node_dim, cfg.lstm_dim, cfg.use_tree,
                            flat=inp.scenario_emb, node_init_std=cfg.node_init_std)
         dims = cfg.expert_dims if cfg.expert_dims is not None else expert_tower(cfg.expert_dim, tree.depth)
-        return init_relu_stacks(cls(inp, tree, dims, cfg.num_experts, cfg.hidden, cfg.fanouts, use_graph=cfg.use_graph,
-                   use_inconsistency=cfg.use_inconsistency, gamma=cfg.gamma, dropout=cfg.dropout), cfg.init)
+        model = cls(inp, tree, dims, cfg.num_experts, cfg.hidden, cfg.fanouts, use_graph=cfg.use_graph,
+                    use_inconsistency=cfg.use_inconsistency, gamma=cfg.gamma, dropout=cfg.dropout)
+        return init_relu_stacks(model, cfg.init)
 
     def scenario_representations(self) -> Tensor:
         with torch.no_grad():
