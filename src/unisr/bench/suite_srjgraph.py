@@ -15,7 +15,8 @@ Each claim of sections 5.4-5.6 is printed as a line with ``holds`` / ``does not 
 comparison without a t-test holds only by a visible margin (``suites.clearly_greater``).
 Suite options (``--set suite.<key>=<value>``): ``preset`` (simulated marketplace when no ``--data``, default
 small), ``tables`` (e.g. ``3,4``: only the runs those tables need), ``train`` (false: only report the runs
-already finished, train nothing).
+already finished, train nothing), ``record`` (a folder where finished runs are recorded and reused across
+machines, ``suites.run_matrix``).
 """
 
 from __future__ import annotations
@@ -235,7 +236,7 @@ def srjgraph_suite(out: Path, data: Path | None, seeds: int, sets: list[str], mo
     if not tables <= {3, 4, 5, 6, 7}:
         raise SuiteError(f"suite.tables: {sorted(tables - {3, 4, 5, 6, 7})} are not tables of this suite (3-7)")
     runs = run_matrix(rows_for(models, tables), data, out, seeds, [*COMMON, *sets], console,
-                      train_missing=bool(opts["train"]))
+                      train_missing=bool(opts["train"]), record=opts["record"] or None)
     if not runs:
         raise SuiteError(f"no finished runs under {out / 'runs'} for these tables and models")
     res = Results(runs, seeds)

@@ -36,6 +36,7 @@ from unisr.bench.suites import (
     SuiteError,
     clearly_greater,
     epoch_limit_note,
+    has_model,
     run_matrix,
     suite,
     suite_options,
@@ -321,7 +322,8 @@ def treems_suite(out: Path, data: Path | None, seeds: int, sets: list[str], mode
             raise SuiteError(f"--models: unknown {unknown}; known rows: {', '.join(r.name for r in rows)}")
         rows = [r for r in rows if r.name in models or r.model in models]
     common = [f"data.graph_dir={out / 'graph'}", "train.progress=false", NO_EARLY_STOP, *sets]
-    runs = run_matrix(rows, data, out, seeds, common, console, train_missing=bool(opts["train"]))
+    runs = run_matrix(rows, data, out, seeds, common, console, train_missing=bool(opts["train"]),
+                      record=opts["record"] or None)
     if not runs:
         raise SuiteError(f"no finished runs under {out / 'runs'}")
     by: dict[str, list[dict]] = {}
@@ -390,7 +392,8 @@ def treems_suite(out: Path, data: Path | None, seeds: int, sets: list[str], mode
     for n in fig_models:
         for grp, scen in (("head", head), ("long tail", tail)):
             if scen:
-                pooled[grp][n] = [pooled_metrics(out / "runs" / n / f"seed{r['run_seed']}", data, scen) for r in by[n]]
+                pooled[grp][n] = [pooled_metrics(Path(r["run_dir"]), data, scen) for r in by[n]
+                                  if has_model(r["run_dir"])]  # a recorded run has no weights
     summary["pooled"] = pooled
     ht_rows = []
     for n in fig_models:
@@ -447,7 +450,9 @@ def treems_suite(out: Path, data: Path | None, seeds: int, sets: list[str], mode
                               f"{grp} leaves (AUC): {_verdict(wins == len(n5))} ({wins}/{len(n5)} leaves)")
 
     # ---- figs. 7-8: expert utilisation with / without the inconsistency loss
-    if opts["figures"] and "TreeMS" in by and "TreeMS-no-Laux" in by:
+    seed0 = {n: out / "runs" / n / "seed0" for n in ("TreeMS", "TreeMS-no-Laux", "MMoE")}
+    figs_ok = opts["figures"] and all(n in by and has_model(seed0[n]) for n in ("TreeMS", "TreeMS-no-Laux"))
+    if figs_ok:
         w = [traffic.get(s, 0) for s in leaves]
         one_with, avg_with = gate_utilisation(out / "runs" / "TreeMS" / "seed0", leaves, w)
         one_wo, avg_wo = gate_utilisation(out / "runs" / "TreeMS-no-Laux" / "seed0", leaves, w)
@@ -473,7 +478,7 @@ def treems_suite(out: Path, data: Path | None, seeds: int, sets: list[str], mode
                       f"(entropy {e_with.mean():.3f} vs {e_wo.mean():.3f}; max gate {one_with.max():.3f} vs "
                       f"{one_wo.max():.3f})")
     # ---- fig. 9: scenario representations
-    if opts["figures"] and "TreeMS" in by and "MMoE" in by:
+    if opts["figures"] and all(n in by and has_model(seed0[n]) for n in ("TreeMS", "MMoE")):
         subtree = [tp[1] if len(tp) > 1 else tp[0] for _, tp in leaves_tp]
         reps = {"MMoE (scenario embedding c)": scenario_representations(out / "runs" / "MMoE" / "seed0", leaves),
                 "TreeMS (path LSTM state h_H)": scenario_representations(out / "runs" / "TreeMS" / "seed0", leaves)}

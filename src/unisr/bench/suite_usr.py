@@ -25,6 +25,7 @@ from unisr.bench.suites import (
     SuiteError,
     clearly_greater,
     epoch_limit_note,
+    has_model,
     run_matrix,
     suite,
     suite_options,
@@ -179,7 +180,8 @@ def usr_suite(out: Path, data: Path | None, seeds: int, sets: list[str], models:
     rows += [RunSpec(f"star-usr-d{d}", "usr", ("model.backbone=star", f"model.dim={d}", f"data.embed_dim={d}"))
              for d in dims if d != 32 and star]
     common = [*COMMON, *PRESETS[opts["preset"]], *sets]
-    runs = run_matrix(rows, data, out, seeds, common, console, train_missing=bool(opts["train"]))
+    runs = run_matrix(rows, data, out, seeds, common, console, train_missing=bool(opts["train"]),
+                      record=opts["record"] or None)
     by: dict[str, list[dict]] = {}
     for r in runs:
         by.setdefault(r["run_name"], []).append(r)
@@ -257,7 +259,7 @@ def usr_suite(out: Path, data: Path | None, seeds: int, sets: list[str], models:
     claims.insert(0, epoch_limit_note(runs))
     # ------------------------------------------------------------------ fig
     figures = []
-    if opts["tsne"] and "star" in backbones:
+    if opts["tsne"] and "star" in backbones and has_model(out / "runs" / "star-usr" / "seed0"):
         png = out / "views.png"
         sil = _tsne_figure(out / "runs" / "star-usr" / "seed0", data, png)
         for k, v in sil.items():

@@ -94,7 +94,8 @@ def suite_options(sets: list[str], defaults: dict) -> tuple[dict, list[str]]:
     from ``defaults``; an unknown key is an error naming the known ones), the others go to every run."""
     import yaml
 
-    opts = {"train": True, **defaults}  # suite.train=false: report the finished runs, train nothing
+    # suite.train=false: report the finished runs, train nothing; suite.record=DIR: see run_matrix
+    opts = {"train": True, "record": "", **defaults}
     rest = []
     for s in sets:
         if s.startswith("suite."):
@@ -117,22 +118,60 @@ class RunSpec:
     sets: tuple[str, ...] = ()
 
 
+def data_fingerprint(data: Path) -> str:
+    """A cheap identity of a canonical dataset: its ``dataset.yaml`` and the name and size of each Parquet
+    file (the simulator writes identical files for the same preset and seed)."""
+    import hashlib
+
+    data = Path(data)
+    h = hashlib.sha256((data / "dataset.yaml").read_bytes())
+    for f in sorted(data.glob("*.parquet")):
+        h.update(f"{f.name}:{f.stat().st_size}".encode())
+    return h.hexdigest()[:16]
+
+
+# what a record keeps of a run: enough for every table and claim of a report (not the weights)
+RECORD_FILES = ("metrics.json", "config.yaml")
+
+
+def _record_matches(rec_dir: Path, key: dict) -> bool:
+    f = rec_dir / "record.json"
+    return f.exists() and (rec_dir / "metrics.json").exists() and json.loads(f.read_text()) == key
+
+
+def has_model(run_dir: Path) -> bool:
+    """The run folder holds trained weights (a recorded run keeps only its metrics and config)."""
+    return (Path(run_dir) / "model.safetensors").exists()
+
+
 def run_matrix(models: list[str | RunSpec], data: Path, out: Path, seeds: int, sets: list[str],
-               console: Console, train_missing: bool = True) -> list[dict]:
+               console: Console, train_missing: bool = True, record: Path | str | None = None) -> list[dict]:
     """Train every (row, seed); reuse finished runs (their metrics.json) so a suite can be resumed.
 
     A row is a model name or a :class:`RunSpec`; each result carries ``run_name`` (the row's name) and
     ``run_seed`` (its folder ``seed<k>``) and ``run_dir``.
-    ``train_missing=False`` only collects the finished runs (a report of what is there, nothing trained)."""
+    ``train_missing=False`` only collects the finished runs (a report of what is there, nothing trained).
+    ``record``: a folder (kept in git) where each finished run's ``metrics.json`` and ``config.yaml`` are
+    copied with a ``record.json`` key (model, overrides, seed, :func:`data_fingerprint`); a run whose key
+    matches a record is not trained again, so seeds accumulate across machines. A recorded run has no
+    weights (``run_dir`` is the record folder; see :func:`has_model`)."""
+    import shutil
+
     from unisr.train.run import train_run
 
     encoders: dict = {}
     results = []
+    fp = data_fingerprint(data) if record else ""
     for row in models:
         row = row if isinstance(row, RunSpec) else RunSpec(row, row)
         for seed in range(seeds):
             run_dir = out / "runs" / row.name / f"seed{seed}"
+            key = {"model": row.model, "sets": [*sets, *row.sets], "seed": seed, "data": fp}
+            rec_dir = Path(record) / row.name / f"seed{seed}" if record else None
             if (run_dir / "metrics.json").exists():
+                m = json.loads((run_dir / "metrics.json").read_text())
+            elif rec_dir is not None and _record_matches(rec_dir, key):
+                run_dir = rec_dir
                 m = json.loads((run_dir / "metrics.json").read_text())
             elif not train_missing:
                 console.print(f"{row.name} seed {seed}: not run yet, left out of the report")
@@ -143,6 +182,11 @@ def run_matrix(models: list[str | RunSpec], data: Path, out: Path, seeds: int, s
                 console.print(f"{row.name} seed {seed}: test AUC {m['overall']['auc']:.4f} logloss "
                               f"{m['overall']['logloss']:.4f} (best epoch {m['best_epoch']}, "
                               f"{m['train_seconds']:.0f} s)")
+            if rec_dir is not None and run_dir != rec_dir and not _record_matches(rec_dir, key):
+                rec_dir.mkdir(parents=True, exist_ok=True)
+                for f in RECORD_FILES:
+                    shutil.copyfile(run_dir / f, rec_dir / f)
+                (rec_dir / "record.json").write_text(json.dumps(key, indent=1) + "\n")
             m["run_name"], m["run_seed"], m["run_dir"] = row.name, seed, str(run_dir)
             results.append(m)
     return results
