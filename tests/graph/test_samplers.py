@@ -355,3 +355,46 @@ def test_social_property_random_graphs(n: int, m: int, fan: list[int], seed: int
         np.testing.assert_array_equal(blk.mask[0].numpy().sum(1), np.minimum(deg, fan[0]))
     sub, sub2 = s.subgraph(src, dst, seed), s.subgraph(src, dst, seed)
     assert sub.keys() == sub2.keys() and all(torch.equal(sub[k], sub2[k]) for k in sub)
+
+
+@settings(max_examples=30, deadline=None)
+@given(n_users=st.integers(1, 8), n_items=st.integers(1, 10), m=st.integers(0, 60), n_cats=st.integers(1, 3),
+       uw=st.lists(st.integers(1, 4), min_size=1, max_size=3), iw=st.lists(st.integers(1, 4), min_size=1, max_size=3),
+       cat_filter=st.booleans(), seed=st.integers(0, 2**31 - 1), data=st.data())
+def test_target_aware_time_bound_random_graphs(n_users: int, n_items: int, m: int, n_cats: int, uw: list[int],
+                                               iw: list[int], cat_filter: bool, seed: int, data) -> None:
+    """With the targets' times, every sampled click at every hop is strictly older than its target (with and
+    without the category filter), hop 1 takes min(width, #eligible older edges), attributes stay aligned."""
+    g = _bipartite(n_users, n_items, m, n_cats, data)
+    fwd, rev = g.rel(USER_CLICK), g.rel(ITEM_CLICKED_BY)
+    nt = data.draw(st.integers(1, 8))
+    users = np.array(data.draw(st.lists(st.integers(0, n_users - 1), min_size=nt, max_size=nt)))
+    items = np.array(data.draw(st.lists(st.integers(0, n_items - 1), min_size=nt, max_size=nt)))
+    t = np.array(data.draw(st.lists(st.integers(0, 10**6 + 1), min_size=nt, max_size=nt)))
+    s = TargetAwareSampler(g, uw, iw, category_filter=cat_filter)
+    ub, ib = s.sample(users, items, seed, ts=t)
+    assert _target_pair_hits(ub, ib, users, items) == 0
+    tcat = g.item_category[items]
+    for blk in (ub, ib):
+        _check_true_edges(g, blk)
+        _check_masks(blk)
+        for k, typ in enumerate(blk.node_types):
+            mk = blk.mask[k].numpy()
+            e = blk.edge[k].numpy()
+            fe = e[mk] if typ == "item" else rev.attrs["eid"][e[mk]]
+            ets = blk.extra["ts"][k].numpy()
+            np.testing.assert_array_equal(ets[mk], fwd.attrs["ts"][fe])
+            np.testing.assert_array_equal(blk.extra["query"][k].numpy()[mk], fwd.attrs["query"][fe])
+            assert (ets < t[:, None])[mk].all()  # the graph as of each target's time, at every hop
+    for r in range(nt):
+        lo, hi = fwd.indptr[users[r]], fwd.indptr[users[r] + 1]
+        nb, ets = fwd.indices[lo:hi], fwd.attrs["ts"][lo:hi]
+        ok = (nb != items[r]) & (ets < t[r]) & ((g.item_category[nb] == tcat[r]) if cat_filter else True)
+        assert int(ub.mask[0][r].sum()) == min(uw[0], int(ok.sum()))
+    # times after every edge: as many neighbours as without a time bound, and (category filter on: the rows
+    # are already time-sorted within a category) the very same draw
+    ub0, _ = s.sample(users, items, seed)
+    ub1, _ = s.sample(users, items, seed, ts=np.full(nt, 10**7))
+    same = ub0.nodes + ub0.edge if cat_filter else ub0.mask
+    for x, y in zip(same, ub1.nodes + ub1.edge if cat_filter else ub1.mask, strict=True):
+        assert torch.equal(x, y)

@@ -26,6 +26,7 @@ class Batch:
         query_emb: [B, Q] float or None (visual queries)
         trigger_index: [B] long or None (similar-product search trigger item)
         target_user_index: [B] long or None (share scenarios: the candidate user)
+        ts: [B] long or None (the event time, in the events' unit; graph samplers keep only earlier edges)
         subgraph: name -> tensor, filled by graph samplers in later stages
     """
 
@@ -42,6 +43,7 @@ class Batch:
     query_emb: Tensor | None = None
     trigger_index: Tensor | None = None
     target_user_index: Tensor | None = None
+    ts: Tensor | None = None
     subgraph: dict[str, Tensor] = field(default_factory=dict)
 
     def __len__(self) -> int:

@@ -256,6 +256,7 @@ def to_batch(c: Chunk) -> Batch:
         query_emb=t(a["query_emb"]) if "query_emb" in a else None,
         trigger_index=t(a["trigger_index"]) if "trigger_index" in a else None,
         target_user_index=t(a["target_user_index"]) if "target_user_index" in a else None,
+        ts=t(a["ts"]) if "ts" in a else None,
     )
 
 

@@ -29,13 +29,15 @@ class SRJGraphHook:
         ``{side}.hop{k}.qtok``: [B, W_k, Lq] query tokens on the edge to the precursor (0 = empty query)
         ``{side}.hop{k}.mask``: [B, W_k] bool
     and ``srj_user.seed_feat`` [B, F_user], ``srj_item.seed_feat`` [B, F_item].
-    The sampler's seed is ``base_seed`` + a counter, so an epoch's samples are reproducible.
+    The sampler's seed is ``base_seed`` + a counter, so an epoch's samples are reproducible. With ``temporal``
+    (default) and ``Batch.ts`` present, only clicks made strictly before each target event are sampled.
     """
 
     def __init__(self, graph: HeteroGraph, encoder: FeatureEncoder, queries: QueryTable | None,
                  user_widths: Sequence[int] = (25, 1, 10), item_widths: Sequence[int] = (1, 25, 1),
-                 category_filter: bool = True, base_seed: int = 0) -> None:
+                 category_filter: bool = True, base_seed: int = 0, temporal: bool = True) -> None:
         self.sampler = TargetAwareSampler(graph, user_widths, item_widths, category_filter)
+        self.temporal = temporal
         item_feats = encoder.item_cat
         if encoder.schema.sequence("item.category_path") is not None:
             # the item's leaf category as one more field, in the id space of ``item.category_path`` (raw + 1,
@@ -59,7 +61,8 @@ class SRJGraphHook:
         items = batch.item_index.numpy()
         seed = self.base_seed * 1_000_003 + self.calls
         self.calls += 1
-        ub, ib = self.sampler.sample(users, items, seed=seed)
+        ts = batch.ts.numpy() if self.temporal and batch.ts is not None else None
+        ub, ib = self.sampler.sample(users, items, seed=seed, ts=ts)
         sub: dict[str, torch.Tensor] = {
             "srj_user.seed_feat": torch.from_numpy(self.feats["user"][users]),
             "srj_item.seed_feat": torch.from_numpy(self.feats["item"][items]),
@@ -95,7 +98,8 @@ def make_srjgraph_hook(root, encoder: FeatureEncoder, queries: QueryTable | None
         graph_dir = Path(graph_dir) / ("clicks-" + "+".join(sorted(scenarios)))
     graph, _ = build_or_load(root, graph_dir, config)
     return SRJGraphHook(graph, encoder, queries, params.get("user_widths", (25, 1, 10)),
-                        params.get("item_widths", (1, 25, 1)), params.get("category_filter", True))
+                        params.get("item_widths", (1, 25, 1)), params.get("category_filter", True),
+                        temporal=params.get("temporal", True))
 
 
 class SocialHook:

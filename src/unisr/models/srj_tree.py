@@ -55,6 +55,9 @@ class TreeGNNConfig(RankerConfig):
     user_widths: list[int] = [25, 1, 10]  # paper sec. 5.3.1, the same as SRJGraph
     item_widths: list[int] = [1, 25, 1]
     category_filter: bool = True  # paper: all GNN models sample with category filtering
+    # sample only clicks made before the target event (the paper's background window is the history; the
+    # graph here also holds the training window, so a training event would otherwise see its future)
+    temporal: bool = True
     dropout: float = 0.0
     mlp: list[int] = [200, 80]  # per task (search / recommendation), as SRJGraph's eq. 13
 

@@ -36,6 +36,9 @@ class SRJGraphConfig(RankerConfig):
     user_widths: list[int] = [25, 1, 10]  # paper sec. 5.3.1 (K = 3)
     item_widths: list[int] = [1, 25, 1]
     category_filter: bool = True  # paper: better than no filtering
+    # sample only clicks made before the target event (the paper's background window is the history; the
+    # graph here also holds the training window, so a training event would otherwise see its future)
+    temporal: bool = True
     heads: int = 2
     ffn_dim: int = 128
     dropout: float = 0.0

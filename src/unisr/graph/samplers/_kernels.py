@@ -10,6 +10,7 @@ import numba as nb
 import numpy as np
 
 EMPTY_CAT = np.zeros(0, np.int32)
+EMPTY_TS = np.zeros(0, np.int64)
 _GOLD = np.uint64(0x9E3779B97F4A7C15)
 _M1 = np.uint64(0xBF58476D1CE4E5B9)
 _M2 = np.uint64(0x94D049BB133111EB)
@@ -149,7 +150,8 @@ def fused_hop(indptr: np.ndarray, indices: np.ndarray, prev: np.ndarray, prev_ma
               k: int, seed: int, salt: int, item_cat: np.ndarray, seed_cat: np.ndarray, excl_src: np.ndarray,
               excl_dst: np.ndarray, attr_map: np.ndarray, attr_a: np.ndarray, attr_b: np.ndarray,
               nodes: np.ndarray, mask: np.ndarray, pre: np.ndarray, eid: np.ndarray, out_a: np.ndarray,
-              out_b: np.ndarray, edge_cat: np.ndarray | None = None) -> int:
+              out_b: np.ndarray, edge_cat: np.ndarray | None = None, edge_ts: np.ndarray | None = None,
+              seed_ts: np.ndarray | None = None) -> int:
     """One sampling hop, written straight into preallocated flat outputs of ``len(prev) * k`` slots.
 
     Row ``r`` (frontier node ``prev[r]``, skipped when ``prev_mask[r]`` is False or the node is out of range)
@@ -160,6 +162,8 @@ def fused_hop(indptr: np.ndarray, indices: np.ndarray, prev: np.ndarray, prev_ma
       (the row must be sorted by destination category). ``edge_cat`` [E] (optional, same result):
       ``item_cat[indices]`` precomputed, searched instead of ``item_cat`` (fewer dependent cache misses).
     * ``excl_src``/``excl_dst`` [B]: a row whose node is ``excl_src[seed]`` never samples ``excl_dst[seed]``.
+    * ``edge_ts`` [E] + ``seed_ts`` [B]: only edges with ``edge_ts < seed_ts[seed]`` (the graph as of the
+      seed's time); the candidate range of a row (after the category filter) must be sorted by ``edge_ts``.
     * ``attr_map`` [E]: edge ``e``'s attributes are at ``attr_map[e]`` (reverse -> forward edge id).
     * ``attr_a``/``attr_b``: per-edge attributes gathered into ``out_a``/``out_b`` (0 where masked; an
       empty ``out_a``/``out_b`` switches the gather off).
@@ -170,7 +174,10 @@ def fused_hop(indptr: np.ndarray, indices: np.ndarray, prev: np.ndarray, prev_ma
     # Three kernels, each over all rows: segments, offsets, gather. One pass per row chains two cache misses
     # (indptr -> indices) and ran ~3x slower than passes whose loads are independent across rows.
     ecat = EMPTY_CAT if edge_cat is None or item_cat.shape[0] == 0 else edge_cat
-    seg = _hop_segments(indptr, indices, prev, prev_mask, width, item_cat, seed_cat, excl_src, excl_dst, ecat)
+    if edge_ts is None or seed_ts is None:
+        edge_ts = seed_ts = EMPTY_TS
+    seg = _hop_segments(indptr, indices, prev, prev_mask, width, item_cat, seed_cat, excl_src, excl_dst, ecat,
+                        edge_ts, seed_ts)
     _hop_offsets(seg, indices, width, k, seed, salt, excl_dst, eid)
     _hop_gather(indices, prev, k, eid, attr_map, attr_a, attr_b, nodes, mask, pre, out_a, out_b)
     return int(np.count_nonzero(mask))
@@ -179,7 +186,7 @@ def fused_hop(indptr: np.ndarray, indices: np.ndarray, prev: np.ndarray, prev_ma
 @nb.njit(parallel=True, cache=True)
 def _hop_segments(indptr: np.ndarray, indices: np.ndarray, prev: np.ndarray, prev_mask: np.ndarray, width: int,
                   item_cat: np.ndarray, seed_cat: np.ndarray, excl_src: np.ndarray, excl_dst: np.ndarray,
-                  edge_cat: np.ndarray) -> np.ndarray:
+                  edge_cat: np.ndarray, edge_ts: np.ndarray, seed_ts: np.ndarray) -> np.ndarray:
     """[N, 3] (start, end, #excluded edges) of each frontier row's candidate edges."""
     n = prev.shape[0]
     nrows = indptr.shape[0] - 1
@@ -187,6 +194,7 @@ def _hop_segments(indptr: np.ndarray, indices: np.ndarray, prev: np.ndarray, pre
     has_cat = item_cat.shape[0] > 0
     has_ecat = edge_cat.shape[0] > 0
     has_ex = excl_src.shape[0] > 0
+    has_ts = seed_ts.shape[0] > 0
     seg = np.zeros((n, 3), np.int64)
     for r in nb.prange(n):
         u = prev[r]
@@ -198,6 +206,16 @@ def _hop_segments(indptr: np.ndarray, indices: np.ndarray, prev: np.ndarray, pre
                 s, e = _edge_category_range(edge_cat, s, e, np.int64(seed_cat[si]))
             elif has_cat:
                 s, e = _category_range(indices, item_cat, s, e, np.int64(seed_cat[si]))
+            if has_ts:  # [s, e) is sorted by time: keep the edges strictly before the seed's time
+                t = np.int64(seed_ts[si])
+                lo, hi = s, e
+                while lo < hi:
+                    mid = (lo + hi) // 2
+                    if np.int64(edge_ts[mid]) < t:
+                        lo = mid + 1
+                    else:
+                        hi = mid
+                e = lo
             nex = 0
             if has_ex and u == excl_src[si]:
                 x = excl_dst[si]
