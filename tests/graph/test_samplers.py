@@ -236,6 +236,16 @@ def _check_masks(blk) -> None:
                                           blk.nodes[k - 1].repeat_interleave(w, dim=1).numpy()[m.numpy()])
 
 
+def _check_edge_attrs(blk, fwd, rev) -> None:
+    """The query / ts of every sampled slot are those of its forward click edge."""
+    for k, t in enumerate(blk.node_types):
+        mk = blk.mask[k].numpy()
+        e = blk.edge[k].numpy()
+        fe = e[mk] if t == "item" else rev.attrs["eid"][e[mk]]
+        np.testing.assert_array_equal(blk.extra["query"][k].numpy()[mk], fwd.attrs["query"][fe])
+        np.testing.assert_array_equal(blk.extra["ts"][k].numpy()[mk], fwd.attrs["ts"][fe])
+
+
 @settings(max_examples=30, deadline=None)
 @given(n_users=st.integers(1, 8), n_items=st.integers(1, 10), m=st.integers(0, 60), n_cats=st.integers(1, 3),
        uw=st.lists(st.integers(1, 4), min_size=1, max_size=3), iw=st.lists(st.integers(1, 4), min_size=1, max_size=3),
@@ -260,14 +270,10 @@ def test_target_aware_property_random_graphs(n_users: int, n_items: int, m: int,
     for blk in (ub, ib):
         _check_true_edges(g, blk)
         _check_masks(blk)
+        _check_edge_attrs(blk, fwd, rev)
         for k, t in enumerate(blk.node_types):
-            mk = blk.mask[k].numpy()
-            e = blk.edge[k].numpy()
-            fe = e[mk] if t == "item" else rev.attrs["eid"][e[mk]]
-            np.testing.assert_array_equal(blk.extra["query"][k].numpy()[mk], fwd.attrs["query"][fe])
-            np.testing.assert_array_equal(blk.extra["ts"][k].numpy()[mk], fwd.attrs["ts"][fe])
             if t == "item":
-                assert (g.item_category[blk.nodes[k].numpy()] == tcat[:, None])[mk].all()
+                assert (g.item_category[blk.nodes[k].numpy()] == tcat[:, None])[blk.mask[k].numpy()].all()
     # hop 1 of the user side takes min(width, #eligible) edges: the target's category, not the target item
     ok_user = (users >= 0) & (users < n_users)
     for r in range(len(users)):
@@ -378,14 +384,9 @@ def test_target_aware_time_bound_random_graphs(n_users: int, n_items: int, m: in
     for blk in (ub, ib):
         _check_true_edges(g, blk)
         _check_masks(blk)
-        for k, typ in enumerate(blk.node_types):
-            mk = blk.mask[k].numpy()
-            e = blk.edge[k].numpy()
-            fe = e[mk] if typ == "item" else rev.attrs["eid"][e[mk]]
-            ets = blk.extra["ts"][k].numpy()
-            np.testing.assert_array_equal(ets[mk], fwd.attrs["ts"][fe])
-            np.testing.assert_array_equal(blk.extra["query"][k].numpy()[mk], fwd.attrs["query"][fe])
-            assert (ets < t[:, None])[mk].all()  # the graph as of each target's time, at every hop
+        _check_edge_attrs(blk, fwd, rev)
+        for k in range(len(blk.nodes)):  # the graph as of each target's time, at every hop
+            assert (blk.extra["ts"][k].numpy() < t[:, None])[blk.mask[k].numpy()].all()
     for r in range(nt):
         lo, hi = fwd.indptr[users[r]], fwd.indptr[users[r] + 1]
         nb, ets = fwd.indices[lo:hi], fwd.attrs["ts"][lo:hi]

@@ -125,25 +125,23 @@ def _category_range(indices: np.ndarray, item_cat: np.ndarray, s: np.int64, e: n
 
 
 @nb.njit(inline="always", cache=True)
+def _first_geq(a: np.ndarray, lo: np.int64, hi: np.int64, v: np.int64) -> np.int64:
+    """The first j in [lo, hi) with a[j] >= v ([lo, hi) sorted ascending), else hi."""
+    while lo < hi:
+        mid = (lo + hi) // 2
+        if np.int64(a[mid]) < v:
+            lo = mid + 1
+        else:
+            hi = mid
+    return lo
+
+
+@nb.njit(inline="always", cache=True)
 def _edge_category_range(edge_cat: np.ndarray, s: np.int64, e: np.int64, c: np.int64) -> tuple[np.int64, np.int64]:
     """As ``_category_range`` with the destination categories already aligned with the edges
     (``edge_cat[j] == item_cat[indices[j]]``): one array, a row's categories in one or two cache lines."""
-    lo, hi = s, e
-    while lo < hi:
-        mid = (lo + hi) // 2
-        if np.int64(edge_cat[mid]) < c:
-            lo = mid + 1
-        else:
-            hi = mid
-    a = lo
-    hi = e
-    while lo < hi:
-        mid = (lo + hi) // 2
-        if np.int64(edge_cat[mid]) <= c:
-            lo = mid + 1
-        else:
-            hi = mid
-    return a, lo
+    a = _first_geq(edge_cat, s, e, c)
+    return a, _first_geq(edge_cat, a, e, c + 1)
 
 
 def fused_hop(indptr: np.ndarray, indices: np.ndarray, prev: np.ndarray, prev_mask: np.ndarray, width: int,
@@ -207,15 +205,7 @@ def _hop_segments(indptr: np.ndarray, indices: np.ndarray, prev: np.ndarray, pre
             elif has_cat:
                 s, e = _category_range(indices, item_cat, s, e, np.int64(seed_cat[si]))
             if has_ts:  # [s, e) is sorted by time: keep the edges strictly before the seed's time
-                t = np.int64(seed_ts[si])
-                lo, hi = s, e
-                while lo < hi:
-                    mid = (lo + hi) // 2
-                    if np.int64(edge_ts[mid]) < t:
-                        lo = mid + 1
-                    else:
-                        hi = mid
-                e = lo
+                e = _first_geq(edge_ts, s, e, np.int64(seed_ts[si]))
             nex = 0
             if has_ex and u == excl_src[si]:
                 x = excl_dst[si]
