@@ -298,7 +298,8 @@ def srjgraph_suite(out: Path, data: Path | None, seeds: int, sets: list[str], mo
     report = Report(
         "srjgraph: joint search + recommendation CTR (SRJGraph, WSDM'22, tables 3-7)",
         f"Data: {data}. Search = {SEARCH}, recommendation = {REC}; time split background / train / valid / test "
-        "= 14 / 7 / 1 / 2 days (graph and behaviour sequences from background + train only). Every model "
+        "= 14 / 7 / 1 / 2 days (graph and behaviour sequences from background + train only; sampled "
+        "neighbourhoods and histories hold only what happened before each event). Every model "
         f"trained point-wise with BCE with its registered optimizer (SRJGraph Adagrad, baselines Adam), early stopping on validation AUC (best epoch restored); "
         f"{seeds} seeds. Run-wide overrides: {' '.join(sets) or 'none'}.",
         tables, figs,
