@@ -88,10 +88,10 @@ class TargetAwareSampler:
             out = HopOut(b, width * w, extras=2)
             nodes, mask, pre, eid, q, t_out = out.flat()
             if types[k] == "item" and ts is not None and not self.category_filter:  # time-sorted rows
-                ind, perm, ets = self._fwd_by_ts()
+                ind, perm, ts_sorted = self._fwd_by_ts()
                 cnt = fused_hop(self.fwd.indptr, ind, frontier, fmask, width, w, seed, salt * 16 + k,
                                 EMPTY_I64, EMPTY_I64, users if ex else EMPTY_I64, items if ex else EMPTY_I64, perm,
-                                self.fwd_query, self.fwd_ts, nodes, mask, pre, eid, q, t_out, edge_ts=ets,
+                                self.fwd_query, self.fwd_ts, nodes, mask, pre, eid, q, t_out, edge_ts=ts_sorted,
                                 seed_ts=ts)
                 eid[eid >= 0] = perm[eid[eid >= 0]]  # back to forward edge ids
             elif types[k] == "item":  # user -> items of the target's category
