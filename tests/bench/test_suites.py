@@ -38,9 +38,28 @@ def test_record_keeps_runs_across_lost_run_folders(sim_dir, tmp_path):
     assert [r["run_seed"] for r in two] == [0]
 
 
-def test_data_fingerprint_changes_with_the_data(tmp_path):
+def test_data_fingerprint_is_the_content_not_the_file_bytes(tmp_path):
+    """Another writer (compression, row-group size) gives other file bytes but the same fingerprint; one
+    changed value, a changed list element or a changed dataset.yaml gives another."""
+    import pyarrow as pa
+    import pyarrow.parquet as pq
+
     (tmp_path / "dataset.yaml").write_text("name: a\n")
-    (tmp_path / "events.parquet").write_bytes(b"x" * 10)
+    table = pa.table({"user": pa.array([1, 2, None], pa.int64()), "query": ["x", "yz", None],
+                      "terms": pa.array([[1, 2], [], None], pa.list_(pa.int32())),
+                      "ts": pa.array([0.5, 1.5, 2.5])})
+    f = tmp_path / "events.parquet"
+    pq.write_table(table, f, compression="zstd")
     a = data_fingerprint(tmp_path)
-    (tmp_path / "events.parquet").write_bytes(b"x" * 11)
+    size = f.stat().st_size
+    pq.write_table(table, f, compression="none", row_group_size=1)
+    assert f.stat().st_size != size and data_fingerprint(tmp_path) == a
+    for col, arr in [("user", pa.array([1, 3, None], pa.int64())),
+                     ("terms", pa.array([[1, 3], [], None], pa.list_(pa.int32()))),
+                     ("query", pa.array(["x", "y", "z"]))]:
+        pq.write_table(table.set_column(table.column_names.index(col), col, arr), f)
+        assert data_fingerprint(tmp_path) != a, col
+    pq.write_table(table, f)
+    assert data_fingerprint(tmp_path) == a
+    (tmp_path / "dataset.yaml").write_text("name: b\n")
     assert data_fingerprint(tmp_path) != a
