@@ -2,7 +2,7 @@
 
 import pytest
 
-from unisr.bench.suite_srjgraph import BASELINES, Results, claims, rela_impr, rows_for
+from unisr.bench.suite_srjgraph import BASELINES, JOINT, Results, claims, joint_sets, rela_impr, rows_for
 
 
 def test_rela_impr_is_paper_eq_15():
@@ -22,6 +22,20 @@ def test_rows_cover_tables_3_to_7():
     assert len(rows) == 9 * 3 + 1 + 3 + 3 + 3
     only3 = [r.name for r in rows_for(["dnn", "srjgraph"], {3})]
     assert only3 == ["dnn/search", "dnn/rec", "srjgraph"]
+
+
+def test_joint_rows_get_one_step_cap_per_task():
+    """Under a step cap a joint row alternates search and rec batches, so it gets twice the cap: each task
+    then sees as many samples as its single-scenario model. The last cap given wins; no cap, no override."""
+    sets = ["train.max_steps_per_epoch=50", "train.threads=1", "train.max_steps_per_epoch=100"]
+    joint = joint_sets(sets)
+    assert joint == (JOINT, "train.max_steps_per_epoch=200")
+    assert joint_sets(sets, step_parity=False) == (JOINT,)
+    assert joint_sets(["train.threads=1"]) == (JOINT,)
+    rows = {r.name: r for r in rows_for(["dnn", "srjgraph"], {3, 4, 5}, joint)}
+    assert rows["jsr-dnn"].sets == joint and rows["srjgraph"].sets == joint
+    assert rows["srjgraph no-query"].sets == (*joint, "model.query_on_edges=false")
+    assert rows["dnn/search"].sets == ("data.scenarios=[search_text]",)
 
 
 def _run(name: str, seed: int, search: float | None, rec: float | None) -> dict:

@@ -16,7 +16,8 @@ comparison without a t-test holds only by a visible margin (``suites.clearly_gre
 Suite options (``--set suite.<key>=<value>``): ``preset`` (simulated marketplace when no ``--data``, default
 small), ``tables`` (e.g. ``3,4``: only the runs those tables need), ``train`` (false: only report the runs
 already finished, train nothing), ``record`` (a folder where finished runs are recorded and reused across
-machines, ``suites.run_matrix``).
+machines, ``suites.run_matrix``), ``step_parity`` (default true: under a step cap a joint row gets one cap
+per task, :func:`joint_sets`).
 """
 
 from __future__ import annotations
@@ -72,9 +73,24 @@ def _history(model: str, scenarios: list[str]) -> tuple[str, ...]:
     return ("data.history_len=25", f"data.history_scenarios=[{','.join(scenarios)}]")
 
 
-def rows_for(models: list[str], tables: set[int] | None = None) -> list[RunSpec]:
+def joint_sets(sets: list[str], step_parity: bool = True) -> tuple[str, ...]:
+    """The overrides of a joint row (both tasks in one model). With a step cap
+    ``train.max_steps_per_epoch=N`` in ``sets`` and ``step_parity``, a joint row gets ``len(TASKS) * N``
+    steps per epoch: its batches alternate between the tasks, so each task gets N steps, as many as its
+    single-scenario model (without the cap both see every training row once per epoch anyway). With a cap of
+    N for every row, a joint model saw half the search and half the recommendation samples of a single
+    model (found 2026-12-02; every row before that date was run so)."""
+    caps = [s.partition("=")[2] for s in sets if s.startswith("train.max_steps_per_epoch=")]
+    if not step_parity or not caps or caps[-1] in ("", "null", "None"):
+        return (JOINT,)
+    return (JOINT, f"train.max_steps_per_epoch={len(TASKS) * int(caps[-1])}")
+
+
+def rows_for(models: list[str], tables: set[int] | None = None,
+             joint: tuple[str, ...] = (JOINT,)) -> list[RunSpec]:
     """The matrix: names ``<model>/<search|rec>`` (single scenario), ``jsr-<model>`` (joint), ``srjgraph[...]``;
-    ``tables`` (a subset of 3..7) keeps only the rows those tables need."""
+    ``tables`` (a subset of 3..7) keeps only the rows those tables need; ``joint``: the overrides of every
+    joint row (:func:`joint_sets`)."""
     tables = tables or {3, 4, 5, 6, 7}
     rows: list[RunSpec] = []
     for m in (b for b in BASELINES if b in models):
@@ -82,15 +98,15 @@ def rows_for(models: list[str], tables: set[int] | None = None) -> list[RunSpec]
             for task, scen in TASKS.items():
                 rows.append(RunSpec(f"{m}/{task}", m, (f"data.scenarios=[{scen}]", *_history(m, [scen]))))
         if 4 in tables:
-            rows.append(RunSpec(f"jsr-{m}", m, (JOINT, *_history(m, [SEARCH, REC]))))
+            rows.append(RunSpec(f"jsr-{m}", m, (*joint, *_history(m, [SEARCH, REC]))))
     if "srjgraph" in models:
-        rows.append(RunSpec("srjgraph", "srjgraph", (JOINT,)))
+        rows.append(RunSpec("srjgraph", "srjgraph", joint))
         if 5 in tables:
-            rows += [RunSpec(f"srjgraph {name}", "srjgraph", (JOINT, s)) for name, (_, s) in ABLATIONS.items()]
+            rows += [RunSpec(f"srjgraph {name}", "srjgraph", (*joint, s)) for name, (_, s) in ABLATIONS.items()]
         if 6 in tables:
-            rows += [RunSpec(f"srjgraph depth {k}", "srjgraph", (JOINT, *_widths(*w))) for k, w in DEPTHS.items()]
+            rows += [RunSpec(f"srjgraph depth {k}", "srjgraph", (*joint, *_widths(*w))) for k, w in DEPTHS.items()]
         if 7 in tables:
-            rows += [RunSpec(f"srjgraph width {a},{b}", "srjgraph", (JOINT, *_widths(*w)))
+            rows += [RunSpec(f"srjgraph width {a},{b}", "srjgraph", (*joint, *_widths(*w)))
                      for (a, b), w in WIDTHS.items()]
     return rows
 
@@ -222,7 +238,7 @@ def srjgraph_suite(out: Path, data: Path | None, seeds: int, sets: list[str], mo
                    console: Console) -> dict:
     """SRJGraph's tables 3-7 and the claims of its sections 5.4-5.6 on the simulated marketplace."""
     out = Path(out)
-    opts, sets = suite_options(sets, {"preset": "small", "tables": "3,4,5,6,7"})
+    opts, sets = suite_options(sets, {"preset": "small", "tables": "3,4,5,6,7", "step_parity": True})
     data = ensure_simulated(data, out, str(opts["preset"]), console)
     models = models or [*BASELINES, "srjgraph"]
     unknown = sorted(set(models) - {*BASELINES, "srjgraph"})
@@ -235,7 +251,8 @@ def srjgraph_suite(out: Path, data: Path | None, seeds: int, sets: list[str], mo
         raise SuiteError(f"suite.tables={opts['tables']!r}: expected a comma-separated subset of 3,4,5,6,7") from e
     if not tables <= {3, 4, 5, 6, 7}:
         raise SuiteError(f"suite.tables: {sorted(tables - {3, 4, 5, 6, 7})} are not tables of this suite (3-7)")
-    runs = run_matrix(rows_for(models, tables), data, out, seeds, [*COMMON, *sets], console,
+    joint = joint_sets(sets, bool(opts["step_parity"]))
+    runs = run_matrix(rows_for(models, tables, joint), data, out, seeds, [*COMMON, *sets], console,
                       train_missing=bool(opts["train"]), record=opts["record"] or None)
     if not runs:
         raise SuiteError(f"no finished runs under {out / 'runs'} for these tables and models")
