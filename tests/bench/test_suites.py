@@ -24,9 +24,11 @@ def test_record_keeps_runs_across_lost_run_folders(sim_dir, tmp_path):
     assert key == {"model": "dnn", "sets": FAST, "seed": 0, "data": data_fingerprint(sim_dir)}
     assert has_model(first[0]["run_dir"]) and not has_model(rec)
 
-    # out2 is empty: the recorded seed 0 is read back, nothing is trained (no run folder appears)
+    # out2 is empty: the recorded seed 0 is read back, nothing is trained (no run folder appears; the out
+    # folder itself is made, for the suite's report and figures)
     again = run_matrix(rows, sim_dir, tmp_path / "out2", 1, FAST, Console(quiet=True), record=record)
-    assert again[0]["run_dir"] == str(rec) and not (tmp_path / "out2").exists()
+    assert again[0]["run_dir"] == str(rec) and not (tmp_path / "out2" / "runs").exists()
+    assert (tmp_path / "out2").is_dir()
     assert again[0]["overall"] == first[0]["overall"]
     # a different override is a different run: not in the record, so left out when not training
     other = run_matrix(rows, sim_dir, tmp_path / "out3", 2, [*FAST, "train.lr=0.01"], Console(quiet=True),

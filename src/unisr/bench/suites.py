@@ -193,6 +193,7 @@ def run_matrix(models: list[str | RunSpec], data: Path, out: Path, seeds: int, s
 
     encoders: dict = {}
     results = []
+    out.mkdir(parents=True, exist_ok=True)  # the report goes here even when every run comes from the record
     fp = data_fingerprint(data) if record else ""
     for row in models:
         row = row if isinstance(row, RunSpec) else RunSpec(row, row)
