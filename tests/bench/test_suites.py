@@ -49,7 +49,7 @@ def test_data_fingerprint_is_the_content_not_the_file_bytes(tmp_path):
     (tmp_path / "dataset.yaml").write_text("name: a\n")
     table = pa.table({"user": pa.array([1, 2, None], pa.int64()), "query": ["x", "yz", None],
                       "terms": pa.array([[1, 2], [], None], pa.list_(pa.int32())),
-                      "ts": pa.array([0.5, 1.5, 2.5])})
+                      "ts": pa.array([0.5, 1.5, 2.5]), "click": pa.array([True, None, False])})
     f = tmp_path / "events.parquet"
     pq.write_table(table, f, compression="zstd")
     a = data_fingerprint(tmp_path)
@@ -58,7 +58,7 @@ def test_data_fingerprint_is_the_content_not_the_file_bytes(tmp_path):
     assert f.stat().st_size != size and data_fingerprint(tmp_path) == a
     for col, arr in [("user", pa.array([1, 3, None], pa.int64())),
                      ("terms", pa.array([[1, 3], [], None], pa.list_(pa.int32()))),
-                     ("query", pa.array(["x", "y", "z"]))]:
+                     ("query", pa.array(["x", "y", "z"])), ("click", pa.array([True, None, True]))]:
         pq.write_table(table.set_column(table.column_names.index(col), col, arr), f)
         assert data_fingerprint(tmp_path) != a, col
     pq.write_table(table, f)

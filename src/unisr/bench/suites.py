@@ -139,7 +139,8 @@ def _hash_array(h, arr) -> None:
     elif pa.types.is_dictionary(t):
         _hash_array(h, arr.dictionary_decode())
     else:
-        h.update(np.ascontiguousarray(arr.fill_null(0).to_numpy(zero_copy_only=False)).tobytes())
+        fill = False if pa.types.is_boolean(t) else 0  # nulls are in the bitmap hashed above
+        h.update(np.ascontiguousarray(arr.fill_null(fill).to_numpy(zero_copy_only=False)).tobytes())
 
 
 def data_fingerprint(data: Path) -> str:
