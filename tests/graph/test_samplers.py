@@ -401,3 +401,36 @@ def test_target_aware_time_bound_random_graphs(n_users: int, n_items: int, m: in
     if cat_filter:
         for x, y in zip(ub0.nodes + ub0.edge, ub1.nodes + ub1.edge, strict=True):
             assert torch.equal(x, y)
+
+
+# ------------------------------------------------------------------------------------------- threads
+_THREADS_SCRIPT = """
+import numpy as np, torch
+torch.set_num_threads(1)
+import numba
+from unisr.graph.csr import from_coo
+from unisr.graph.samplers._kernels import fused_hop, match_torch_threads
+csr = from_coo(np.array([0, 0, 1, 2, 2, 2]), np.array([1, 2, 0, 0, 1, 3]), 4, 4)
+prev = np.arange(4, dtype=np.int64)
+n = len(prev) * 2
+out = [np.zeros(n, np.int64), np.zeros(n, bool), np.zeros(n, np.int64), np.full(n, -1, np.int64)]
+e = np.zeros(0, np.int64)
+fused_hop(csr.indptr, csr.indices, prev, np.ones(4, bool), 1, 2, 0, 0, np.zeros(0, np.int32),
+          np.zeros(0, np.int32), e, e, e, e, e, out[0], out[1], out[2], out[3], e, e)
+x = torch.randn(64, 64)
+x @ x
+print(torch.get_num_threads(), numba.get_num_threads())
+torch.set_num_threads(2)
+print(match_torch_threads())
+"""
+
+
+@pytest.mark.skipif((__import__("os").cpu_count() or 1) < 2, reason="needs 2 cores to tell 1 thread from all")
+def test_kernels_keep_torch_thread_count() -> None:
+    """numba's OpenMP pool launch must not undo torch.set_num_threads (it shares torch's runtime), and the
+    kernels follow torch's count; a fresh interpreter, since this process may have launched the pool."""
+    import subprocess
+    import sys
+
+    r = subprocess.run([sys.executable, "-c", _THREADS_SCRIPT], capture_output=True, text=True, check=True)
+    assert r.stdout.split() == ["1", "1", "2"], r.stdout + r.stderr

@@ -2,18 +2,47 @@
 
 Random numbers are a SplitMix64 hash of (seed, salt, row, draw), so a sample depends only on the seed and
 the input, never on thread scheduling: the kernels run rows in parallel and stay deterministic.
+
+Threads: numba's ``omp`` layer shares torch's OpenMP runtime, and launching numba's pool calls
+``omp_set_num_threads(<cores>)``, which silently undid ``torch.set_num_threads(train.threads)``: a
+``train.threads=1`` run of SRJGraph then ran torch on every core, and two such jobs on a 2-core box took
+8.0 s per step instead of 2.8 s. So the pool is launched here, at import, and torch's count restored; each
+kernel call then runs on torch's thread count (``match_torch_threads``). Measured in docs/BENCHMARKS.md.
 """
 
 from __future__ import annotations
 
 import numba as nb
 import numpy as np
+import torch
 
 EMPTY_CAT = np.zeros(0, np.int32)
 EMPTY_TS = np.zeros(0, np.int64)
 _GOLD = np.uint64(0x9E3779B97F4A7C15)
 _M1 = np.uint64(0xBF58476D1CE4E5B9)
 _M2 = np.uint64(0x94D049BB133111EB)
+
+
+def _launch_pool_keeping_torch_threads() -> None:
+    n = torch.get_num_threads()
+    from numba.np.ufunc.parallel import _launch_threads
+
+    _launch_threads()
+    torch.set_num_threads(n)
+
+
+_launch_pool_keeping_torch_threads()
+
+
+def match_torch_threads() -> int:
+    """Run this thread's numba kernels on ``torch.get_num_threads()`` threads (at most numba's pool size).
+
+    numba's thread count is thread-local, so a server's worker threads each set their own. Returns it.
+    """
+    n = max(1, min(torch.get_num_threads(), nb.config.NUMBA_NUM_THREADS))
+    if nb.get_num_threads() != n:
+        nb.set_num_threads(n)
+    return n
 
 
 @nb.njit(inline="always", cache=True)
@@ -34,51 +63,6 @@ def _below(key: np.uint64, draw: np.int64, n: np.int64) -> np.int64:
 @nb.njit(inline="always", cache=True)
 def _row_key(seed: np.int64, salt: np.int64, row: np.int64) -> np.uint64:
     return _mix(_mix(np.uint64(seed) * _GOLD + np.uint64(salt)) ^ (np.uint64(row) * _M2))
-
-
-@nb.njit(parallel=True, cache=True)
-def sample_segments(start: np.ndarray, end: np.ndarray, indices: np.ndarray, k: int, seed: int,
-                    salt: int) -> tuple[np.ndarray, np.ndarray]:
-    """Up to ``k`` distinct edges of each segment ``[start[r], end[r])``, uniformly, in edge order.
-
-    Shapes: start [N] int64, end [N] int64, indices [E] -> (nbr [N, k] int64, eid [N, k] int64), -1 padded.
-    """
-    n = start.shape[0]
-    nbr = np.full((n, k), -1, np.int64)
-    eid = np.full((n, k), -1, np.int64)
-    for r in nb.prange(n):
-        s = start[r]
-        deg = end[r] - s
-        if deg <= 0:
-            continue
-        if deg <= k:
-            for j in range(deg):
-                eid[r, j] = s + j
-                nbr[r, j] = indices[s + j]
-            continue
-        key = _row_key(seed, salt, r)
-        # Floyd's algorithm: k distinct offsets out of deg, written straight into eid[r] (no allocation),
-        # then insertion-sorted (keeps the edge order, e.g. click time)
-        for j in range(deg - k, deg):
-            c = j - (deg - k)
-            t = _below(key, j, j + 1)
-            dup = False
-            for m in range(c):
-                if eid[r, m] == t:
-                    dup = True
-                    break
-            eid[r, c] = j if dup else t
-        for a in range(1, k):
-            v = eid[r, a]
-            b = a - 1
-            while b >= 0 and eid[r, b] > v:
-                eid[r, b + 1] = eid[r, b]
-                b -= 1
-            eid[r, b + 1] = v
-        for j in range(k):
-            eid[r, j] += s
-            nbr[r, j] = indices[eid[r, j]]
-    return nbr, eid
 
 
 @nb.njit(inline="always", cache=True)
@@ -171,6 +155,7 @@ def fused_hop(indptr: np.ndarray, indices: np.ndarray, prev: np.ndarray, prev_ma
     """
     # Three kernels, each over all rows: segments, offsets, gather. One pass per row chains two cache misses
     # (indptr -> indices) and ran ~3x slower than passes whose loads are independent across rows.
+    match_torch_threads()
     ecat = EMPTY_CAT if edge_cat is None or item_cat.shape[0] == 0 else edge_cat
     if edge_ts is None or seed_ts is None:
         edge_ts = seed_ts = EMPTY_TS
@@ -341,8 +326,14 @@ def _sample_excluding(indices: np.ndarray, s: np.int64, e: np.int64, k: np.int64
     return c
 
 
+def metapath_hops(*args) -> tuple[int, int]:
+    """``_metapath_hops`` on torch's thread count (``match_torch_threads``); same arguments."""
+    match_torch_threads()
+    return _metapath_hops(*args)
+
+
 @nb.njit(parallel=True, cache=True)
-def metapath_hops(indptr1: np.ndarray, indices1: np.ndarray, indptr2: np.ndarray, indices2: np.ndarray,
+def _metapath_hops(indptr1: np.ndarray, indices1: np.ndarray, indptr2: np.ndarray, indices2: np.ndarray,
                   starts: np.ndarray, k1: int, k2: int, seed: int, salt: int, ex1: np.ndarray, ex2: np.ndarray,
                   base: int, max_tries: int, n1: np.ndarray, m1: np.ndarray, p1: np.ndarray, e1: np.ndarray,
                   n2: np.ndarray, m2: np.ndarray, p2: np.ndarray, e2: np.ndarray, slot2: np.ndarray
