@@ -305,10 +305,7 @@ class TreeMS(nn.Module):
             u = self.graph_user(batch.subgraph, "src", u, c)
             v = self.graph_user(batch.subgraph, "dst", v, c)
         x = torch.cat([u, v, parts.t, c], 1)  # eq. 3
-        f = self.experts(x)
-        z = [torch.einsum("bn,bnd->bd", gates[:, i], fi) for i, fi in enumerate(f)]  # eq. 5
-        logit = self.predict(self.mlp(torch.cat(z, 1))).squeeze(1)  # eq. 7
-        return {"click": logit, "gates": gates}
+        return {"click": gated_tower_logit(self.experts, self.mlp, self.predict, x, gates), "gates": gates}
 
     def extra_losses(self, batch: Batch, outputs: dict[str, Tensor]) -> dict[str, Tensor]:
         """γ · L_aux (eq. 15, averaged over the batch's samples)."""
@@ -319,6 +316,17 @@ class TreeMS(nn.Module):
             uniq, inv = torch.unique(batch.scenario_id, return_inverse=True)
             gates = self.tree(uniq)[0][inv]
         return {"inconsistency": self.gamma * inconsistency_loss(gates)}
+
+
+def gated_tower_logit(experts: TowerExperts, mlp: nn.Module, predict: nn.Module, x: Tensor, gates: Tensor) -> Tensor:
+    """Eqs. 5 and 7: every layer's expert outputs mixed by that layer's gate, z_1..z_H concatenated, MLPs, p(.).
+
+    Shapes:
+        x [B, in_dim], gates [B, H, n] -> logits [B]
+    """
+    f = experts(x)
+    z = [torch.einsum("bn,bnd->bd", gates[:, i], fi) for i, fi in enumerate(f)]  # eq. 5
+    return predict(mlp(torch.cat(z, 1))).squeeze(1)  # eq. 7
 
 
 def inconsistency_loss(gates: Tensor) -> Tensor:
