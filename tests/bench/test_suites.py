@@ -4,9 +4,17 @@ from __future__ import annotations
 
 import json
 
+import pytest
 from rich.console import Console
 
-from unisr.bench.suites import RunSpec, data_fingerprint, has_model, run_matrix
+from unisr.bench.suites import (
+    RunSpec,
+    SuiteError,
+    check_same_test_labels,
+    data_fingerprint,
+    has_model,
+    run_matrix,
+)
 
 FAST = ["train.epochs=1", "train.max_steps_per_epoch=3", "train.progress=false", "train.threads=1",
         "data.scenarios=[feed_main]"]
@@ -38,6 +46,31 @@ def test_record_keeps_runs_across_lost_run_folders(sim_dir, tmp_path):
     two = run_matrix(rows, sim_dir, tmp_path / "out4", 2, FAST, Console(quiet=True), train_missing=False,
                      record=record)
     assert [r["run_seed"] for r in two] == [0]
+
+
+def test_a_record_from_other_labels_is_refused(sim_dir, tmp_path):
+    """Two recorded seeds; one record's test labels are changed (as a record made on another simulation would
+    be): the report refuses to mix them and names that record."""
+    record = tmp_path / "record"
+    rows = [RunSpec("dnn", "dnn")]
+    runs = run_matrix(rows, sim_dir, tmp_path / "out1", 2, FAST, Console(quiet=True), record=record)
+    assert len(runs) == 2  # same data: the check passes
+    f = record / "dnn" / "seed1" / "metrics.json"
+    m = json.loads(f.read_text())
+    m["scenarios"]["feed_main"]["positives"] += 11
+    f.write_text(json.dumps(m))
+    with pytest.raises(SuiteError, match=r"feed_main.*seed1"):
+        run_matrix(rows, sim_dir, tmp_path / "out2", 2, FAST, Console(quiet=True), train_missing=False,
+                   record=record)
+
+
+def test_check_same_test_labels_names_the_minority():
+    def run(d, n, pos):
+        return {"run_dir": d, "scenarios": {"s": {"n": n, "positives": pos}, "t": {"auc": 0.5}}}
+    check_same_test_labels([run("a", 10, 2), run("b", 10, 2)])
+    check_same_test_labels([])
+    with pytest.raises(SuiteError, match=r"scenario s: 1 run\(s\) have n=10, positives=3 .* in 2: c"):
+        check_same_test_labels([run("a", 10, 2), run("b", 10, 2), run("c", 10, 3)])
 
 
 def test_data_fingerprint_is_the_content_not_the_file_bytes(tmp_path):

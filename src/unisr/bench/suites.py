@@ -223,7 +223,34 @@ def run_matrix(models: list[str | RunSpec], data: Path, out: Path, seeds: int, s
                 (rec_dir / "record.json").write_text(json.dumps(key, indent=1) + "\n")
             m["run_name"], m["run_seed"], m["run_dir"] = row.name, seed, str(run_dir)
             results.append(m)
+    check_same_test_labels(results)
     return results
+
+
+def check_same_test_labels(results: list[dict]) -> None:
+    """Every run of a suite is tested on the same events, so each scenario's test size and positives must agree.
+
+    A reused run folder or a record from another simulation of the "same" data (seen: a feed's test clicks
+    2,394 vs 2,383 after an environment change, 2026-12-03) would otherwise enter the tables silently. Raises
+    :class:`SuiteError` naming the runs that disagree with the most common count."""
+    counts: dict[str, dict[tuple, list[str]]] = {}
+    for r in results:
+        for scen, v in r.get("scenarios", {}).items():
+            if isinstance(v, dict) and "n" in v and "positives" in v:
+                where = f"{r.get('run_dir', '?')}"
+                counts.setdefault(scen, {}).setdefault((int(v["n"]), int(v["positives"])), []).append(where)
+    bad = []
+    for scen, groups in counts.items():
+        if len(groups) < 2:
+            continue
+        common = max(groups, key=lambda k: len(groups[k]))
+        for k, dirs in groups.items():
+            if k != common:
+                bad.append(f"scenario {scen}: {len(dirs)} run(s) have n={k[0]}, positives={k[1]} against "
+                           f"n={common[0]}, positives={common[1]} in {len(groups[common])}: {', '.join(dirs[:5])}")
+    if bad:
+        raise SuiteError("runs were tested on different labels (a run or record from other data); delete "
+                         "those folders and run again:\n" + "\n".join(bad))
 
 
 def epoch_limit_note(runs: list[dict]) -> str:

@@ -104,7 +104,7 @@ def _item_block(
     # the platform's ranker: knows the true score up to noise
     eng = np.where(valid, 0.5 * score + rng.normal(0, 1.0, score.shape), -np.inf)
     K = min(cfg.scenarios.page_size, cand.shape[1])
-    order = np.argsort(-eng, axis=1)[:, :K]
+    order = np.argsort(-eng, axis=1, kind="stable")[:, :K]  # stable: the same ties order on every numpy and CPU
     item = np.take_along_axis(cand, order, axis=1)
     ok = np.take_along_axis(valid, order, axis=1)
     s_k = np.take_along_axis(score, order, axis=1)
