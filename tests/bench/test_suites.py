@@ -13,6 +13,7 @@ from unisr.bench.suites import (
     check_same_test_labels,
     data_fingerprint,
     has_model,
+    portable_sets,
     run_matrix,
 )
 
@@ -62,6 +63,22 @@ def test_a_record_from_other_labels_is_refused(sim_dir, tmp_path):
     with pytest.raises(SuiteError, match=r"feed_main.*seed1"):
         run_matrix(rows, sim_dir, tmp_path / "out2", 2, FAST, Console(quiet=True), train_missing=False,
                    record=record)
+
+
+def test_record_key_does_not_hold_the_out_folder(sim_dir, tmp_path):
+    """A suite's own graph folder (<out>/graph) enters the key as a placeholder: another out folder reuses it."""
+    record = tmp_path / "record"
+    rows = [RunSpec("dnn", "dnn")]
+    out1, out2 = tmp_path / "a", tmp_path / "b"
+    run_matrix(rows, sim_dir, out1, 1, [*FAST, f"data.graph_dir={out1 / 'graph'}"], Console(quiet=True),
+               record=record)
+    key = json.loads((record / "dnn" / "seed0" / "record.json").read_text())
+    assert "data.graph_dir=<out>/graph" in key["sets"] and str(out1) not in json.dumps(key)
+    again = run_matrix(rows, sim_dir, out2, 1, [*FAST, f"data.graph_dir={out2 / 'graph'}"], Console(quiet=True),
+                       train_missing=False, record=record)
+    assert len(again) == 1 and again[0]["run_dir"] == str(record / "dnn" / "seed0")
+    # a graph folder of the user's own is part of the key as given
+    assert portable_sets(["data.graph_dir=/data/g"], out1) == ["data.graph_dir=/data/g"]
 
 
 def test_check_same_test_labels_names_the_minority():

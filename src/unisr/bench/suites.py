@@ -177,6 +177,14 @@ def has_model(run_dir: Path) -> bool:
     return (Path(run_dir) / "model.safetensors").exists()
 
 
+def portable_sets(sets: list[str], out: Path) -> list[str]:
+    """A record key's overrides without this machine's out folder: a suite builds its graph from the data into
+    ``<out>/graph`` (same data fingerprint, same graph), so ``data.graph_dir=<out>/graph`` matches a record made
+    under any out folder."""
+    own = f"data.graph_dir={Path(out) / 'graph'}"
+    return ["data.graph_dir=<out>/graph" if s == own else s for s in sets]
+
+
 def run_matrix(models: list[str | RunSpec], data: Path, out: Path, seeds: int, sets: list[str],
                console: Console, train_missing: bool = True, record: Path | str | None = None) -> list[dict]:
     """Train every (row, seed); reuse finished runs (their metrics.json) so a suite can be resumed.
@@ -200,7 +208,7 @@ def run_matrix(models: list[str | RunSpec], data: Path, out: Path, seeds: int, s
         row = row if isinstance(row, RunSpec) else RunSpec(row, row)
         for seed in range(seeds):
             run_dir = out / "runs" / row.name / f"seed{seed}"
-            key = {"model": row.model, "sets": [*sets, *row.sets], "seed": seed, "data": fp}
+            key = {"model": row.model, "sets": portable_sets([*sets, *row.sets], out), "seed": seed, "data": fp}
             rec_dir = Path(record) / row.name / f"seed{seed}" if record else None
             if (run_dir / "metrics.json").exists():
                 m = json.loads((run_dir / "metrics.json").read_text())
