@@ -73,4 +73,6 @@ def test_a_claimed_win_needs_the_margin_and_significance():
     assert not ok and "p=" in text
     assert not _better([0.7490], [0.7488])[0]  # one seed: within the margin
     ok, text = _better([0.7500], [0.7400])
-    assert ok and "no test" in text
+    assert ok and "no paired test (1 vs 1 seeds)" in text
+    ok, text = _better([1.0, 1.0], [1.0, 1.0])  # HR@10 when every request shows <= 10 candidates
+    assert not ok and "do not vary" in text
