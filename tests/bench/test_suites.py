@@ -65,6 +65,21 @@ def test_a_record_from_other_labels_is_refused(sim_dir, tmp_path):
                    record=record)
 
 
+def test_a_record_on_other_data_is_named_and_not_reused(sim_dir, tmp_path):
+    """A record whose key holds another data fingerprint (the same simulation on another CPU's numpy build) is
+    not read back; the run matrix says so, naming both fingerprints."""
+    record = tmp_path / "record"
+    rows = [RunSpec("dnn", "dnn")]
+    run_matrix(rows, sim_dir, tmp_path / "out1", 1, FAST, Console(quiet=True), record=record)
+    f = record / "dnn" / "seed0" / "record.json"
+    f.write_text(json.dumps({**json.loads(f.read_text()), "data": "0123456789abcdef"}))
+    console = Console(record=True, width=400)
+    got = run_matrix(rows, sim_dir, tmp_path / "out2", 1, FAST, console, train_missing=False, record=record)
+    assert got == []
+    text = console.export_text()
+    assert "0123456789abcdef" in text and data_fingerprint(sim_dir) in text and "SIMULATOR.md" in text
+
+
 def test_record_key_does_not_hold_the_out_folder(sim_dir, tmp_path):
     """A suite's own graph folder (<out>/graph) enters the key as a placeholder: another out folder reuses it."""
     record = tmp_path / "record"

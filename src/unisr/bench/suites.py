@@ -172,6 +172,12 @@ def _record_matches(rec_dir: Path, key: dict) -> bool:
     return f.exists() and (rec_dir / "metrics.json").exists() and json.loads(f.read_text()) == key
 
 
+def _other_fingerprints(record: Path, fp: str) -> set[str]:
+    """The data fingerprints of a record's runs other than ``fp`` (a record made on other data)."""
+    keys = (json.loads(f.read_text()) for f in record.rglob("record.json")) if record.is_dir() else ()
+    return {k.get("data", "") for k in keys} - {fp}
+
+
 def has_model(run_dir: Path) -> bool:
     """The run folder holds trained weights (a recorded run keeps only its metrics and config)."""
     return (Path(run_dir) / "model.safetensors").exists()
@@ -204,6 +210,12 @@ def run_matrix(models: list[str | RunSpec], data: Path, out: Path, seeds: int, s
     results = []
     out.mkdir(parents=True, exist_ok=True)  # the report goes here even when every run comes from the record
     fp = data_fingerprint(data) if record else ""
+    other = _other_fingerprints(Path(record), fp) if record else set()
+    if other:
+        console.print(f"[yellow]record {record} holds runs on data {', '.join(sorted(other))}, not on this data "
+                      f"({fp}): those runs are trained again here and kept apart. The simulator's output depends "
+                      f"on the CPU's SIMD build of numpy/OpenBLAS; see docs/SIMULATOR.md for the environment that "
+                      f"reproduces the recorded data.[/yellow]")
     for row in models:
         row = row if isinstance(row, RunSpec) else RunSpec(row, row)
         for seed in range(seeds):
