@@ -11,6 +11,7 @@ from unisr.bench.suites import (
     RunSpec,
     SuiteError,
     check_same_test_labels,
+    clearly_better,
     data_fingerprint,
     has_model,
     portable_sets,
@@ -130,3 +131,14 @@ def test_data_fingerprint_is_the_content_not_the_file_bytes(tmp_path):
     assert data_fingerprint(tmp_path) == a
     (tmp_path / "dataset.yaml").write_text("name: b\n")
     assert data_fingerprint(tmp_path) != a
+
+
+def test_a_claimed_win_needs_the_margin_and_significance():
+    assert clearly_better([0.75, 0.76, 0.77], [0.70, 0.71, 0.72])[0]  # ahead on every seed: p ~ 0
+    ok, text = clearly_better([0.7485, 0.7476, 0.7499], [0.7487, 0.7470, 0.7490])  # ahead by 0.0004, p ~ 0.3
+    assert not ok and "p=" in text
+    assert not clearly_better([0.7490], [0.7488])[0]  # one seed: within the margin
+    ok, text = clearly_better([0.7500], [0.7400])
+    assert ok and "no paired test (1 vs 1 seeds)" in text
+    ok, text = clearly_better([1.0, 1.0], [1.0, 1.0])  # HR@10 when every request shows <= 10 candidates
+    assert not ok and "do not vary" in text

@@ -34,6 +34,7 @@ from unisr.bench.report import Report, ReportTable, bar_plot, fmt
 from unisr.bench.suites import (
     RunSpec,
     SuiteError,
+    clearly_better,
     clearly_greater,
     epoch_limit_note,
     has_model,
@@ -41,7 +42,7 @@ from unisr.bench.suites import (
     suite,
     suite_options,
 )
-from unisr.evaluate.stats import mean_std, paired_ttest
+from unisr.evaluate.stats import mean_std
 
 METRICS = ["auc", "gauc", "mrr", "hr@5", "hr@10"]
 # table 2 of the paper (Taobao sharing logs, July 2020), for reference beside ours
@@ -307,17 +308,6 @@ def _verdict(ok: bool | None) -> str:
     return "n/a" if ok is None else ("holds" if ok else "does not hold")
 
 
-def _better(a: list[float], b: list[float]) -> tuple[bool, str]:
-    """a beats b: mean ahead by more than ``MIN_MARGIN`` and, with >= 2 paired seeds, paired t-test p < 0.05
-    (a 0.0004 lead at p = 0.3 is a tie, not a win). Returns (verdict, the test as text)."""
-    t, p = paired_ttest(a, b)
-    ahead = clearly_greater(mean_std(a)[0], mean_std(b)[0])
-    if p != p:
-        why = "the differences do not vary" if len(a) == len(b) > 1 else f"{len(a)} vs {len(b)} seeds"
-        return ahead, f"no paired test ({why}): margin only"
-    return ahead and p < 0.05, f"paired t-test t={t:.2f}, p={p:.3g}"
-
-
 @suite("treems")
 def treems_suite(out: Path, data: Path | None, seeds: int, sets: list[str], models: list[str] | None,
                  console: Console) -> dict:
@@ -368,7 +358,7 @@ def treems_suite(out: Path, data: Path | None, seeds: int, sets: list[str], mode
         for m in METRICS:
             best = max(base, key=lambda b: _mean(by[b], m))
             tv, bv = _mean(by["TreeMS"], m), _mean(by[best], m)
-            ok, tt = _better(summary["rows"]["TreeMS"][m], summary["rows"][best][m])
+            ok, tt = clearly_better(summary["rows"]["TreeMS"][m], summary["rows"][best][m])
             claims.append(f"[table 2] TreeMS beats the best baseline on {m.upper()} (p < 0.05 where seeds allow): "
                           f"{_verdict(ok)} (TreeMS {tv:.4f} vs {best} {bv:.4f}, "
                           f"{100 * (tv - bv) / bv:+.2f}%; {tt}; oracle AUC {oracle:.4f})")
@@ -376,12 +366,12 @@ def treems_suite(out: Path, data: Path | None, seeds: int, sets: list[str], mode
     if soc and gr:
         bs = max(soc, key=lambda b: _mean(by[b], "auc"))
         bg = max(gr, key=lambda b: _mean(by[b], "auc"))
-        ok, tt = _better(summary["rows"][bg]["auc"], summary["rows"][bs]["auc"])
+        ok, tt = clearly_better(summary["rows"][bg]["auc"], summary["rows"][bs]["auc"])
         claims.append(f"[4.2] graph-based methods beat the social-recommendation ones (best AUC): "
                       f"{_verdict(ok)} ({bg} {_mean(by[bg], 'auc'):.4f} vs {bs} {_mean(by[bs], 'auc'):.4f}; {tt})")
     if "MMoE" in by and "Multi-Scenario" in by:
         a, b = _mean(by["MMoE"], "auc"), _mean(by["Multi-Scenario"], "auc")
-        ok, tt = _better(summary["rows"]["MMoE"]["auc"], summary["rows"]["Multi-Scenario"]["auc"])
+        ok, tt = clearly_better(summary["rows"]["MMoE"]["auc"], summary["rows"]["Multi-Scenario"]["auc"])
         claims.append(f"[4.2] mixture of experts beats a simple scenario-aware layer (MMoE vs Multi-Scenario "
                       f"AUC): {_verdict(ok)} ({a:.4f} vs {b:.4f}; {tt})")
     for sw, what in (("TreeMS-no-tree", "the scenario tree"), ("TreeMS-no-graph", "the multi-view graph"),
@@ -389,7 +379,7 @@ def treems_suite(out: Path, data: Path | None, seeds: int, sets: list[str], mode
                      ("TreeMS-no-pay", "the pay view"), ("TreeMS-no-share", "the share view")):
         if sw in by and "TreeMS" in by:
             a, b = _mean(by["TreeMS"], "auc"), _mean(by[sw], "auc")
-            ok, tt = _better(summary["rows"]["TreeMS"]["auc"], summary["rows"][sw]["auc"])
+            ok, tt = clearly_better(summary["rows"]["TreeMS"]["auc"], summary["rows"][sw]["auc"])
             claims.append(f"[switch] {what} helps TreeMS (AUC with vs without, p < 0.05 where seeds allow): "
                           f"{_verdict(ok)} ({a:.4f} vs {b:.4f}; {tt})")
 
@@ -449,7 +439,7 @@ def treems_suite(out: Path, data: Path | None, seeds: int, sets: list[str], mode
         for grp in ("head", "long tail"):
             if pooled[grp]:
                 best = best_other(grp)
-                ok, tt = _better(pooled_auc(grp, "TreeMS"), pooled_auc(grp, best))
+                ok, tt = clearly_better(pooled_auc(grp, "TreeMS"), pooled_auc(grp, best))
                 mg = mean_std(pooled_auc(grp, "TreeMS"))[0] - mean_std(pooled_auc(grp, best))[0]
                 claims.append(f"[figs. 5-6] TreeMS beats {', '.join(others)} on the pooled {grp} leaves (AUC): "
                               f"{_verdict(ok)} (margin over {best} {mg:+.4f}; {tt})")
@@ -459,7 +449,7 @@ def treems_suite(out: Path, data: Path | None, seeds: int, sets: list[str], mode
             mh = [t - o for t, o in zip(pooled_auc("head", "TreeMS"), pooled_auc("head", best), strict=False)]
             mt = [t - o for t, o in zip(pooled_auc("long tail", "TreeMS"), pooled_auc("long tail", best),
                                         strict=False)]
-            ok, tt = _better(mt, mh)
+            ok, tt = clearly_better(mt, mh)
             claims.append(f"[figs. 5-6] TreeMS's margin over {best} is larger on the long tail than on the head "
                           f"(AUC): {_verdict(ok)} (long tail {mean_std(mt)[0]:+.4f} vs head "
                           f"{mean_std(mh)[0]:+.4f}; {tt})")

@@ -23,7 +23,7 @@ from unisr.bench.report import Report, ReportTable, fmt, ttest_str
 from unisr.bench.suites import (
     RunSpec,
     SuiteError,
-    clearly_greater,
+    clearly_better,
     epoch_limit_note,
     has_model,
     run_matrix,
@@ -147,6 +147,59 @@ def _holds(ok: bool) -> str:
     return "holds" if ok else "does not hold"
 
 
+def _short(test: str) -> str:
+    """``paired t-test t=.., p=..`` -> ``p=..`` (a claim line's compact form)."""
+    return test.split(", ")[-1] if test.startswith("paired") else "margin only"
+
+
+def table1_claim(backbone: str, base: list[list[float]], usr: list[list[float]]) -> str:
+    """Table 1: Base+USR beats Base in each of the four AUCs (lists per metric of METRICS, paired by seed),
+    each win by the margin + paired t-test rule (``suites.clearly_better``)."""
+    wins, parts = [], []
+    for b, u in zip(base, usr, strict=True):
+        ok, test = clearly_better(u, b)
+        wins.append(ok)
+        parts.append(f"{(mean_std(u)[0] - mean_std(b)[0]) * 100:+.2f} ({_short(test)})")
+    return (f"Base+USR beats Base for {backbone} in all four AUCs (S CTCVR, S CTR, R CTCVR, R CTR): "
+            f"{_holds(all(wins))} (Δ pts: {', '.join(parts)}; {sum(wins)}/4 significant wins)")
+
+
+def ablation_claims(full: list[list[float]], variants: dict[str, list[list[float]]]) -> list[str]:
+    """Fig. 2(b): each switched-off layer lowers the AUC. Per seed, the mean of the four AUCs (lists per metric,
+    paired by seed) of the full model against the variant's, by ``suites.clearly_better``; then whether w/o
+    GLMT brings the largest drop (largest mean drop, and that drop itself a significant one)."""
+    def per_seed(v: list[list[float]]) -> list[float]:
+        return [float(x) for x in np.mean(np.asarray(v, dtype=np.float64), axis=0)]
+
+    f = per_seed(full)
+    claims, drops, lowers = [], {}, {}
+    for lab, v in variants.items():
+        a = per_seed(v)
+        ok, test = clearly_better(f, a)
+        drops[lab], lowers[lab] = (mean_std(f)[0] - mean_std(a)[0]) * 100, ok
+        claims.append(f"{lab} lowers AUC (STAR backbone): {_holds(ok)} (mean drop {drops[lab]:+.2f} pts over the "
+                      f"four AUCs; {test})")
+    if drops:
+        worst = max(drops, key=drops.get)
+        sig = "significant" if lowers[worst] else "not a significant drop"
+        claims.append(f"w/o GLMT brings the largest drop: {_holds(worst == 'w/o GLMT' and lowers[worst])} "
+                      f"(largest: {worst}, {drops[worst]:+.2f} pts, {sig})")
+    return claims
+
+
+def dims_claim(by_dim: dict[int, list[list[float]]]) -> str:
+    """Fig. 2(c): d = 32 gives the best AUC in all four metrics: in each metric (lists per metric, paired by
+    seed) d = 32 beats every other d by ``suites.clearly_better``."""
+    if len(by_dim) < 2 or 32 not in by_dim:
+        return "d = 32 gives the best AUC in all four metrics: n/a (only d = 32 was run)"
+    best, wins = [], 0
+    for k in range(4):
+        best.append(max(by_dim, key=lambda d: mean_std(by_dim[d][k])[0]))
+        wins += all(clearly_better(by_dim[32][k], by_dim[d][k])[0] for d in by_dim if d != 32)
+    return (f"d = 32 gives the best AUC in all four metrics: {_holds(wins == 4)} (best d by mean per metric "
+            f"S CTCVR/S CTR/R CTCVR/R CTR: {best}; d = 32 significantly ahead of every other d in {wins}/4)")
+
+
 @suite("usr")
 def usr_suite(out: Path, data: Path | None, seeds: int, sets: list[str], models: list[str] | None,
               console: Console) -> dict:
@@ -199,18 +252,15 @@ def usr_suite(out: Path, data: Path | None, seeds: int, sets: list[str], models:
     t1 = []
     summary: dict = {"table1": {}, "ablation": {}, "dims": {}}
     for b in backbones:
-        deltas = []
         for sk, scen, task in METRICS:
             base, usr = vals(f"{b}-base", scen, task), vals(f"{b}-usr", scen, task)
             d = (mean_std(usr)[0] - mean_std(base)[0]) * 100
-            deltas.append(d)
             pos = by[f"{b}-usr"][0]["scenarios"][scen].get(f"{task}_positives", "?")
             t1.append([sk, b, task.upper(), fmt(base, n=seeds), fmt(usr, n=seeds), f"{d:+.2f}", f"{PAPER_DELTA[(sk, task)][b]:+.2f}",
                        ttest_str(usr, base), f"{oracle[scen][task]:.4f}", str(pos)])
             summary["table1"].setdefault(b, {})[f"{sk}_{task}"] = {"base": base, "usr": usr, "delta_pts": d}
-        claims.append(f"Base+USR beats Base for {b} in all four AUCs (S CTCVR, S CTR, R CTCVR, R CTR): "
-                      f"{_holds(all(x > 0 for x in deltas))} (Δ pts: " + ", ".join(f"{x:+.2f}" for x in deltas)
-                      + ")")
+        claims.append(table1_claim(b, [vals(f"{b}-base", sc, t) for _, sc, t in METRICS],
+                                   [vals(f"{b}-usr", sc, t) for _, sc, t in METRICS]))
     tables = [ReportTable(
         f"Table 1: test AUC, Base vs Base+USR, mean ± std over {seeds} seeds (Δ in AUC points x100; paper Δ beside)",
         ["scenario", "backbone", "task", "Base", "Base+USR", "Δ", "paper Δ", "paired t-test", "oracle AUC",
@@ -220,23 +270,18 @@ def usr_suite(out: Path, data: Path | None, seeds: int, sets: list[str], models:
         ab = []
         full = {m: mean_std(vals("star-usr", scen, task))[0] for m, scen, task in
                 [(f"{sk}_{t}", sc, t) for sk, sc, t in METRICS]}
-        drops = {}
         variants = [("USR (full)", "star-usr")] + [
             (lab, f"star-usr-{s.split('.')[1].split('=')[0].replace('use_', 'no_')}") for lab, s in ablation.items()]
         for lab, name in variants:
             cells = [fmt(vals(name, scen, task)) for _, scen, task in METRICS]
             ab.append([lab, *cells])
-            if name != "star-usr":
-                dd = [full[f"{sk}_{t}"] - mean_std(vals(name, sc, t))[0] for sk, sc, t in METRICS]
-                drops[lab] = float(np.mean(dd)) * 100
-                summary["ablation"][lab] = dd
-                claims.append(f"{lab} lowers AUC (STAR backbone): {_holds(clearly_greater(drops[lab] / 100, 0.0))} (mean drop "
-                              f"{drops[lab]:+.2f} pts over the four AUCs)")
+            if name != "star-usr" and name in by:
+                summary["ablation"][lab] = [full[f"{sk}_{t}"] - mean_std(vals(name, sc, t))[0]
+                                            for sk, sc, t in METRICS]
         ab.append(["Base (all off)", *[fmt(vals("star-base", sc, t)) for _, sc, t in METRICS]])
-        if drops:
-            worst = max(drops, key=drops.get)
-            claims.append(f"w/o GLMT brings the largest drop: {_holds(worst == 'w/o GLMT')} (largest: {worst}, "
-                          f"{drops[worst]:+.2f} pts)")
+        claims += ablation_claims([vals("star-usr", sc, t) for _, sc, t in METRICS],
+                                  {lab: [vals(name, sc, t) for _, sc, t in METRICS] for lab, name in variants
+                                   if name != "star-usr" and name in by})
         tables.append(ReportTable("Fig. 2(b): ablation on STAR, test AUC",
                                   ["variant", "S CTCVR", "S CTR", "R CTCVR", "R CTR"], ab))
     # ----------------------------------------------------------------- dims
@@ -248,12 +293,8 @@ def usr_suite(out: Path, data: Path | None, seeds: int, sets: list[str], models:
             dm.append([str(d), *[fmt(vals(name, sc, t)) for _, sc, t in METRICS]])
             means[d] = [mean_std(vals(name, sc, t))[0] for _, sc, t in METRICS]
         summary["dims"] = means
-        best = [max(means, key=lambda d, k=k: means[d][k]) for k in range(4)]
-        if len(means) > 1:
-            claims.append(f"d = 32 gives the best AUC in all four metrics: {_holds(all(b == 32 for b in best))} "
-                          f"(best d per metric S CTCVR/S CTR/R CTCVR/R CTR: {best})")
-        else:
-            claims.append("d = 32 gives the best AUC in all four metrics: n/a (only d = 32 was run)")
+        claims.append(dims_claim({d: [vals("star-usr" if d == 32 else f"star-usr-d{d}", sc, t)
+                                      for _, sc, t in METRICS] for d in means}))
         tables.append(ReportTable("Fig. 2(c): embedding size d (STAR + USR), test AUC",
                                   ["d", "S CTCVR", "S CTR", "R CTCVR", "R CTR"], dm))
     claims.insert(0, epoch_limit_note(runs))
