@@ -69,6 +69,11 @@ def test_claims_verdicts_follow_the_numbers():
     assert verdict["5.6.1 SRJGraph w/o query is worse than SRJGraph on both tasks"] == "does not hold"
     assert verdict["5.4 SRJGraph is the best model, significantly (p < 0.05) over the runner-up (search)"] == "holds"
     assert res.oracle["search"] == [0.8, 0.8, 0.8]
+    # "significantly": a clear lead on one seed each has no paired test, so it is not a significant win
+    one = {c: (v, n) for c, v, n in claims(Results([_run("dnn/search", 0, 0.60, None), _run("dnn/rec", 0, None, 0.6),
+                                                     _run("srjgraph", 0, 0.70, 0.70)]))}
+    v, n = one["5.4 SRJGraph is the best model, significantly (p < 0.05) over the runner-up (search)"]
+    assert v == "does not hold" and "no paired test (1 vs 1 seeds)" in n
     # a tie (4e-5 AUC) is no evidence: an ablation is "worse" only by a visible margin on both tasks
     tie = Results([_run("srjgraph", 0, 0.65, 0.66), _run("srjgraph no-intention", 0, 0.64996, 0.64),
                    _run("srjgraph no-upstream", 0, 0.64, 0.64)])
