@@ -5,7 +5,7 @@ BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 SHARED ?= ../shared/data
 
-.PHONY: venv demo test lint bench bench-env clean
+.PHONY: venv demo test lint bench bench-env sim-recorded clean
 
 $(STAMP): pyproject.toml
 	test -x $(BIN)/python || $(PY) -m venv $(VENV)
@@ -30,6 +30,15 @@ lint: $(STAMP)
 # the graph benchmark's peer venv (benchmarks/.env-graph: torch-scatter/torch-sparse built from source, slow)
 bench-env:
 	bash benchmarks/setup_graph_peer_env.sh
+
+# the `small` simulation every benchmark record was made on (fingerprint b475b4b1ebd2cc80), on any x86-64 CPU:
+# numpy and OpenBLAS held to their AVX2 code paths (the simulation depends on them; docs/SIMULATOR.md)
+SIM ?= /tmp/sim_small
+sim-recorded: $(STAMP)
+	NPY_DISABLE_CPU_FEATURES="X86_V4 AVX512_ICL AVX512_SPR" OPENBLAS_CORETYPE=Haswell \
+		$(BIN)/unisr simulate --preset small --seed 0 --out $(SIM)
+	$(BIN)/python -c "from unisr.bench.suites import data_fingerprint as f; fp = f('$(SIM)'); \
+		print('fingerprint', fp); raise SystemExit(fp != 'b475b4b1ebd2cc80')"
 
 clean:
 	rm -rf $(VENV) runs .pytest_cache .ruff_cache
