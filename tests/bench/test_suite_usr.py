@@ -24,15 +24,15 @@ def wobbled(v: list[list[float]], by: float, amp: float) -> list[list[float]]:
 def test_table1_needs_four_significant_wins():
     up = shifted(BASE, [0.01, 0.01, 0.01, 0.01], jitter=0.001)  # ahead on every seed of every metric
     line = table1_claim("star", BASE, up)
-    assert ": holds (" in line and "4/4 significant wins" in line and "+1.00 (p=" in line
+    assert ": holds (" in line and "4/4 won by the margin + paired t-test rule" in line and "+1.00 (p=" in line
     # +0.3 points on average with seed-to-seed noise of +-1 point: a mean lead, not a win (the old rule said
     # "holds" for any four positive means)
     noisy = wobbled(BASE, 0.003, 0.01)
     line = table1_claim("star", BASE, noisy)
-    assert ": does not hold (" in line and "0/4 significant wins" in line
+    assert ": does not hold (" in line and "0/4 won by the margin + paired t-test rule" in line
     # three wins and one loss
     line = table1_claim("apg", BASE, shifted(BASE, [0.01, 0.01, 0.01, -0.01], jitter=0.001))
-    assert ": does not hold (" in line and "3/4 significant wins" in line
+    assert ": does not hold (" in line and "3/4 won by the margin + paired t-test rule" in line
 
 
 def test_ablation_drops_are_paired_by_seed_and_glmt_must_be_largest_and_significant():

@@ -161,7 +161,7 @@ def table1_claim(backbone: str, base: list[list[float]], usr: list[list[float]])
         wins.append(ok)
         parts.append(f"{(mean_std(u)[0] - mean_std(b)[0]) * 100:+.2f} ({_short(test)})")
     return (f"Base+USR beats Base for {backbone} in all four AUCs (S CTCVR, S CTR, R CTCVR, R CTR): "
-            f"{_holds(all(wins))} (Δ pts: {', '.join(parts)}; {sum(wins)}/4 significant wins)")
+            f"{_holds(all(wins))} (Δ pts: {', '.join(parts)}; {sum(wins)}/4 won by the margin + paired t-test rule)")
 
 
 def ablation_claims(full: list[list[float]], variants: dict[str, list[list[float]]]) -> list[str]:
