@@ -142,3 +142,7 @@ def test_a_claimed_win_needs_the_margin_and_significance():
     assert ok and "no paired test (1 vs 1 seeds)" in text
     ok, text = clearly_better([1.0, 1.0], [1.0, 1.0])  # HR@10 when every request shows <= 10 candidates
     assert not ok and "do not vary" in text
+    # a claim of significance: without a paired test the margin alone is no win
+    ok, text = clearly_better([0.7500], [0.7400], require_test=True)
+    assert not ok and "no paired test (1 vs 1 seeds)" in text
+    assert clearly_better([0.75, 0.76, 0.77], [0.70, 0.71, 0.72], require_test=True)[0]

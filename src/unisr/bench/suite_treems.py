@@ -394,8 +394,8 @@ def treems_suite(out: Path, data: Path | None, seeds: int, sets: list[str], mode
     for n in fig_models:
         for grp, scen in (("head", head), ("long tail", tail)):
             if scen:
-                pooled[grp][n] = [pooled_metrics(Path(r["run_dir"]), data, scen) for r in by[n]
-                                  if has_model(r["run_dir"])]  # a recorded run has no weights
+                pooled[grp][n] = [{**pooled_metrics(Path(r["run_dir"]), data, scen), "seed": r["run_seed"]}
+                                  for r in by[n] if has_model(r["run_dir"])]  # a recorded run has no weights
     summary["pooled"] = pooled
     ht_rows = []
     for n in fig_models:
@@ -430,8 +430,12 @@ def treems_suite(out: Path, data: Path | None, seeds: int, sets: list[str], mode
     if "TreeMS" in pooled["long tail"] and len(fig_models) > 1:
         others = [n for n in fig_models if n != "TreeMS"]
 
-        def pooled_auc(grp: str, n: str) -> list[float]:
-            return [p["auc"] for p in pooled[grp][n]]
+        def pooled_auc(grp: str, n: str, seeds: list[int] | None = None) -> list[float]:
+            return [p["auc"] for p in pooled[grp][n] if seeds is None or p["seed"] in seeds]
+
+        def common(grp: str, a: str, b: str) -> list[int]:
+            """The seeds both runs have weights for: a paired test pairs by seed, not by list position."""
+            return sorted({p["seed"] for p in pooled[grp][a]} & {p["seed"] for p in pooled[grp][b]})
 
         def best_other(grp: str) -> str:
             return max(others, key=lambda o: mean_std(pooled_auc(grp, o))[0])
@@ -439,16 +443,17 @@ def treems_suite(out: Path, data: Path | None, seeds: int, sets: list[str], mode
         for grp in ("head", "long tail"):
             if pooled[grp]:
                 best = best_other(grp)
-                ok, tt = clearly_better(pooled_auc(grp, "TreeMS"), pooled_auc(grp, best))
+                both = common(grp, "TreeMS", best)
+                ok, tt = clearly_better(pooled_auc(grp, "TreeMS", both), pooled_auc(grp, best, both))
                 mg = mean_std(pooled_auc(grp, "TreeMS"))[0] - mean_std(pooled_auc(grp, best))[0]
                 claims.append(f"[figs. 5-6] TreeMS beats {', '.join(others)} on the pooled {grp} leaves (AUC): "
                               f"{_verdict(ok)} (margin over {best} {mg:+.4f}; {tt})")
         if pooled["head"]:
             # per-seed margins over the long tail's best other model, in both groups (paired by seed)
             best = best_other("long tail")
-            mh = [t - o for t, o in zip(pooled_auc("head", "TreeMS"), pooled_auc("head", best), strict=False)]
-            mt = [t - o for t, o in zip(pooled_auc("long tail", "TreeMS"), pooled_auc("long tail", best),
-                                        strict=False)]
+            both = sorted(set(common("head", "TreeMS", best)) & set(common("long tail", "TreeMS", best)))
+            mh, mt = ([t - o for t, o in zip(pooled_auc(g, "TreeMS", both), pooled_auc(g, best, both), strict=True)]
+                      for g in ("head", "long tail"))
             ok, tt = clearly_better(mt, mh)
             claims.append(f"[figs. 5-6] TreeMS's margin over {best} is larger on the long tail than on the head "
                           f"(AUC): {_verdict(ok)} (long tail {mean_std(mt)[0]:+.4f} vs head "

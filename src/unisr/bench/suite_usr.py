@@ -287,14 +287,14 @@ def usr_suite(out: Path, data: Path | None, seeds: int, sets: list[str], models:
     # ----------------------------------------------------------------- dims
     if dims and "star" in backbones:
         dm = []
-        means = {}
+        means, by_dim = {}, {}
         for d in sorted(set(dims) | {32}):
             name = "star-usr" if d == 32 else f"star-usr-d{d}"
-            dm.append([str(d), *[fmt(vals(name, sc, t)) for _, sc, t in METRICS]])
-            means[d] = [mean_std(vals(name, sc, t))[0] for _, sc, t in METRICS]
+            by_dim[d] = [vals(name, sc, t) for _, sc, t in METRICS]
+            dm.append([str(d), *[fmt(v) for v in by_dim[d]]])
+            means[d] = [mean_std(v)[0] for v in by_dim[d]]
         summary["dims"] = means
-        claims.append(dims_claim({d: [vals("star-usr" if d == 32 else f"star-usr-d{d}", sc, t)
-                                      for _, sc, t in METRICS] for d in means}))
+        claims.append(dims_claim(by_dim))
         tables.append(ReportTable("Fig. 2(c): embedding size d (STAR + USR), test AUC",
                                   ["d", "S CTCVR", "S CTR", "R CTCVR", "R CTR"], dm))
     claims.insert(0, epoch_limit_note(runs))

@@ -89,16 +89,18 @@ def clearly_greater(a: float, b: float, margin: float = MIN_MARGIN) -> bool:
     return a - b >= margin
 
 
-def clearly_better(a: list[float], b: list[float]) -> tuple[bool, str]:
-    """Seeds ``a`` beat seeds ``b``: mean ahead by at least ``MIN_MARGIN`` and, with >= 2 paired seeds, paired
-    t-test p < 0.05 (a 0.0004 lead at p = 0.3 is a tie, not a win). Returns (verdict, the test as text)."""
+def clearly_better(a: list[float], b: list[float], require_test: bool = False) -> tuple[bool, str]:
+    """Seeds ``a`` beat seeds ``b`` (both in seed order, the same seeds): mean ahead by at least ``MIN_MARGIN``
+    and, with >= 2 paired seeds, paired t-test p < 0.05 (a 0.0004 lead at p = 0.3 is a tie, not a win).
+    ``require_test``: no paired test (one seed, other seed counts) is no win (a claim of significance).
+    Returns (verdict, the test as text)."""
     from unisr.evaluate.stats import mean_std, paired_ttest
 
     t, p = paired_ttest(a, b)
     ahead = clearly_greater(mean_std(a)[0], mean_std(b)[0])
     if p != p:
         why = "the differences do not vary" if len(a) == len(b) > 1 else f"{len(a)} vs {len(b)} seeds"
-        return ahead, f"no paired test ({why}): margin only"
+        return ahead and not require_test, f"no paired test ({why}): margin only"
     return ahead and p < 0.05, f"paired t-test t={t:.2f}, p={p:.3g}"
 
 
