@@ -2,7 +2,16 @@
 
 import pytest
 
-from unisr.bench.suite_srjgraph import BASELINES, JOINT, Results, claims, joint_sets, rela_impr, rows_for
+from unisr.bench.suite_srjgraph import (
+    BASELINES,
+    JOINT,
+    JOINT_MONITOR,
+    Results,
+    claims,
+    joint_sets,
+    rela_impr,
+    rows_for,
+)
 
 
 def test_rela_impr_is_paper_eq_15():
@@ -13,7 +22,7 @@ def test_rela_impr_is_paper_eq_15():
 def test_rows_cover_tables_3_to_7():
     rows = {r.name: r for r in rows_for([*BASELINES, "srjgraph"])}
     assert rows["dnn/search"].sets == ("data.scenarios=[search_text]",)
-    assert rows["jsr-dnn"].sets == ("data.scenarios=[search_text,feed_main]",)
+    assert rows["jsr-dnn"].sets == ("data.scenarios=[search_text,feed_main]", JOINT_MONITOR)
     assert "data.history_scenarios=[feed_main]" in rows["aem_din/rec"].sets
     assert "data.history_scenarios=[search_text,feed_main]" in rows["jsr-tem"].sets
     assert "model.user_widths=[25,1,10,1]" in rows["srjgraph depth 4"].sets
@@ -29,13 +38,24 @@ def test_joint_rows_get_one_step_cap_per_task():
     then sees as many samples as its single-scenario model. The last cap given wins; no cap, no override."""
     sets = ["train.max_steps_per_epoch=50", "train.threads=1", "train.max_steps_per_epoch=100"]
     joint = joint_sets(sets)
-    assert joint == (JOINT, "train.max_steps_per_epoch=200")
-    assert joint_sets(sets, step_parity=False) == (JOINT,)
-    assert joint_sets(["train.threads=1"]) == (JOINT,)
+    assert joint == (JOINT, JOINT_MONITOR, "train.max_steps_per_epoch=200")
+    assert joint_sets(sets, step_parity=False) == (JOINT, JOINT_MONITOR)
+    assert joint_sets(["train.threads=1"]) == (JOINT, JOINT_MONITOR)
     rows = {r.name: r for r in rows_for(["dnn", "srjgraph"], {3, 4, 5}, joint)}
     assert rows["jsr-dnn"].sets == joint and rows["srjgraph"].sets == joint
     assert rows["srjgraph no-query"].sets == (*joint, "model.query_on_edges=false")
     assert rows["dnn/search"].sets == ("data.scenarios=[search_text]",)
+
+
+def test_joint_rows_select_on_the_mean_of_per_scenario_aucs():
+    """A joint row's best epoch is chosen on the mean of the search and rec validation AUCs, not on the AUC
+    pooled over both scenarios' events; a user's own train.monitor wins."""
+    from unisr.train.trainer import lookup_metric
+
+    assert JOINT_MONITOR == "train.monitor=scenarios.search_text.auc+scenarios.feed_main.auc"
+    valid = {"overall": {"auc": 0.9}, "scenarios": {"search_text": {"auc": 0.58}, "feed_main": {"auc": 0.68}}}
+    assert lookup_metric(valid, JOINT_MONITOR.partition("=")[2]) == pytest.approx(0.63)
+    assert joint_sets(["train.monitor=auc"]) == (JOINT,)
 
 
 def _run(name: str, seed: int, search: float | None, rec: float | None) -> dict:
@@ -73,7 +93,7 @@ def test_claims_verdicts_follow_the_numbers():
     one = {c: (v, n) for c, v, n in claims(Results([_run("dnn/search", 0, 0.60, None), _run("dnn/rec", 0, None, 0.6),
                                                      _run("srjgraph", 0, 0.70, 0.70)]))}
     v, n = one["5.4 SRJGraph is the best model, significantly (p < 0.05) over the runner-up (search)"]
-    assert v == "does not hold" and "no paired test (1 vs 1 seeds)" in n
+    assert v == "does not hold" and "no paired test (1 vs 1 seeds, 1 in common)" in n
     # a tie (4e-5 AUC) is no evidence: an ablation is "worse" only by a visible margin on both tasks
     tie = Results([_run("srjgraph", 0, 0.65, 0.66), _run("srjgraph no-intention", 0, 0.64996, 0.64),
                    _run("srjgraph no-upstream", 0, 0.64, 0.64)])
@@ -84,6 +104,26 @@ def test_claims_verdicts_follow_the_numbers():
     from unisr.bench.suite_srjgraph import _fmt
 
     assert _fmt(Results(runs, 3), [0.5, 0.6]).endswith("(n=2)") and "n=" not in _fmt(Results(runs, 3), [0.5] * 3)
+
+
+def test_paired_tests_pair_by_seed():
+    """SRJGraph on seeds 0-4 against a baseline on seeds 2-4: the test pairs seeds 2, 3, 4 (not list positions)
+    and says so; with fewer than two common seeds there is no paired test and no significant win."""
+    from unisr.bench.suite_srjgraph import paired_test
+
+    # the baseline's seed k is SRJGraph's seed k minus 0.01 exactly; by list position it would look unrelated
+    srj = {s: 0.60 + 0.01 * s * (s % 2) for s in range(5)}
+    runs = [_run("srjgraph", s, v, v) for s, v in srj.items()]
+    runs += [_run("nfm/search", s, srj[s] - 0.01 - 0.0001 * s, None) for s in (2, 3, 4)]
+    res = Results(runs, 5)
+    x, y, seeds = res.paired("srjgraph", "nfm", "search")
+    assert seeds == [2, 3, 4] and x == pytest.approx([srj[2], srj[3], srj[4]])
+    assert y == pytest.approx([srj[s] - 0.01 - 0.0001 * s for s in (2, 3, 4)])
+    ok, text = paired_test(res, "srjgraph", "nfm", "search", require_test=True)
+    assert ok and "over the 3 seeds both have (2, 3, 4)" in text
+    lone = Results([*runs[:2], _run("nfm/search", 1, 0.5, None), _run("nfm/search", 3, 0.5, None)], 5)
+    ok, text = paired_test(lone, "srjgraph", "nfm", "search", require_test=True)
+    assert not ok and "no paired test (2 vs 2 seeds, 1 in common)" in text
 
 
 def test_run_matrix_collect_only_reports_finished_runs(tmp_path):

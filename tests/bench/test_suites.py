@@ -50,6 +50,20 @@ def test_record_keeps_runs_across_lost_run_folders(sim_dir, tmp_path):
     assert [r["run_seed"] for r in two] == [0]
 
 
+def test_a_run_folder_trained_otherwise_is_not_read_back(sim_dir, tmp_path):
+    """Resuming a suite in an out folder whose run was trained with another override (here another monitor, as
+    the srjgraph suite's joint rows before 2026-12-03 evening) is an error naming the folder and the key, not
+    that run's metrics passed off as this row's."""
+    rows = [RunSpec("dnn", "dnn")]
+    out = tmp_path / "out"
+    run_matrix(rows, sim_dir, out, 1, FAST, Console(quiet=True))
+    again = run_matrix(rows, sim_dir, out, 1, FAST, Console(quiet=True), train_missing=False)
+    assert len(again) == 1  # same overrides: read back
+    with pytest.raises(SuiteError, match=r"seed0 was trained with another config.*train\.monitor: run 'auc'"):
+        run_matrix(rows, sim_dir, out, 1, [*FAST, "train.monitor=scenarios.feed_main.auc"], Console(quiet=True),
+                   train_missing=False)
+
+
 def test_a_record_from_other_labels_is_refused(sim_dir, tmp_path):
     """Two recorded seeds; one record's test labels are changed (as a record made on another simulation would
     be): the report refuses to mix them and names that record."""

@@ -145,6 +145,8 @@ def test_defaults_follow_the_paper():
     assert cfg.user_widths == [25, 1, 10] and cfg.item_widths == [1, 25, 1]
     assert info.defaults["train"]["optimizer"] == "adagrad"
     assert info.defaults["data"]["policy"] == "alternating"
+    # a joint model is selected on the mean of its scenarios' validation AUCs, not on one pooled AUC
+    assert info.defaults["train"]["monitor"] == "scenarios.*.auc"
 
 
 def test_single_query_attention_equals_multihead_attention():
@@ -232,3 +234,9 @@ def test_train_cli_end_to_end(sim, tmp_path):
     for s in m["scenarios"].values():
         assert 0.0 <= s["auc"] <= 1.0 and "oracle_auc" in s
     assert (tmp_path / "graph" / "clicks-feed_main+search_text").is_dir()
+    # the kept epoch is the one with the best mean of the two per-scenario validation AUCs
+    logs = [json.loads(x) for x in (out / "train_log.jsonl").read_text().splitlines() if x.strip()]
+    mean = [sum(v["auc"] for v in e["valid"]["scenarios"].values()) / 2 for e in logs if e.get("stage") == "train"]
+    assert m["monitor"] == "scenarios.*.auc" and len(mean) == 2
+    assert m["best_epoch"] == max(range(len(mean)), key=mean.__getitem__)
+    assert m["best_valid"] == pytest.approx(max(mean))

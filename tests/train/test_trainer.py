@@ -57,6 +57,17 @@ def test_monitor_lookup_single_scenario_and_mean():
         lookup_metric(m, "auc+nope")
 
 
+def test_monitor_mean_over_scenarios():
+    """``scenarios.*.auc``: each scenario counts once, whatever its size; a scenario without a finite AUC (no
+    positives in the validation window) is left out; none at all is an error."""
+    m = {"overall": {"auc": 0.9}, "scenarios": {"a": {"auc": 0.6}, "b": {"auc": 0.7}, "c": {"auc": float("nan")},
+                                                "d": {"n": 0}}}
+    assert lookup_metric(m, "scenarios.*.auc") == pytest.approx(0.65)
+    assert lookup_metric(m, "scenarios.*.auc+auc") == pytest.approx(0.775)
+    with pytest.raises(KeyError, match="gauc"):
+        lookup_metric(m, "scenarios.*.gauc")
+
+
 def test_sparse_embeddings_get_sparse_optimizer():
     schema = tiny_schema()
     model = build_model("mmoe", {"sparse_grad": True}, schema)

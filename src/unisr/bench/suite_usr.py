@@ -240,8 +240,14 @@ def usr_suite(out: Path, data: Path | None, seeds: int, sets: list[str], models:
         by.setdefault(r["run_name"], []).append(r)
     oracle = ctcvr_oracle(data)
 
-    def vals(name: str, scen: str, task: str) -> list[float]:
-        return [_metric(r, scen, task) for r in by.get(name, [])]
+    def vals(name: str, scen: str, task: str, on: set[int] | None = None) -> list[float]:
+        """A row's metric per seed, in seed order; ``on``: only those seeds (paired comparisons)."""
+        rs = sorted(by.get(name, []), key=lambda r: r["run_seed"])
+        return [_metric(r, scen, task) for r in rs if on is None or r["run_seed"] in on]
+
+    def common(*names: str) -> set[int]:
+        """The seeds every one of ``names`` finished: paired tests compare the same seeds, not list positions."""
+        return set.intersection(*({r["run_seed"] for r in by.get(n, [])} for n in names))
 
     backbones = [b for b in backbones if f"{b}-base" in by and f"{b}-usr" in by]  # suite.train=false: finished
     if not backbones:
@@ -254,13 +260,15 @@ def usr_suite(out: Path, data: Path | None, seeds: int, sets: list[str], models:
     for b in backbones:
         for sk, scen, task in METRICS:
             base, usr = vals(f"{b}-base", scen, task), vals(f"{b}-usr", scen, task)
+            on = common(f"{b}-base", f"{b}-usr")
             d = (mean_std(usr)[0] - mean_std(base)[0]) * 100
             pos = by[f"{b}-usr"][0]["scenarios"][scen].get(f"{task}_positives", "?")
             t1.append([sk, b, task.upper(), fmt(base, n=seeds), fmt(usr, n=seeds), f"{d:+.2f}", f"{PAPER_DELTA[(sk, task)][b]:+.2f}",
-                       ttest_str(usr, base), f"{oracle[scen][task]:.4f}", str(pos)])
+                       ttest_str(vals(f"{b}-usr", scen, task, on), vals(f"{b}-base", scen, task, on)), f"{oracle[scen][task]:.4f}", str(pos)])
             summary["table1"].setdefault(b, {})[f"{sk}_{task}"] = {"base": base, "usr": usr, "delta_pts": d}
-        claims.append(table1_claim(b, [vals(f"{b}-base", sc, t) for _, sc, t in METRICS],
-                                   [vals(f"{b}-usr", sc, t) for _, sc, t in METRICS]))
+        on = common(f"{b}-base", f"{b}-usr")
+        claims.append(table1_claim(b, [vals(f"{b}-base", sc, t, on) for _, sc, t in METRICS],
+                                   [vals(f"{b}-usr", sc, t, on) for _, sc, t in METRICS]))
     tables = [ReportTable(
         f"Table 1: test AUC, Base vs Base+USR, mean ± std over {seeds} seeds (Δ in AUC points x100; paper Δ beside)",
         ["scenario", "backbone", "task", "Base", "Base+USR", "Δ", "paper Δ", "paired t-test", "oracle AUC",
@@ -279,8 +287,9 @@ def usr_suite(out: Path, data: Path | None, seeds: int, sets: list[str], models:
                 summary["ablation"][lab] = [full[f"{sk}_{t}"] - mean_std(vals(name, sc, t))[0]
                                             for sk, sc, t in METRICS]
         ab.append(["Base (all off)", *[fmt(vals("star-base", sc, t)) for _, sc, t in METRICS]])
-        claims += ablation_claims([vals("star-usr", sc, t) for _, sc, t in METRICS],
-                                  {lab: [vals(name, sc, t) for _, sc, t in METRICS] for lab, name in variants
+        on = common(*(name for _, name in variants if name in by))
+        claims += ablation_claims([vals("star-usr", sc, t, on) for _, sc, t in METRICS],
+                                  {lab: [vals(name, sc, t, on) for _, sc, t in METRICS] for lab, name in variants
                                    if name != "star-usr" and name in by})
         tables.append(ReportTable("Fig. 2(b): ablation on STAR, test AUC",
                                   ["variant", "S CTCVR", "S CTR", "R CTCVR", "R CTR"], ab))
@@ -288,13 +297,15 @@ def usr_suite(out: Path, data: Path | None, seeds: int, sets: list[str], models:
     if dims and "star" in backbones:
         dm = []
         means, by_dim = {}, {}
-        for d in sorted(set(dims) | {32}):
-            name = "star-usr" if d == 32 else f"star-usr-d{d}"
+        dim_names = {d: "star-usr" if d == 32 else f"star-usr-d{d}" for d in sorted(set(dims) | {32})}
+        for d, name in dim_names.items():
             by_dim[d] = [vals(name, sc, t) for _, sc, t in METRICS]
             dm.append([str(d), *[fmt(v) for v in by_dim[d]]])
             means[d] = [mean_std(v)[0] for v in by_dim[d]]
         summary["dims"] = means
-        claims.append(dims_claim(by_dim))
+        on = common(*(n for n in dim_names.values() if n in by))
+        claims.append(dims_claim({d: [vals(n, sc, t, on) for _, sc, t in METRICS] for d, n in dim_names.items()
+                                  if n in by}))
         tables.append(ReportTable("Fig. 2(c): embedding size d (STAR + USR), test AUC",
                                   ["d", "S CTCVR", "S CTR", "R CTCVR", "R CTR"], dm))
     claims.insert(0, epoch_limit_note(runs))

@@ -206,9 +206,42 @@ def portable_sets(sets: list[str], out: Path) -> list[str]:
     return ["data.graph_dir=<out>/graph" if s == own else s for s in sets]
 
 
+def _flat(d: dict, prefix: str = "") -> dict:
+    out = {}
+    for k, v in d.items():
+        if isinstance(v, dict):
+            out.update(_flat(v, f"{prefix}{k}."))
+        else:
+            out[f"{prefix}{k}"] = v
+    return out
+
+
+def _stale_run(run_dir: Path, model: str, sets: list[str], seed: int, data: Path) -> list[str]:
+    """How a finished run folder's ``config.yaml`` differs from the config this row would train with (keys in
+    both; a key added to the code since is not a difference), as ``key: run X, row Y`` lines. A suite resumed in
+    an out folder whose runs were trained with other overrides (another monitor, another budget) must not read
+    them back as this row's result."""
+    import yaml
+
+    from unisr.data.schema import DatasetSpec
+    from unisr.train.config import resolve_config
+    from unisr.train.run import dataset_defaults
+
+    cfg_file = run_dir / "config.yaml"
+    if not cfg_file.exists():
+        return []
+    have = _flat(yaml.safe_load(cfg_file.read_text()) or {})
+    want = _flat(resolve_config(model, dataset_defaults=dataset_defaults(DatasetSpec.load(data)),
+                                sets=[*sets, f"train.seed={seed}"]).model_dump(mode="json"))
+    skip = {"dataset", "data_path"}
+    return [f"{k}: run {have[k]!r}, row {want[k]!r}" for k in sorted(have.keys() & want.keys())
+            if k not in skip and have[k] != want[k]]
+
+
 def run_matrix(models: list[str | RunSpec], data: Path, out: Path, seeds: int, sets: list[str],
                console: Console, train_missing: bool = True, record: Path | str | None = None) -> list[dict]:
-    """Train every (row, seed); reuse finished runs (their metrics.json) so a suite can be resumed.
+    """Train every (row, seed); reuse finished runs (their metrics.json) so a suite can be resumed. A finished
+    run folder trained with another config than its row is an error naming the differences (:func:`_stale_run`).
 
     A row is a model name or a :class:`RunSpec`; each result carries ``run_name`` (the row's name) and
     ``run_seed`` (its folder ``seed<k>``) and ``run_dir``.
@@ -238,6 +271,10 @@ def run_matrix(models: list[str | RunSpec], data: Path, out: Path, seeds: int, s
             key = {"model": row.model, "sets": portable_sets([*sets, *row.sets], out), "seed": seed, "data": fp}
             rec_dir = Path(record) / row.name / f"seed{seed}" if record else None
             if (run_dir / "metrics.json").exists():
+                stale = _stale_run(run_dir, row.model, [*sets, *row.sets], seed, data)
+                if stale:
+                    raise SuiteError(f"{run_dir} was trained with another config than this row "
+                                     f"({'; '.join(stale[:5])}): use another --out, or delete that folder")
                 m = json.loads((run_dir / "metrics.json").read_text())
             elif rec_dir is not None and _record_matches(rec_dir, key):
                 run_dir = rec_dir

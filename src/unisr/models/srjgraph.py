@@ -176,7 +176,9 @@ class TransformerUnit(nn.Module):
                       "Graph Neural Network, WSDM'22",
                 needs=("sparse", "scenario", "query_tokens", "graph:srjgraph"),
                 # paper sec. 5.3.1: Adagrad; mini-batches drawn from search or recommendation alternately
-                defaults={"train": {"optimizer": "adagrad", "lr": 0.05},
+                # selection on the mean of the per-scenario validation AUCs, not on one AUC pooled over search
+                # and recommendation events (docs/models/srjgraph.md, "Model selection of a joint model")
+                defaults={"train": {"optimizer": "adagrad", "lr": 0.05, "monitor": "scenarios.*.auc"},
                           "data": {"policy": "alternating", "groups": [["kind:search"], ["kind:recommend"]],
                                    "embed_dims": PAPER_DIMS}})
 class SRJGraph(nn.Module):

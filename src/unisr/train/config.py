@@ -45,7 +45,9 @@ class TrainConfig(BaseModel):
     clip_norm: float | None = None
     lr_step: LRStep | None = None
     patience: int = 4
-    monitor: str = "auc"  # a key of the validation overall metrics, "scenarios.<name>.<metric>", or "a+b" (mean)
+    # a key of the validation overall metrics, "scenarios.<name>.<metric>", "scenarios.*.<metric>" (mean over
+    # scenarios), or "a+b" (mean); see trainer.lookup_metric
+    monitor: str = "auc"
     mode: Literal["max", "min"] = "max"
     losses: dict[str, float] = Field(default_factory=lambda: {"click": 1.0})
     seed: int = 0

@@ -33,10 +33,19 @@ def seed_everything(seed: int) -> None:
 
 def lookup_metric(metrics: dict, key: str) -> float:
     """``auc`` -> metrics['overall']['auc']; ``scenarios.x.auc`` -> metrics['scenarios']['x']['auc'];
+    ``scenarios.*.auc`` -> the mean over the scenarios that have a finite ``auc`` (a joint model selected on
+    each scenario alike, not on one AUC pooled over scenarios with other base rates);
     ``auc+ctcvr_auc`` -> the mean of the named metrics (model selection over several tasks)."""
     if "+" in key:
         parts = [k.strip() for k in key.split("+")]
         return float(sum(lookup_metric(metrics, k) for k in parts) / len(parts))
+    if key.startswith("scenarios.*."):
+        name = key[len("scenarios.*."):]
+        vals = [float(v[name]) for v in metrics.get("scenarios", {}).values()
+                if isinstance(v, dict) and v.get(name) is not None and math.isfinite(float(v[name]))]
+        if not vals:
+            raise KeyError(f"monitor {key}: no scenario has a finite {name!r}")
+        return sum(vals) / len(vals)
     node: Any = metrics if "." in key else metrics["overall"]
     for p in key.split("."):
         node = node[p]
