@@ -64,6 +64,17 @@ def test_a_run_folder_trained_otherwise_is_not_read_back(sim_dir, tmp_path):
                    train_missing=False)
 
 
+def test_seeds_only_trains_those_seeds(sim_dir, tmp_path):
+    """``seeds_only=[1]`` of 2 seeds trains seed 1 alone (another machine takes seed 0); a seed outside the
+    range is an error."""
+    rows = [RunSpec("dnn", "dnn")]
+    got = run_matrix(rows, sim_dir, tmp_path / "out", 2, FAST, Console(quiet=True), seeds_only=[1])
+    assert [r["run_seed"] for r in got] == [1]
+    assert not (tmp_path / "out" / "runs" / "dnn" / "seed0").exists()
+    with pytest.raises(SuiteError, match="seeds_only"):
+        run_matrix(rows, sim_dir, tmp_path / "out", 2, FAST, Console(quiet=True), seeds_only=[2])
+
+
 def test_a_record_from_other_labels_is_refused(sim_dir, tmp_path):
     """Two recorded seeds; one record's test labels are changed (as a record made on another simulation would
     be): the report refuses to mix them and names that record."""

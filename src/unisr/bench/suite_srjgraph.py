@@ -289,7 +289,7 @@ def srjgraph_suite(out: Path, data: Path | None, seeds: int, sets: list[str], mo
         raise SuiteError(f"suite.tables: {sorted(tables - {3, 4, 5, 6, 7})} are not tables of this suite (3-7)")
     joint = joint_sets(sets, bool(opts["step_parity"]))
     runs = run_matrix(rows_for(models, tables, joint), data, out, seeds, [*COMMON, *sets], console,
-                      train_missing=bool(opts["train"]), record=opts["record"] or None)
+                      train_missing=bool(opts["train"]), record=opts["record"] or None, seeds_only=opts["seeds_only"])
     if not runs:
         raise SuiteError(f"no finished runs under {out / 'runs'} for these tables and models")
     res = Results(runs, seeds)

@@ -109,8 +109,9 @@ def suite_options(sets: list[str], defaults: dict) -> tuple[dict, list[str]]:
     from ``defaults``; an unknown key is an error naming the known ones), the others go to every run."""
     import yaml
 
-    # suite.train=false: report the finished runs, train nothing; suite.record=DIR: see run_matrix
-    opts = {"train": True, "record": "", **defaults}
+    # suite.train=false: report the finished runs, train nothing; suite.record=DIR: see run_matrix;
+    # suite.seeds_only=[k, ...]: only those of the --seeds N seeds (spread one suite's seeds over machines)
+    opts = {"train": True, "record": "", "seeds_only": None, **defaults}
     rest = []
     for s in sets:
         if s.startswith("suite."):
@@ -239,7 +240,8 @@ def _stale_run(run_dir: Path, model: str, sets: list[str], seed: int, data: Path
 
 
 def run_matrix(models: list[str | RunSpec], data: Path, out: Path, seeds: int, sets: list[str],
-               console: Console, train_missing: bool = True, record: Path | str | None = None) -> list[dict]:
+               console: Console, train_missing: bool = True, record: Path | str | None = None,
+               seeds_only: list[int] | None = None) -> list[dict]:
     """Train every (row, seed); reuse finished runs (their metrics.json) so a suite can be resumed. A finished
     run folder trained with another config than its row is an error naming the differences (:func:`_stale_run`).
 
@@ -249,7 +251,8 @@ def run_matrix(models: list[str | RunSpec], data: Path, out: Path, seeds: int, s
     ``record``: a folder (kept in git) where each finished run's ``metrics.json`` and ``config.yaml`` are
     copied with a ``record.json`` key (model, overrides, seed, :func:`data_fingerprint`); a run whose key
     matches a record is not trained again, so seeds accumulate across machines. A recorded run has no
-    weights (``run_dir`` is the record folder; see :func:`has_model`)."""
+    weights (``run_dir`` is the record folder; see :func:`has_model`).
+    ``seeds_only``: only those seeds of ``range(seeds)`` (another one is an error)."""
     import shutil
 
     from unisr.train.run import train_run
@@ -264,9 +267,15 @@ def run_matrix(models: list[str | RunSpec], data: Path, out: Path, seeds: int, s
                       f"({fp}): those runs are trained again here and kept apart. The simulator's output depends "
                       f"on the CPU's SIMD build of numpy/OpenBLAS; see docs/SIMULATOR.md for the environment that "
                       f"reproduces the recorded data.[/yellow]")
+    if seeds_only is not None:
+        seeds_only = [int(k) for k in (seeds_only if isinstance(seeds_only, list) else [seeds_only])]
+        if not set(seeds_only) <= set(range(seeds)):
+            raise SuiteError(f"suite.seeds_only={seeds_only}: not among the --seeds {seeds} seeds (0-{seeds - 1})")
     for row in models:
         row = row if isinstance(row, RunSpec) else RunSpec(row, row)
         for seed in range(seeds):
+            if seeds_only is not None and seed not in seeds_only:
+                continue
             run_dir = out / "runs" / row.name / f"seed{seed}"
             key = {"model": row.model, "sets": portable_sets([*sets, *row.sets], out), "seed": seed, "data": fp}
             rec_dir = Path(record) / row.name / f"seed{seed}" if record else None
