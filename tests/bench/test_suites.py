@@ -64,6 +64,20 @@ def test_a_run_folder_trained_otherwise_is_not_read_back(sim_dir, tmp_path):
                    train_missing=False)
 
 
+def test_record_key_ignores_the_order_of_overrides(sim_dir, tmp_path):
+    """The same overrides in another order (or a key given twice, the last winning) are the same run."""
+    record = tmp_path / "record"
+    rows = [RunSpec("dnn", "dnn")]
+    run_matrix(rows, sim_dir, tmp_path / "out1", 1, FAST, Console(quiet=True), record=record)
+    shuffled = [*FAST[::-1], "train.epochs=3", "train.epochs=1"]
+    got = run_matrix(rows, sim_dir, tmp_path / "out2", 1, shuffled, Console(quiet=True), train_missing=False,
+                     record=record)
+    assert len(got) == 1
+    other = run_matrix(rows, sim_dir, tmp_path / "out3", 1, [*FAST, "train.epochs=3"], Console(quiet=True),
+                       train_missing=False, record=record)
+    assert other == []
+
+
 def test_seeds_only_trains_those_seeds(sim_dir, tmp_path):
     """``seeds_only=[1]`` of 2 seeds trains seed 1 alone (another machine takes seed 0); a seed outside the
     range is an error."""

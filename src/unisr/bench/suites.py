@@ -183,9 +183,20 @@ def data_fingerprint(data: Path) -> str:
 RECORD_FILES = ("metrics.json", "config.yaml")
 
 
+def _effective(key: dict) -> dict:
+    """A record key with its overrides as the config sees them: the last value of each key wins, order does not
+    matter (``--set a=1 --set b=2`` and ``--set b=2 --set a=1`` are the same run)."""
+    sets = {}
+    for entry in key.get("sets", []):
+        k, _, v = entry.partition("=")
+        sets[k.strip()] = v
+    return {**key, "sets": sorted(sets.items())}
+
+
 def _record_matches(rec_dir: Path, key: dict) -> bool:
     f = rec_dir / "record.json"
-    return f.exists() and (rec_dir / "metrics.json").exists() and json.loads(f.read_text()) == key
+    return (f.exists() and (rec_dir / "metrics.json").exists()
+            and _effective(json.loads(f.read_text())) == _effective(key))
 
 
 def _other_fingerprints(record: Path, fp: str) -> set[str]:
