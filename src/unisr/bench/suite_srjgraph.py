@@ -331,9 +331,9 @@ def srjgraph_suite(out: Path, data: Path | None, seeds: int, sets: list[str], mo
                               ["task", "oracle AUC"], oracle))
     ranked = sorted({n for n, _ in res.auc}, key=lambda n: -res.mean(n, "search"))
     if "srjgraph" in ranked and len(ranked) > 1:
-        tt = [[task, "srjgraph", o, ttest_str(*res.paired("srjgraph", o, task)[:2]),
-               ", ".join(map(str, res.paired("srjgraph", o, task)[2]))]
-              for task in TASKS for o in ranked if o != "srjgraph" and len(res.paired("srjgraph", o, task)[2]) > 1]
+        pairs = [(task, o, *res.paired("srjgraph", o, task)) for task in TASKS for o in ranked if o != "srjgraph"]
+        tt = [[task, "srjgraph", o, ttest_str(x, y), ", ".join(map(str, seeds))]
+              for task, o, x, y, seeds in pairs if len(seeds) > 1]
         tables.append(ReportTable("Paired t-tests of SRJGraph against every other run (on the seeds both have)",
                                   ["task", "model", "vs", "paired t-test", "seeds"], tt))
     lines = claims(res)

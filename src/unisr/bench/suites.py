@@ -184,13 +184,11 @@ RECORD_FILES = ("metrics.json", "config.yaml")
 
 
 def _effective(key: dict) -> dict:
-    """A record key with its overrides as the config sees them: the last value of each key wins, order does not
-    matter (``--set a=1 --set b=2`` and ``--set b=2 --set a=1`` are the same run)."""
-    sets = {}
-    for entry in key.get("sets", []):
-        k, _, v = entry.partition("=")
-        sets[k.strip()] = v
-    return {**key, "sets": sorted(sets.items())}
+    """A record key with its overrides as the config sees them (``config.parse_set``: the last value of each key
+    wins, order does not matter: ``--set a=1 --set b=2`` and ``--set b=2 --set a=1`` are the same run)."""
+    from unisr.train.config import parse_set
+
+    return {**key, "sets": parse_set(key.get("sets", []))}
 
 
 def _record_matches(rec_dir: Path, key: dict) -> bool:
@@ -235,19 +233,15 @@ def _stale_run(run_dir: Path, model: str, sets: list[str], seed: int, data: Path
     them back as this row's result."""
     import yaml
 
-    from unisr.data.schema import DatasetSpec
-    from unisr.train.config import resolve_config
-    from unisr.train.run import dataset_defaults
+    from unisr.train.run import run_config
 
     cfg_file = run_dir / "config.yaml"
     if not cfg_file.exists():
         return []
     have = _flat(yaml.safe_load(cfg_file.read_text()) or {})
-    want = _flat(resolve_config(model, dataset_defaults=dataset_defaults(DatasetSpec.load(data)),
-                                sets=[*sets, f"train.seed={seed}"]).model_dump(mode="json"))
-    skip = {"dataset", "data_path"}
+    want = _flat(run_config(model, data, sets=sets, seed=seed).model_dump(mode="json"))
     return [f"{k}: run {have[k]!r}, row {want[k]!r}" for k in sorted(have.keys() & want.keys())
-            if k not in skip and have[k] != want[k]]
+            if k != "data_path" and have[k] != want[k]]
 
 
 def run_matrix(models: list[str | RunSpec], data: Path, out: Path, seeds: int, sets: list[str],

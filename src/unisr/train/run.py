@@ -69,6 +69,19 @@ def with_hook(epoch_fn, hook, seed: int):
     return run
 
 
+def run_config(model: str, data: str | Path, *, sets: list[str] | None = None, seed: int | None = None,
+               config_file: str | Path | None = None, spec: DatasetSpec | None = None) -> RunConfig:
+    """The resolved config a run of ``model`` on the canonical dataset ``data`` trains with (the dataset's
+    defaults, ``config_file``, ``sets``, then ``seed``); ``spec``: ``data``'s spec if already loaded."""
+    data = Path(data)
+    spec = spec or DatasetSpec.load(data)
+    sets = [*(sets or []), *([f"train.seed={seed}"] if seed is not None else [])]
+    cfg = resolve_config(model, dataset_defaults=dataset_defaults(spec), file=config_file, sets=sets)
+    cfg.dataset = spec.name
+    cfg.data_path = str(data.resolve())
+    return cfg
+
+
 def train_run(model: str, data: str | Path, out: str | Path, *, config_file: str | Path | None = None,
               sets: list[str] | None = None, seed: int | None = None, resume: bool = False,
               encoder: FeatureEncoder | None = None, encoder_cache: dict | None = None) -> TrainedRun:
@@ -78,12 +91,7 @@ def train_run(model: str, data: str | Path, out: str | Path, *, config_file: str
     the embedding sizes the resolved config asks for."""
     data, out = Path(data), Path(out)
     spec = DatasetSpec.load(data)
-    sets = list(sets or [])
-    if seed is not None:
-        sets.append(f"train.seed={seed}")
-    cfg = resolve_config(model, dataset_defaults=dataset_defaults(spec), file=config_file, sets=sets)
-    cfg.dataset = spec.name
-    cfg.data_path = str(data.resolve())
+    cfg = run_config(model, data, sets=sets, seed=seed, config_file=config_file, spec=spec)
     out.mkdir(parents=True, exist_ok=True)
     if cfg.train.threads:
         torch.set_num_threads(cfg.train.threads)
