@@ -126,6 +126,32 @@ def test_paired_tests_pair_by_seed():
     assert not ok and "no paired test (2 vs 2 seeds, 1 in common)" in text
 
 
+def test_ablation_and_joint_claims_need_a_paired_test_when_seeds_allow():
+    """With several seeds an ablation is "worse" (and a JSR row "better") only by a paired t-test at p < 0.05
+    on the seeds both rows have, not by a lead of the means alone; the claim line gives the p-values."""
+    full = [0.600, 0.610, 0.605, 0.615, 0.608]
+    noisy = [0.590, 0.618, 0.596, 0.611, 0.600]  # mean 0.0026 lower, but one seed ahead: p ~ 0.25
+    clear = [f - 0.004 - 0.0005 * (s % 2) for s, f in enumerate(full)]  # 0.004-0.0045 lower on every seed
+    runs = [_run("srjgraph", s, f, f) for s, f in enumerate(full)]
+    runs += [_run("srjgraph no-query", s, v, v) for s, v in enumerate(noisy)]
+    runs += [_run("srjgraph no-upstream", s, v, v) for s, v in enumerate(clear)]
+    runs += [_run("dnn/search", s, f - 0.01, None) for s, f in enumerate(noisy)]
+    runs += [_run("dnn/rec", s, None, 0.59 + 0.001 * s) for s in range(5)]
+    runs += [_run("jsr-dnn", s, f - 0.007, 0.6) for s, f in enumerate(full)]  # search +0.0076 on the mean, p ~ 0.08
+    lines = {c: (v, n) for c, v, n in claims(Results(runs, 5))}
+    v, n = lines["5.6.1 SRJGraph w/o query is worse than SRJGraph on both tasks"]
+    assert v == "does not hold" and "p=0.2" in n
+    v, n = lines["5.6.1 SRJGraph w/o upstream is worse than SRJGraph on both tasks"]
+    assert v == "holds" and "p=" in n and "margin only" not in n
+    v, n = lines["5.5 joint learning (JSR) improves every baseline (search)"]
+    assert v == "does not hold" and n.startswith("dnn +") and "p=" in n
+    # seeds in common only: the line names them
+    part = Results([*runs, *(_run("nfm/search", s, 0.55, None) for s in (0, 1, 2)), _run("nfm/rec", 0, None, 0.55),
+                    *(_run("jsr-nfm", s, 0.51 + 0.001 * s * s, 0.6) for s in range(5))], 5)
+    n = {c: n for c, _, n in claims(part)}["5.5 joint learning (JSR) improves every baseline (search)"]
+    assert "nfm" in n and "seeds 0,1,2" in n
+
+
 def test_run_matrix_collect_only_reports_finished_runs(tmp_path):
     """``train_missing=False``: finished runs are read back, missing ones are left out, nothing is trained
     (the data path does not even exist)."""

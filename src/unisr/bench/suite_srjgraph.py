@@ -11,8 +11,10 @@ Every run of a table is a :class:`RunSpec` row of one matrix (runs are reused wh
 - table 6: aggregation depth 1-4 (user widths [25, 1, 10, 1][:K], item [1, 25, 1, 10][:K]);
 - table 7: widths (a, b) = user [a, 1, b], item [1, a, 1] for (10,4) (15,6) (20,8) (25,10).
 
-Each claim of sections 5.4-5.6 is printed as a line with ``holds`` / ``does not hold`` and its numbers; a
-comparison without a t-test holds only by a visible margin (``suites.clearly_greater``).
+Each claim of sections 5.4-5.6 is printed as a line with ``holds`` / ``does not hold`` and its numbers. A
+pairwise claim (SRJGraph vs the runner-up, JSR vs non-joint, SRJGraph vs an ablation) needs a paired t-test
+at p < 0.05 over the seeds both rows have when there are two or more (:func:`paired_test`); a comparison
+without a t-test holds only by a visible margin (``suites.clearly_greater``).
 Suite options (``--set suite.<key>=<value>``): ``preset`` (simulated marketplace when no ``--data``, default
 small), ``tables`` (e.g. ``3,4``: only the runs those tables need), ``train`` (false: only report the runs
 already finished, train nothing), ``record`` (a folder where finished runs are recorded and reused across
@@ -178,6 +180,19 @@ def paired_test(res: Results, a: str, b: str, task: str, require_test: bool = Fa
     return ok, test
 
 
+def _p(res: Results, a: str, b: str, task: str) -> str:
+    """The paired test of ``a`` against ``b`` in short, for a claim line listing many: ``p=0.012`` (with
+    the common seeds when a row has others), or ``margin only`` where there is no test."""
+    from unisr.evaluate.stats import paired_ttest
+
+    x, y, seeds = res.paired(a, b, task)
+    p = paired_ttest(x, y)[1] if len(seeds) >= 2 else float("nan")
+    if p != p:
+        return "margin only"
+    every = len(seeds) == max(len(res.get(a, task)), len(res.get(b, task)))
+    return f"p={p:.3g}" + ("" if every else f", seeds {','.join(map(str, seeds))}")
+
+
 def _fmt(res: Results, vals: list[float]) -> str:
     """mean ± std, with the number of seeds when a row has fewer finished runs than the suite asked for."""
     return fmt(vals, n=res.seeds)
@@ -240,9 +255,12 @@ def claims(res: Results) -> list[list[str]]:
     for task in TASKS:
         joint = [m for m in BASELINES if res.has(m) and res.has(f"jsr-{m}")]
         if joint:
-            gains = {m: rela_impr(res.mean(f"jsr-{m}", task), res.mean(m, task)) for m in joint}
+            # per baseline: JSR ahead by the margin and, on >= 2 common seeds, by a paired t-test (p < 0.05)
+            tests = {m: paired_test(res, f"jsr-{m}", m, task) for m in joint}
             _claim(lines, f"5.5 joint learning (JSR) improves every baseline ({task})",
-                   all(clearly_greater(res.mean(f"jsr-{m}", task), res.mean(m, task)) for m in joint), ", ".join(f"{m} {g:+.2f}%" for m, g in gains.items()))
+                   all(ok for ok, _ in tests.values()),
+                   "; ".join(f"{m} {rela_impr(res.mean(f'jsr-{m}', task), res.mean(m, task)):+.2f}% "
+                             f"({_p(res, f'jsr-{m}', m, task)})" for m in tests))
         jsr = [f"jsr-{m}" for m in BASELINES if res.has(f"jsr-{m}")]
         ok, nums = _best_vs_runner_up(res, "srjgraph", jsr, task)
         _claim(lines, f"5.5 SRJGraph beats every joint baseline, significantly ({task})", ok, nums)
@@ -250,9 +268,11 @@ def claims(res: Results) -> list[list[str]]:
         variant = f"srjgraph {name}"
         if res.has(variant) and res.has("srjgraph"):
             d = {t: rela_impr(res.mean(variant, t), res.mean("srjgraph", t)) for t in TASKS}
+            # worse on each task by the margin and, on >= 2 common seeds, by a paired t-test (p < 0.05)
+            tests = {t: paired_test(res, "srjgraph", variant, t) for t in TASKS}
             _claim(lines, f"5.6.1 SRJGraph {label} is worse than SRJGraph on both tasks",
-                   all(clearly_greater(res.mean("srjgraph", t), res.mean(variant, t)) for t in TASKS),
-                   ", ".join(f"{t} {res.mean(variant, t):.4f} ({d[t]:+.2f}%)" for t in TASKS))
+                   all(ok for ok, _ in tests.values()),
+                   ", ".join(f"{t} {res.mean(variant, t):.4f} ({d[t]:+.2f}%; {_p(res, 'srjgraph', variant, t)})" for t in TASKS))
     depth = {k: f"srjgraph depth {k}" if k != 3 else "srjgraph" for k in (1, 2, 3, 4)}
     if all(res.has(n) for n in depth.values()):
         for task in TASKS:
