@@ -89,6 +89,17 @@ def test_seeds_only_trains_those_seeds(sim_dir, tmp_path):
         run_matrix(rows, sim_dir, tmp_path / "out", 2, FAST, Console(quiet=True), seeds_only=[2])
 
 
+def test_rows_only_trains_those_rows(sim_dir, tmp_path):
+    """``rows_only`` of two rows trains that row alone (another job takes the other); a name that is not a row
+    is an error naming the rows."""
+    rows = [RunSpec("dnn", "dnn"), RunSpec("dnn wide", "dnn", ("model.hidden=[64]",))]
+    got = run_matrix(rows, sim_dir, tmp_path / "out", 1, FAST, Console(quiet=True), rows_only=["dnn wide"])
+    assert [r["run_name"] for r in got] == ["dnn wide"]
+    assert not (tmp_path / "out" / "runs" / "dnn").exists()
+    with pytest.raises(SuiteError, match=r"rows_only: \['dnn narrow'\].*its rows: dnn, dnn wide"):
+        run_matrix(rows, sim_dir, tmp_path / "out", 1, FAST, Console(quiet=True), rows_only=["dnn narrow"])
+
+
 def test_a_record_from_other_labels_is_refused(sim_dir, tmp_path):
     """Two recorded seeds; one record's test labels are changed (as a record made on another simulation would
     be): the report refuses to mix them and names that record."""

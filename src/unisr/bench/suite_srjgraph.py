@@ -18,7 +18,8 @@ without a t-test holds only by a visible margin (``suites.clearly_greater``).
 Suite options (``--set suite.<key>=<value>``): ``preset`` (simulated marketplace when no ``--data``, default
 small), ``tables`` (e.g. ``3,4``: only the runs those tables need), ``train`` (false: only report the runs
 already finished, train nothing), ``record`` (a folder where finished runs are recorded and reused across
-machines, ``suites.run_matrix``), ``step_parity`` (default true: under a step cap a joint row gets one cap
+machines, ``suites.run_matrix``), ``seeds_only`` / ``rows_only`` (train only those seeds / rows, e.g.
+``[srjgraph no-query]``, to spread a suite over jobs), ``step_parity`` (default true: under a step cap a joint row gets one cap
 per task, :func:`joint_sets`). Joint rows keep the epoch with the best mean of the per-scenario validation
 AUCs (:func:`joint_sets`).
 """
@@ -309,7 +310,8 @@ def srjgraph_suite(out: Path, data: Path | None, seeds: int, sets: list[str], mo
         raise SuiteError(f"suite.tables: {sorted(tables - {3, 4, 5, 6, 7})} are not tables of this suite (3-7)")
     joint = joint_sets(sets, bool(opts["step_parity"]))
     runs = run_matrix(rows_for(models, tables, joint), data, out, seeds, [*COMMON, *sets], console,
-                      train_missing=bool(opts["train"]), record=opts["record"] or None, seeds_only=opts["seeds_only"])
+                      train_missing=bool(opts["train"]), record=opts["record"] or None,
+                      seeds_only=opts["seeds_only"], rows_only=opts["rows_only"])
     if not runs:
         raise SuiteError(f"no finished runs under {out / 'runs'} for these tables and models")
     res = Results(runs, seeds)

@@ -324,7 +324,8 @@ def treems_suite(out: Path, data: Path | None, seeds: int, sets: list[str], mode
         rows = [r for r in rows if r.name in models or r.model in models]
     common = [f"data.graph_dir={out / 'graph'}", "train.progress=false", NO_EARLY_STOP, *sets]
     runs = run_matrix(rows, data, out, seeds, common, console, train_missing=bool(opts["train"]),
-                      record=opts["record"] or None, seeds_only=opts["seeds_only"])
+                      record=opts["record"] or None, seeds_only=opts["seeds_only"],
+                      rows_only=opts["rows_only"])
     if not runs:
         raise SuiteError(f"no finished runs under {out / 'runs'}")
     by: dict[str, list[dict]] = {}

@@ -234,7 +234,8 @@ def usr_suite(out: Path, data: Path | None, seeds: int, sets: list[str], models:
              for d in dims if d != 32 and star]
     common = [*COMMON, *PRESETS[opts["preset"]], *sets]
     runs = run_matrix(rows, data, out, seeds, common, console, train_missing=bool(opts["train"]),
-                      record=opts["record"] or None, seeds_only=opts["seeds_only"])
+                      record=opts["record"] or None, seeds_only=opts["seeds_only"],
+                      rows_only=opts["rows_only"])
     by: dict[str, list[dict]] = {}
     for r in runs:
         by.setdefault(r["run_name"], []).append(r)

@@ -110,8 +110,9 @@ def suite_options(sets: list[str], defaults: dict) -> tuple[dict, list[str]]:
     import yaml
 
     # suite.train=false: report the finished runs, train nothing; suite.record=DIR: see run_matrix;
-    # suite.seeds_only=[k, ...]: only those of the --seeds N seeds (spread one suite's seeds over machines)
-    opts = {"train": True, "record": "", "seeds_only": None, **defaults}
+    # suite.seeds_only=[k, ...]: only those of the --seeds N seeds (spread one suite's seeds over machines);
+    # suite.rows_only=[name, ...]: only those rows of the matrix (spread one seed's rows over machines)
+    opts = {"train": True, "record": "", "seeds_only": None, "rows_only": None, **defaults}
     rest = []
     for s in sets:
         if s.startswith("suite."):
@@ -246,7 +247,7 @@ def _stale_run(run_dir: Path, model: str, sets: list[str], seed: int, data: Path
 
 def run_matrix(models: list[str | RunSpec], data: Path, out: Path, seeds: int, sets: list[str],
                console: Console, train_missing: bool = True, record: Path | str | None = None,
-               seeds_only: list[int] | None = None) -> list[dict]:
+               seeds_only: list[int] | None = None, rows_only: list[str] | None = None) -> list[dict]:
     """Train every (row, seed); reuse finished runs (their metrics.json) so a suite can be resumed. A finished
     run folder trained with another config than its row is an error naming the differences (:func:`_stale_run`).
 
@@ -257,7 +258,8 @@ def run_matrix(models: list[str | RunSpec], data: Path, out: Path, seeds: int, s
     copied with a ``record.json`` key (model, overrides, seed, :func:`data_fingerprint`); a run whose key
     matches a record is not trained again, so seeds accumulate across machines. A recorded run has no
     weights (``run_dir`` is the record folder; see :func:`has_model`).
-    ``seeds_only``: only those seeds of ``range(seeds)`` (another one is an error)."""
+    ``seeds_only``: only those seeds of ``range(seeds)`` (another one is an error); ``rows_only``: only the rows
+    of those names (a name that is not a row of ``models`` is an error naming the rows)."""
     import shutil
 
     from unisr.train.run import train_run
@@ -276,8 +278,15 @@ def run_matrix(models: list[str | RunSpec], data: Path, out: Path, seeds: int, s
         seeds_only = [int(k) for k in (seeds_only if isinstance(seeds_only, list) else [seeds_only])]
         if not set(seeds_only) <= set(range(seeds)):
             raise SuiteError(f"suite.seeds_only={seeds_only}: not among the --seeds {seeds} seeds (0-{seeds - 1})")
-    for row in models:
-        row = row if isinstance(row, RunSpec) else RunSpec(row, row)
+    rows = [row if isinstance(row, RunSpec) else RunSpec(row, row) for row in models]
+    if rows_only is not None:
+        rows_only = [str(n) for n in (rows_only if isinstance(rows_only, list) else [rows_only])]
+        unknown = [n for n in rows_only if n not in {r.name for r in rows}]
+        if unknown:
+            raise SuiteError(f"suite.rows_only: {unknown} are not rows of this run; its rows: "
+                             f"{', '.join(r.name for r in rows)}")
+        rows = [r for r in rows if r.name in rows_only]
+    for row in rows:
         for seed in range(seeds):
             if seeds_only is not None and seed not in seeds_only:
                 continue
