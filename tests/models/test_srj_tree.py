@@ -15,7 +15,8 @@ UNISR = str(Path(sys.executable).parent / "unisr")
 
 
 def reference_nodes(sub: dict, b: int) -> tuple[list, dict]:
-    """Per-sample loops (the slow obvious way): node list in hop-major order and each visible node's parent."""
+    """Per-sample loops (the slow obvious way): the nodes that reach their seed in hop-major order, and each
+    one's parent."""
     nodes, parent = [], {}
     sides = (("srj_user", "user", cases.UW), ("srj_item", "item", cases.IW))
     for h in range(max(len(cases.UW), len(cases.IW)) + 1):
@@ -28,14 +29,14 @@ def reference_nodes(sub: dict, b: int) -> tuple[list, dict]:
                 w *= f
             for s in range(b):
                 for j in range(w):
-                    nodes.append((side, h, s, j, t))
-                    if h == 0:
-                        continue
                     ok, jj = True, j
                     for k in range(h, 0, -1):  # the node and all its precursors present
                         ok &= bool(sub[f"{side}.hop{k}.mask"][s, jj])
                         jj //= widths[k - 1]
-                    if ok:
+                    if not ok:  # a padded slot or a node under one never reaches the seed: not a node
+                        continue
+                    nodes.append((side, h, s, j, t))
+                    if h > 0:
                         parent[(side, h, s, j)] = (side, h - 1, s, j // widths[h - 1])
     return nodes, parent
 

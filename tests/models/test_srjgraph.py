@@ -92,6 +92,67 @@ def _side(net, b):
     return net._side(b.subgraph, "srj_user", "user", e_u, e_q, e_p, torch.cat([e_u, e_q, e_p], -1))
 
 
+def dense_side(net, sub, side, seed_kind, e_u, e_q, e_p, e_i):
+    """Reference: eq. 7 over every padded slot of the tree, [B, W_h] at each hop (the layout of the hook)."""
+    widths = net.widths[side]
+    kinds, k = [], seed_kind
+    for _ in widths:
+        k = "item" if k == "user" else "user"
+        kinds.append(k)
+    e0, masks = [], []
+    for h, kind in enumerate(kinds):
+        p = f"{side}.hop{h + 1}"
+        pre_kind = seed_kind if h == 0 else kinds[h - 1]
+        e0.append(net._upstream(net._entity(pre_kind, sub[f"{p}.pre_feat"]), net.query_emb(sub[f"{p}.qtok"]),
+                                net._entity(kind, sub[f"{p}.feat"]), kind))
+        masks.append(sub[f"{p}.mask"])
+    seed_e0 = net._upstream(e_p if seed_kind == "user" else e_u, e_q, e_u if seed_kind == "user" else e_p, seed_kind)
+    reps, b = e0[-1], e_u.shape[0]
+    for level, h in enumerate(range(len(widths) - 1, -1, -1)):
+        center = seed_e0.unsqueeze(1) if h == 0 else e0[h - 1]
+        w_h, f = center.shape[1], widths[h]
+        query = net.w_n[level](center)
+        if net.w_e is not None:
+            query = query + net.w_e[level](e_i).unsqueeze(1)
+        reps = net.units[level](query.reshape(b * w_h, -1), center.reshape(b * w_h, -1),
+                                reps.reshape(b * w_h, f, -1), masks[h].reshape(b * w_h, f)).reshape(b, w_h, -1)
+    return reps[:, 0]
+
+
+@pytest.mark.parametrize("empty", [False, True])
+@pytest.mark.parametrize("flags", [{}, {"intention": False}, {"upstream": False}])
+def test_reachable_node_aggregation_equals_dense(flags, empty):
+    """The model aggregates only the nodes that reach the seed; every padded slot and every node under a
+    padded parent gets weight 0 in the dense computation, so outputs and all gradients must agree."""
+    b = batch(8, seed=3, empty=empty)
+    if not empty:  # some present parents too, and a sample with a full tree
+        for k in b.subgraph:
+            if k.endswith(".mask"):
+                b.subgraph[k][0] = True
+    results = []
+    for side_fn in (None, dense_side):
+        net = model(**flags)
+        with torch.no_grad():  # non-zero biases and e^I weights, so that every term is exercised
+            for unit in net.units:
+                unit.attn.in_proj_bias.normal_()
+        e_u = net.user_emb(b.subgraph["srj_user.seed_feat"])
+        e_p = net.item_emb(b.subgraph["srj_item.seed_feat"])
+        e_q = net.query_emb(b.sequences["query_tokens"][0])
+        e_i = torch.cat([e_u, e_q, e_p], -1)
+        out = []
+        for side, kind in (("srj_user", "user"), ("srj_item", "item")):
+            args = (b.subgraph, side, kind, e_u, e_q, e_p, e_i)
+            out.append(net._side(*args) if side_fn is None else side_fn(net, *args))
+        out = torch.cat(out, -1)
+        (out * torch.linspace(-1, 1, out.numel()).view_as(out)).sum().backward()
+        results.append((out.detach(), {n: p.grad for n, p in net.named_parameters() if p.grad is not None}))
+    (fast, g_fast), (ref, g_ref) = results
+    assert torch.allclose(fast, ref, atol=1e-5)
+    assert g_fast.keys() == g_ref.keys() and len(g_ref) > 10
+    for n in g_ref:
+        assert torch.allclose(g_fast[n], g_ref[n], atol=1e-5), n
+
+
 @pytest.mark.parametrize("flag,key,depends", [
     ("query_on_edges", "qtok", True),
     ("upstream", "pre_feat", True),

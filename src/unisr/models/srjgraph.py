@@ -241,37 +241,58 @@ class SRJGraph(nn.Module):
 
     def _side(self, sub: dict[str, Tensor], side: str, seed_kind: str, e_u: Tensor, e_q: Tensor, e_p: Tensor,
               e_i: Tensor) -> Tensor:
+        """Backward aggregation of one side's sampled tree (eq. 7), computed for the reachable nodes only.
+
+        A node whose mask is False, or whose parent is not reachable, never reaches the seed: the parent's
+        attention gives it weight exactly 0 (eq. 9 with the mask), so its embedding and its transformer unit
+        change neither the output nor any gradient. Only the reachable nodes are embedded and aggregated
+        (flat positions in ``[B * W_h]``, gathered with one index per hop); on the simulated marketplace
+        ~5 of the 78 units of a sample are reachable (docs/BENCHMARKS.md, "SRJGraph: speed and cost").
+        ``tests/models/test_srjgraph.py`` checks outputs and gradients against the dense padded computation.
+
+        Shapes:
+            e_u: [B, du], e_q: [B, dq], e_p: [B, dp], e_i: [B, D0] -> [B, D0]
+        """
         widths = self.widths[side]
+        b = e_u.shape[0]
         kinds, k = [], seed_kind
         for _ in widths:
             k = "item" if k == "user" else "user"
             kinds.append(k)
-        # e^(0) of every sampled node, hop by hop: [B, W_k, D0]
-        e0, masks = [], []
-        for h, kind in enumerate(kinds):
+        # reachable nodes of each hop (flat positions into [B * W_h]) and their e^(0) (eq. 11)
+        rows, e0 = [], []
+        reach = torch.ones(b, dtype=torch.bool, device=e_u.device)
+        for h, (kind, f) in enumerate(zip(kinds, widths, strict=True)):
             p = f"{side}.hop{h + 1}"
+            reach = sub[f"{p}.mask"].reshape(-1) & reach.repeat_interleave(f)
+            idx = reach.nonzero().squeeze(1)
             pre_kind = seed_kind if h == 0 else kinds[h - 1]
-            e0.append(self._upstream(self._entity(pre_kind, sub[f"{p}.pre_feat"]), self.query_emb(sub[f"{p}.qtok"]),
-                                     self._entity(kind, sub[f"{p}.feat"]), kind))
-            masks.append(sub[f"{p}.mask"])
+            pre, q, node = (sub[f"{p}.{key}"].flatten(0, 1)[idx] for key in ("pre_feat", "qtok", "feat"))
+            e0.append(self._upstream(self._entity(pre_kind, pre), self.query_emb(q), self._entity(kind, node), kind))
+            rows.append(idx)
         # the seed's upstream is the sample itself: its counterpart and the target query
         seed_e0 = self._upstream(e_p if seed_kind == "user" else e_u, e_q,
                                  e_u if seed_kind == "user" else e_p, seed_kind)
         reps = e0[-1]  # deepest hop: e^(0) (no neighbours below)
-        b = e_u.shape[0]
+        per_sample = [1]
+        for f in widths:
+            per_sample.append(per_sample[-1] * f)
         for level, h in enumerate(range(len(widths) - 1, -1, -1)):  # backward: hop K-1 ... 0 (eq. 7)
-            center = seed_e0.unsqueeze(1) if h == 0 else e0[h - 1]  # [B, W_h, D0]
-            w_h = center.shape[1]
             f = widths[h]
-            children = reps.reshape(b, w_h, f, self.d0)
-            cmask = masks[h].reshape(b, w_h, f)
+            if h == 0:
+                center, cpos = seed_e0, torch.arange(b, device=e_u.device)
+            else:
+                center, cpos = e0[h - 1], rows[h - 1]
+            # flat position of each child -> its row in ``reps`` (absent children -> a zero row, masked)
+            lookup = torch.full((b * per_sample[h + 1],), len(reps), dtype=torch.long, device=e_u.device)
+            lookup[rows[h]] = torch.arange(len(reps), device=e_u.device)
+            child = lookup[cpos.unsqueeze(1) * f + torch.arange(f, device=e_u.device)]  # [N_h, f]
+            children = torch.cat([reps, reps.new_zeros(1, self.d0)])[child]  # [N_h, f, D0]
             query = self.w_n[level](center)  # eq. 8: (e^I || e_n^(0)) W^I
             if self.w_e is not None:
-                query = query + self.w_e[level](e_i).unsqueeze(1)
-            reps = self.units[level](query.reshape(b * w_h, self.d0), center.reshape(b * w_h, self.d0),
-                                     children.reshape(b * w_h, f, self.d0), cmask.reshape(b * w_h, f)
-                                     ).reshape(b, w_h, self.d0)
-        return reps[:, 0]
+                query = query + self.w_e[level](e_i[cpos // per_sample[h]])
+            reps = self.units[level](query, center, children, child < len(reps))
+        return reps
 
     def forward(self, batch: Batch) -> dict[str, Tensor]:
         sub = batch.subgraph
