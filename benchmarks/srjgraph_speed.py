@@ -70,7 +70,7 @@ def train_speed(loader, hook, net, objective, opt, steps: int) -> dict:
             t_step += t2 - t1
             n += len(b)
     return {"samples_per_s": n / (t_hook + t_step), "sampling_share": t_hook / (t_hook + t_step),
-            "samples": n, "seconds": t_hook + t_step}
+            "hook_ms_per_batch": 1e3 * t_hook / steps, "samples": n, "seconds": t_hook + t_step}
 
 
 def latency(loader, hook, net, requests: int, candidates: int = 100) -> dict:

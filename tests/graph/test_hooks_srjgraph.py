@@ -57,3 +57,33 @@ def test_training_events_see_only_earlier_clicks(graph: HeteroGraph, sim_dir: Pa
             assert (blk.extra["ts"][k].numpy() < t_rel[:, None])[m].all()
     test = _batch(sim_dir, encoder, "test")
     np.testing.assert_array_equal(_hop_counts(timed, test), _hop_counts(free, test))
+
+
+def test_sampled_slots_carry_their_rows_and_padding_is_zero(graph: HeteroGraph, sim_dir: Path,
+                                                            encoder: FeatureEncoder) -> None:
+    """The hook gathers rows only at sampled slots: there feat / pre_feat / qtok are the node's, its
+    precursor's and the click edge's rows; padded slots are all zero, and every slot under a padded precursor is
+    padded (what lets the models skip unreachable nodes)."""
+    ctx = DatasetContext.open(sim_dir, encoder)
+    hook = SRJGraphHook(graph, encoder, ctx.queries, temporal=True)
+    b = _batch(sim_dir, encoder, "train")
+    ub, ib = hook.sampler.sample(b.user_index, b.item_index, seed=hook.base_seed * 1_000_003, ts=b.ts)
+    sub = hook(type(b)(**{**b.__dict__, "subgraph": {}})).subgraph
+    n_query = 0
+    for side, blocks, start in (("srj_user", ub, "user"), ("srj_item", ib, "item")):
+        prev, prev_mask = start, None
+        for k, ntype in enumerate(blocks.node_types):
+            h = f"{side}.hop{k + 1}"
+            m = sub[f"{h}.mask"].numpy()
+            np.testing.assert_array_equal(m, blocks.mask[k].numpy())
+            if prev_mask is not None:  # under a padded precursor: padded
+                assert not m[~np.repeat(prev_mask, blocks.fanouts[k], axis=1)].any()
+            for key, table, index in (("feat", hook.feats[ntype], blocks.nodes[k]),
+                                      ("pre_feat", hook.feats[prev], blocks.pre[k]),
+                                      ("qtok", hook.query_tokens, blocks.extra["query"][k])):
+                got = sub[f"{h}.{key}"].numpy()
+                np.testing.assert_array_equal(got[m], table[index.numpy()[m]], err_msg=f"{h}.{key}")
+                assert not got[~m].any(), f"{h}.{key} not zero at padded slots"
+            n_query += int((sub[f"{h}.qtok"].numpy()[m] > 0).any(-1).sum())
+            prev, prev_mask = ntype, m
+    assert n_query > 0  # the query rows are exercised

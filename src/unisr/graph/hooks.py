@@ -20,6 +20,17 @@ from unisr.graph.samplers.target_aware import TargetAwareSampler
 from unisr.graph.store import HeteroGraph
 
 
+def _gather_rows(table: np.ndarray, index: np.ndarray, keep: np.ndarray) -> np.ndarray:
+    """``table[index]`` at the flat positions ``keep`` of ``index``, zero rows elsewhere.
+
+    Shapes:
+        table: [N, F], index: [B, W], keep: [n] flat positions -> [B, W, F]
+    """
+    out = np.zeros((index.size, table.shape[1]), table.dtype)
+    out[keep] = table[index.ravel()[keep]]
+    return out.reshape(*index.shape, table.shape[1])
+
+
 class SRJGraphHook:
     """SRJGraph's forward multi-order sampling for each target (u, q, p) of a batch.
 
@@ -27,7 +38,8 @@ class SRJGraphHook:
         ``{side}.hop{k}.feat``: [B, W_k, F_type] categorical feature indices of the sampled node
         ``{side}.hop{k}.pre_feat``: [B, W_k, F_pretype] those of its precursor
         ``{side}.hop{k}.qtok``: [B, W_k, Lq] query tokens on the edge to the precursor (0 = empty query)
-        ``{side}.hop{k}.mask``: [B, W_k] bool
+        ``{side}.hop{k}.mask``: [B, W_k] bool (False for a padded slot and for every slot under one; the
+        three tensors above hold zeros there)
     and ``srj_user.seed_feat`` [B, F_user], ``srj_item.seed_feat`` [B, F_item].
     The sampler's seed is ``base_seed`` + a counter, so an epoch's samples are reproducible. With ``temporal``
     (default) and ``Batch.ts`` present, only clicks made strictly before each target event are sampled.
@@ -71,12 +83,13 @@ class SRJGraphHook:
             prev_type = start
             for k, ntype in enumerate(blocks.node_types):
                 h = f"{side}.hop{k + 1}"
-                nodes = blocks.nodes[k].numpy()
-                pre = blocks.pre[k].numpy()
-                q = blocks.extra["query"][k].numpy()
-                sub[f"{h}.feat"] = torch.from_numpy(self.feats[ntype][nodes])
-                sub[f"{h}.pre_feat"] = torch.from_numpy(self.feats[prev_type][pre])
-                sub[f"{h}.qtok"] = torch.from_numpy(self.query_tokens[q])
+                # only the sampled slots are gathered (the sampler masks every slot under a masked precursor);
+                # a padded slot's rows stay 0, and no model reads them
+                keep = blocks.mask[k].numpy().ravel().nonzero()[0]
+                for key, table, index in (("feat", self.feats[ntype], blocks.nodes[k]),
+                                          ("pre_feat", self.feats[prev_type], blocks.pre[k]),
+                                          ("qtok", self.query_tokens, blocks.extra["query"][k])):
+                    sub[f"{h}.{key}"] = torch.from_numpy(_gather_rows(table, index.numpy(), keep))
                 sub[f"{h}.mask"] = blocks.mask[k]
                 prev_type = ntype
         batch.subgraph.update(sub)
