@@ -132,7 +132,7 @@ def test_reachable_node_aggregation_equals_dense(flags, empty):
     results = []
     for side_fn in (None, dense_side):
         net = model(**flags)
-        with torch.no_grad():  # non-zero biases and e^I weights, so that every term is exercised
+        with torch.no_grad():  # non-zero attention biases, so that the bias terms are exercised too
             for unit in net.units:
                 unit.attn.in_proj_bias.normal_()
         e_u = net.user_emb(b.subgraph["srj_user.seed_feat"])

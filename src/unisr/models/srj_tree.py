@@ -32,7 +32,13 @@ from torch import Tensor, nn
 from unisr.data.batch import Batch
 from unisr.data.features import FeatureSchema
 from unisr.models.registry import RankerConfig
-from unisr.models.srjgraph import SPARSE_MIN_ROWS, FieldEmbedding, QueryEmbedding, entity_fields
+from unisr.models.srjgraph import (
+    SPARSE_MIN_ROWS,
+    FieldEmbedding,
+    QueryEmbedding,
+    entity_fields,
+    reachable_nodes,
+)
 from unisr.nn.mlp import MLP
 from unisr.nn.routing import ScenarioGroups
 
@@ -111,8 +117,8 @@ def build_trees(sub: dict[str, Tensor], user_widths: list[int], item_widths: lis
     he_upto: dict[tuple[str, str, str], list[int]] = {USER_CLICKS: [], ITEM_CLICKED_BY: []}
     n_total = e_total = 0
     he_total = {USER_CLICKS: 0, ITEM_CLICKED_BY: 0}
-    # side -> (homo offset, type offset, reachable mask and rank of each flat position of the previous hop)
-    prev: dict[str, tuple[int, int, Tensor, Tensor]] = {}
+    reach = {side: reachable_nodes(sub, side, widths) for side, _, widths in sides}
+    prev: dict[str, tuple[int, int, Tensor]] = {}  # side -> (homo offset, type offset, row of each flat position)
     for h in range(depth + 1):
         for side, seed_type, widths in sides:
             if h > len(widths):
@@ -120,21 +126,14 @@ def build_trees(sub: dict[str, Tensor], user_widths: list[int], item_widths: lis
             ntype = seed_type if h % 2 == 0 else _OTHER[seed_type]
             if h == 0:
                 feat = sub[f"{side}.seed_feat"]
-                eff = torch.ones(b, dtype=torch.bool, device=feat.device)
                 rank = torch.arange(b, device=feat.device)
             else:
-                p = f"{side}.hop{h}"
-                f = sub[f"{p}.feat"]
-                mask = sub[f"{p}.mask"].reshape(-1)
-                parent = torch.div(torch.arange(mask.shape[0], device=mask.device), widths[h - 1],
-                                   rounding_mode="floor")
-                p_homo, p_type, p_eff, p_rank = prev[side]
-                eff = mask & p_eff[parent]  # a node under a masked node is masked
-                keep = eff.nonzero().squeeze(1)
+                f = sub[f"{side}.hop{h}.feat"]
+                _, keep, rank = reach[side][h - 1]  # only the nodes that reach the seed
+                p_homo, p_type, p_rank = prev[side]
                 feat = f.reshape(-1, f.shape[-1])[keep]
-                rank = eff.cumsum(0) - 1  # the kept node's number within this block
-                c = torch.arange(keep.shape[0], device=mask.device)
-                pa = p_rank[parent[keep]]
+                c = torch.arange(keep.shape[0], device=keep.device)
+                pa = p_rank[torch.div(keep, widths[h - 1], rounding_mode="floor")]
                 edges.append(torch.stack([n_total + c, p_homo + pa]))
                 rel = _REL[ntype]
                 hetero[rel].append(torch.stack([count[ntype] + c, p_type + pa]))
@@ -142,7 +141,7 @@ def build_trees(sub: dict[str, Tensor], user_widths: list[int], item_widths: lis
                 he_total[rel] += int(c.shape[0])
             size = int(feat.shape[0])
             blocks.append((ntype, feat))
-            prev[side] = (n_total, count[ntype], eff, rank)
+            prev[side] = (n_total, count[ntype], rank)
             n_total += size
             count[ntype] += size
         n_upto.append(n_total)

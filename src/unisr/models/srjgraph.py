@@ -8,6 +8,8 @@ module embeds them and aggregates them backward (eqs. 7-11) and predicts (eqs. 1
 
 from __future__ import annotations
 
+import math
+
 import torch
 import torch.nn.functional as F
 from torch import Tensor, nn
@@ -30,6 +32,23 @@ PAPER_DIMS = {"user_id": 16, "user.gender": 4, "user.age_level": 4, "user.purcha
 # batch's sparse gradient outweighs a dense one until the tables hold millions of rows (measured on the
 # small marketplace, 150k rows: dense 693 vs sparse 482 samples/s); ``model.sparse_grad`` overrides
 SPARSE_MIN_ROWS = 2_000_000
+
+
+def reachable_nodes(sub: dict[str, Tensor], side: str, widths: list[int]) -> list[tuple[Tensor, Tensor, Tensor]]:
+    """The sampled nodes of one side that reach the seed: present, under present precursors (a padded slot, or a
+    node under one, gets attention weight 0 / no edge to the seed, so it changes no output and no gradient).
+
+    Shapes:
+        sub (``SRJGraphHook`` layout) -> per hop k = 1..K: (reachable [B * W_k] bool over the flat positions,
+        their flat positions [n_k], the row of each flat position among them [B * W_k], valid where reachable)
+    """
+    out = []
+    reach = None
+    for k, f in enumerate(widths):
+        mask = sub[f"{side}.hop{k + 1}.mask"].reshape(-1)
+        reach = mask if reach is None else mask & reach.repeat_interleave(f)
+        out.append((reach, reach.nonzero().squeeze(1), reach.cumsum(0) - 1))
+    return out
 
 
 class SRJGraphConfig(RankerConfig):
@@ -260,38 +279,32 @@ class SRJGraph(nn.Module):
             k = "item" if k == "user" else "user"
             kinds.append(k)
         # reachable nodes of each hop (flat positions into [B * W_h]) and their e^(0) (eq. 11)
-        rows, e0 = [], []
-        reach = torch.ones(b, dtype=torch.bool, device=e_u.device)
-        for h, (kind, f) in enumerate(zip(kinds, widths, strict=True)):
+        nodes = reachable_nodes(sub, side, widths)
+        e0 = []
+        for h, (kind, (_, idx, _)) in enumerate(zip(kinds, nodes, strict=True)):
             p = f"{side}.hop{h + 1}"
-            reach = sub[f"{p}.mask"].reshape(-1) & reach.repeat_interleave(f)
-            idx = reach.nonzero().squeeze(1)
             pre_kind = seed_kind if h == 0 else kinds[h - 1]
             pre, q, node = (sub[f"{p}.{key}"].flatten(0, 1)[idx] for key in ("pre_feat", "qtok", "feat"))
             e0.append(self._upstream(self._entity(pre_kind, pre), self.query_emb(q), self._entity(kind, node), kind))
-            rows.append(idx)
         # the seed's upstream is the sample itself: its counterpart and the target query
         seed_e0 = self._upstream(e_p if seed_kind == "user" else e_u, e_q,
                                  e_u if seed_kind == "user" else e_p, seed_kind)
         reps = e0[-1]  # deepest hop: e^(0) (no neighbours below)
-        per_sample = [1]
-        for f in widths:
-            per_sample.append(per_sample[-1] * f)
         for level, h in enumerate(range(len(widths) - 1, -1, -1)):  # backward: hop K-1 ... 0 (eq. 7)
             f = widths[h]
             if h == 0:
                 center, cpos = seed_e0, torch.arange(b, device=e_u.device)
             else:
-                center, cpos = e0[h - 1], rows[h - 1]
-            # flat position of each child -> its row in ``reps`` (absent children -> a zero row, masked)
-            lookup = torch.full((b * per_sample[h + 1],), len(reps), dtype=torch.long, device=e_u.device)
-            lookup[rows[h]] = torch.arange(len(reps), device=e_u.device)
-            child = lookup[cpos.unsqueeze(1) * f + torch.arange(f, device=e_u.device)]  # [N_h, f]
-            children = torch.cat([reps, reps.new_zeros(1, self.d0)])[child]  # [N_h, f, D0]
+                center, cpos = e0[h - 1], nodes[h - 1][1]
+            # each child's flat position -> its row in ``reps``; absent children -> a zero row, masked
+            reach, _, rank = nodes[h]
+            pos = cpos.unsqueeze(1) * f + torch.arange(f, device=e_u.device)  # [N_h, f]
+            present = reach[pos]
+            children = torch.cat([reps, reps.new_zeros(1, self.d0)])[torch.where(present, rank[pos], len(reps))]
             query = self.w_n[level](center)  # eq. 8: (e^I || e_n^(0)) W^I
-            if self.w_e is not None:
-                query = query + self.w_e[level](e_i[cpos // per_sample[h]])
-            reps = self.units[level](query, center, children, child < len(reps))
+            if self.w_e is not None:  # the sample of a hop-h node: its flat position // nodes per sample
+                query = query + self.w_e[level](e_i[cpos // math.prod(widths[:h])])
+            reps = self.units[level](query, center, children, present)
         return reps
 
     def forward(self, batch: Batch) -> dict[str, Tensor]:
