@@ -5,7 +5,7 @@ BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 SHARED ?= ../shared/data
 
-.PHONY: venv demo test lint bench bench-env sim-recorded clean
+.PHONY: venv demo test lint bench bench-env sim-recorded benchmarks-page clean
 
 $(STAMP): pyproject.toml
 	test -x $(BIN)/python || $(PY) -m venv $(VENV)
@@ -37,8 +37,12 @@ SIM ?= /tmp/sim_small
 sim-recorded: $(STAMP)
 	NPY_DISABLE_CPU_FEATURES="X86_V4 AVX512_ICL AVX512_SPR" OPENBLAS_CORETYPE=Haswell \
 		$(BIN)/unisr simulate --preset small --seed 0 --out $(SIM)
-	$(BIN)/python -c "from unisr.bench.suites import data_fingerprint as f; fp = f('$(SIM)'); \
+	$(BIN)/python -c "from unisr.bench.fingerprint import data_fingerprint as f; fp = f('$(SIM)'); \
 		print('fingerprint', fp); raise SystemExit(fp != 'b475b4b1ebd2cc80')"
+
+# docs/BENCHMARKS.md from the benchmark output files in benchmarks/results/ (unisr.bench.page; reads no records)
+benchmarks-page: $(STAMP)
+	$(BIN)/unisr benchmark --page
 
 clean:
 	rm -rf $(VENV) runs .pytest_cache .ruff_cache

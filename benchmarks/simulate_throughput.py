@@ -49,12 +49,29 @@ def _tree_pss_kib(pid: int) -> int:
     return total
 
 
+def _results(path: Path, r: dict) -> None:
+    """The run as a row of the page's simulator table (``unisr.bench.page.update_result``)."""
+    from unisr.bench.page import update_result
+
+    header = ["preset", "events", "seconds", "events/s", "peak RSS, one process", "process tree",
+              "output on disk", "processes"]
+    row = [r["preset"], f"{r['events']:,}", f"{r['seconds_in_simulate']:.1f}", f"{r['events_per_second']:,}",
+           f"{r['peak_rss_child_gib']:.2f} GiB", f"{r['peak_pss_process_tree_gib']:.2f} GiB (PSS)",
+           f"{r['output_gib']:.2f} GiB", "-"]
+    data = update_result(path, {"command": "python " + " ".join(sys.argv), "date": time.strftime("%Y-%m-%d"),
+                                "machine": f"{r['cpu']}, {r['cores']} cores"}, header, [row])
+    data["figure"] = ", ".join(f"{x[3]} events/s ({x[0]})" for x in data["tables"][0]["rows"])
+    path.write_text(json.dumps(data, indent=1, ensure_ascii=False) + "\n")
+
+
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--preset", default="small", choices=["tiny", "small", "medium", "large"])
     ap.add_argument("--out", type=Path, default=None, help="output folder (default: a temporary one, removed)")
     ap.add_argument("--seed", type=int, default=0)
     ap.add_argument("--workers", type=int, default=0)
+    ap.add_argument("--results", type=Path, default=None,
+                    help="also put this run into a benchmark output file (benchmarks/results/simulator.json)")
     args = ap.parse_args()
     out = args.out or Path(tempfile.mkdtemp(prefix=f"sim-{args.preset}-"))
     code = (
@@ -89,6 +106,8 @@ def main() -> None:
         "cores": os.cpu_count(),
     }
     print(json.dumps(result, indent=2))
+    if args.results is not None:
+        _results(args.results, result)
     if args.out is None:
         shutil.rmtree(out, ignore_errors=True)
 

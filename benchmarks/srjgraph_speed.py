@@ -16,6 +16,7 @@ import json
 import os
 import platform
 import statistics
+import sys
 import time
 from pathlib import Path
 
@@ -25,23 +26,24 @@ import torch
 
 def load(data: Path, model: str, batch: int):
     from unisr.data.features import FeatureEncoder
-    from unisr.data.loader import DatasetContext, EventLoader
+    from unisr.data.loader import DatasetContext
     from unisr.data.schema import DatasetSpec
     from unisr.models.registry import build_model
-    from unisr.train.config import resolve_config
+    from unisr.pipeline.config import resolve_config
+    from unisr.pipeline.pipeline import Pipeline, make_sampler
     from unisr.train.objective import Objective
     from unisr.train.optim import OptimizerSet
-    from unisr.train.run import dataset_defaults, make_hook
+    from unisr.train.run import dataset_defaults
 
     spec = DatasetSpec.load(data)
     cfg = resolve_config(model, dataset_defaults=dataset_defaults(spec),
                          sets=[f"data.batch_size={batch}", "data.scenarios=[search_text,feed_main]"])
     enc = FeatureEncoder.fit(data, spec, embed_dim=cfg.data.embed_dim, embed_dims=cfg.data.embed_dims)
     ctx = DatasetContext.open(data, enc, query_max_len=cfg.data.query_max_len)
-    loader = EventLoader(ctx, "train", cfg.data, train=True, seed=0)
     t0 = time.perf_counter()
-    hook = make_hook(cfg, data, enc, ctx)
+    hook = make_sampler(cfg, data, enc, ctx)
     hook_s = time.perf_counter() - t0
+    loader = Pipeline(cfg, ctx, hook).loader("train", train=True)  # the training loader (seed = cfg.train.seed = 0)
     torch.manual_seed(0)
     net = build_model(model, cfg.model_params, enc.schema)
     objective = Objective(net, cfg.train.losses)
@@ -118,6 +120,8 @@ def main() -> None:
     ap.add_argument("--models", default="srjgraph,dnn",
                     help="comma-separated; the GNN baselines (ngcf, lightgcn, gat, hgt) read the same batches")
     ap.add_argument("--out", type=Path, default=Path("benchmarks/out/srjgraph_speed.json"))
+    ap.add_argument("--results", type=Path, default=None,
+                    help="also write the page's output file (benchmarks/results/srjgraph-speed.json)")
     a = ap.parse_args()
     torch.set_num_threads(a.threads)
     data = a.data
@@ -150,6 +154,21 @@ def main() -> None:
     a.out.parent.mkdir(parents=True, exist_ok=True)
     a.out.write_text(json.dumps(res, indent=2, default=float))
     print(json.dumps(res, indent=2, default=float))
+    if a.results is not None:
+        _results(a.results, res, [m for m in a.models.split(",")])
+
+
+def _results(path: Path, res: dict, models: list[str]) -> None:
+    """The run as the page's SRJGraph speed table (``unisr.bench.page.update_result``)."""
+    from unisr.bench.page import update_result
+
+    header = ["model", "train samples/s", "inference p50 / p99 ms"]
+    rows = [[m, f"{res[m]['samples_per_s']:,.0f}", f"{res[m]['p50_ms']:.1f} / {res[m]['p99_ms']:.1f}"] for m in models]
+    meta = {"command": "python " + " ".join(sys.argv), "date": res["date"], "machine": res["machine"]}
+    if "srjgraph" in res:
+        meta["figure"] = (f"SRJGraph {rows[models.index('srjgraph')][1]} training samples/s, inference p50 / p99 "
+                          f"{rows[models.index('srjgraph')][2]} ms")
+    update_result(path, meta, header, rows)
 
 
 if __name__ == "__main__":

@@ -47,10 +47,11 @@ from pathlib import Path
 import torch
 from torch import Tensor, nn
 
+from machine import cpu_model
 from unisr.data.batch import Batch
 from unisr.data.features import FeatureSchema, SparseField
 from unisr.models.registry import build_model
-from unisr.train.config import TrainConfig
+from unisr.pipeline.config import TrainConfig
 from unisr.train.objective import Objective
 from unisr.train.optim import OptimizerSet
 
@@ -250,16 +251,6 @@ def matmul_case(m: int, k: int, n: int, steps: int, label: str) -> Case:
 # ----------------------------------------------------------------------------------------------- driver
 def median(xs: list[float]) -> float:
     return statistics.median(xs) if xs else float("nan")
-
-
-def cpu_model() -> str:
-    try:
-        for line in Path("/proc/cpuinfo").read_text().splitlines():
-            if line.startswith("model name"):
-                return line.split(":", 1)[1].strip()
-    except OSError:
-        pass
-    return platform.processor() or "unknown"
 
 
 def main() -> None:

@@ -17,8 +17,8 @@ import numpy as np
 import torch
 from torch.nn import functional as F
 
-from unisr.data.loader import DatasetContext, EventLoader
-from unisr.train.run import load_run, make_hook, with_hook
+from unisr.pipeline.pipeline import Pipeline
+from unisr.pipeline.run_folder import load_run
 
 
 def main() -> None:
@@ -29,15 +29,13 @@ def main() -> None:
     a = ap.parse_args()
     torch.set_num_threads(1)
     cfg, enc, net = load_run(a.run)
-    ctx = DatasetContext.open(a.data, enc, history=cfg.data.history_len > 0, query_max_len=cfg.data.query_max_len)
-    loader = EventLoader(ctx, "test", cfg.data, train=False)
-    hook = make_hook(cfg, a.data, enc, ctx)
+    pipe = Pipeline.open(cfg, a.data, enc)
     depth = len(net.experts.dims)
     cos: list[list[float]] = [[] for _ in range(depth)]
     spread: list[list[float]] = [[] for _ in range(depth)]
     sq = {"gates": 0.0, "experts": 0.0}
     gates_s = None
-    for i, b in enumerate(with_hook(loader.epoch, hook, -2)(0)):
+    for i, b in enumerate(pipe.batches("test")):
         if i >= a.batches:
             break
         net.zero_grad()

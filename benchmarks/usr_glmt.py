@@ -15,9 +15,9 @@ from pathlib import Path
 import numpy as np
 import torch
 
-from unisr.data.loader import DatasetContext, EventLoader
 from unisr.evaluate.metrics import auc
-from unisr.train.run import load_run
+from unisr.pipeline.pipeline import Pipeline
+from unisr.pipeline.run_folder import load_run
 
 # column -> the model output it reads (absent without GLMT: 0, i.e. AUC 0.5)
 OUTPUTS = {"p_click": "click", "p_ctcvr": "ctcvr", "g_click": "global_click", "g_buy": "global_buy",
@@ -26,10 +26,10 @@ OUTPUTS = {"p_click": "click", "p_ctcvr": "ctcvr", "g_click": "global_click", "g
 
 def collect(run: Path, data: Path) -> tuple[dict[str, np.ndarray], list[str]]:
     cfg, enc, net = load_run(run)
-    ctx = DatasetContext.open(data, enc, history=cfg.data.history_len > 0, query_max_len=cfg.data.query_max_len)
+    pipe = Pipeline.open(cfg, data, enc)
     cols: dict[str, list[np.ndarray]] = {k: [] for k in ("sid", "click", "ctcvr", "gclick", "gbuy", *OUTPUTS)}
     with torch.inference_mode():
-        for b in EventLoader(ctx, "test", cfg.data, train=False).epoch(0):
+        for b in pipe.batches("test"):
             o = net(b)
             lab = b.labels
             cols["sid"].append(b.scenario_id.numpy())

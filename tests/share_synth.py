@@ -1,14 +1,17 @@
-"""Hand-made share batches in the layout of ``unisr.graph.hooks.SocialHook`` (``graph:social``), and the checks
-every TreeMS baseline passes (shapes, gradients, masked neighbours ignored, scenario routing)."""
+"""Hand-made share batches with a ``SocialSubgraph`` as ``unisr.graph.hooks.SocialHook`` gives it
+(``graph:social``), and the checks every TreeMS baseline passes (shapes, gradients, masked neighbours ignored,
+scenario routing, the error without the sample)."""
 
 from __future__ import annotations
 
 import copy
 
+import pytest
 import torch
 
 from synth import random_batch, tiny_schema
 from unisr.data.features import SparseField
+from unisr.graph.subgraph import SocialHop, SocialNeighbourhood, SocialSubgraph
 from unisr.models.registry import build_model
 
 VIEWS = ("friend", "pay", "share")
@@ -37,12 +40,11 @@ def share_batch(schema, n: int = 32, seed: int = 0, fanouts=(3, 2), scenarios=No
     def feat(nodes):
         return torch.stack([nodes, gender[nodes]], -1)
 
-    sub = {"social.src.seed_feat": feat(src), "social.dst.seed_feat": feat(dst)}
+    views: dict[str, dict[str, SocialNeighbourhood]] = {}
     for v in VIEWS:
+        views[v] = {}
         for role, seeds, other in (("src", src, dst), ("dst", dst, src)):
-            p = f"social.{v}.{role}"
-            sub[f"{p}.seeds"] = seeds
-            w, pre = 1, seeds.unsqueeze(1)
+            w, pre, hops = 1, seeds.unsqueeze(1), []
             for k, f in enumerate(fanouts):
                 w *= f
                 mask = torch.zeros(n, w, dtype=torch.bool) if empty else torch.rand(n, w, generator=g) < 0.7
@@ -50,13 +52,16 @@ def share_batch(schema, n: int = 32, seed: int = 0, fanouts=(3, 2), scenarios=No
                 if k == 0:  # half the pairs are neighbours: slot 0 holds the other user
                     nodes[: n // 2, 0] = other[: n // 2]
                 nodes = torch.where(mask, nodes, 0)
-                h = f"{p}.hop{k + 1}"
-                sub[f"{h}.nodes"], sub[f"{h}.mask"], sub[f"{h}.feat"] = nodes, mask, feat(nodes)
-                sub[f"{h}.pre"] = pre.repeat_interleave(f, 1)
-                sub[f"{h}.edge"] = torch.where(mask, torch.arange(n * w).view(n, w), -1)
+                hops.append(SocialHop(nodes, mask, pre.repeat_interleave(f, 1),
+                                      torch.where(mask, torch.arange(n * w).view(n, w), -1), feat(nodes)))
                 pre = nodes
-    b.subgraph = sub
+            views[v][role] = SocialNeighbourhood(seeds, hops)
+    b.subgraph = SocialSubgraph(feat(src), feat(dst), views)
     return b
+
+
+def all_hops(sub: SocialSubgraph) -> list[SocialHop]:
+    return [h for by_role in sub.views.values() for hood in by_role.values() for h in hood.hops]
 
 
 def build(name: str, n_scenarios: int = 3, **params):
@@ -91,18 +96,23 @@ def check_share_model(name: str, specific: list[str] = (), **params) -> torch.nn
     with torch.no_grad():
         ref = net(b)["click"]
         b2 = copy.deepcopy(b)
-        for k in [k for k in b2.subgraph if k.endswith(".mask")]:
-            h = k[: -len("mask")]
-            m = b2.subgraph[k]
+        for hop in all_hops(b2.subgraph):
+            m = hop.mask
             junk = torch.randint(1, N_USERS + 1, m.shape)
-            b2.subgraph[h + "nodes"] = torch.where(m, b2.subgraph[h + "nodes"], junk)
-            b2.subgraph[h + "feat"] = torch.where(m.unsqueeze(-1), b2.subgraph[h + "feat"],
-                                                  torch.stack([junk, junk % 3], -1))
+            hop.nodes = torch.where(m, hop.nodes, junk)
+            hop.feat = torch.where(m.unsqueeze(-1), hop.feat, torch.stack([junk, junk % 3], -1))
         assert torch.allclose(net(b2)["click"], ref, atol=1e-6), "a masked neighbour slot changed the output"
         single = share_batch(schema, 1, seed=5)
         assert net(single)["click"].shape == (1,)
         empty = share_batch(schema, 8, seed=6, empty=True)
         assert torch.isfinite(net(empty)["click"]).all()
+        rows = torch.tensor([5, 0, 17])  # Batch.select slices the subgraph with the batch
+        assert torch.allclose(net(b.select(rows))["click"], ref[rows], atol=1e-5)
+        none = share_batch(schema, 4, seed=7)
+        none.subgraph = None
+        with pytest.raises(ValueError, match=rf"model {type(net).__name__} needs batch.subgraph: a SocialSubgraph "
+                                             r"from the graph:social sampler"):
+            net(none)
     net.train()
 
     if specific:
@@ -126,9 +136,8 @@ def neighbours_matter(net: torch.nn.Module) -> bool:
     with torch.no_grad():
         ref = net(b)["click"]
         b2 = copy.deepcopy(b)
-        for k in [k for k in b2.subgraph if k.endswith(".feat") and ".hop" in k]:
-            m = b2.subgraph[k[: -len("feat")] + "mask"].unsqueeze(-1)
-            b2.subgraph[k] = torch.where(m, torch.ones_like(b2.subgraph[k]), b2.subgraph[k])  # all user 1
+        for hop in all_hops(b2.subgraph):
+            hop.feat = torch.where(hop.mask.unsqueeze(-1), torch.ones_like(hop.feat), hop.feat)  # all user 1
         changed = not torch.allclose(net(b2)["click"], ref)
     net.train()
     return changed

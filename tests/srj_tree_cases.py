@@ -1,5 +1,6 @@
 """Shared checks of the GNN baselines over SRJGraph's sampled neighbourhoods (gat, hgt, ngcf, lightgcn):
-hand-made ``batch.subgraph`` in the layout of ``SRJGraphHook`` and the properties every such model must have."""
+hand-made ``batch.subgraph`` (a ``TargetAwareSubgraph``, as ``SRJGraphHook`` gives) and the properties every such
+model must have."""
 
 from __future__ import annotations
 
@@ -9,6 +10,7 @@ import torch
 
 from synth import random_batch, tiny_schema
 from unisr.data.features import SequenceField
+from unisr.graph.subgraph import TargetAwareSubgraph, TreeHop
 from unisr.models.registry import build_model
 
 UW, IW = [3, 1, 2], [1, 3, 1]
@@ -28,20 +30,20 @@ def _feat(kind: str, g: torch.Generator, *shape: int) -> torch.Tensor:
 
 
 def subgraph(b: int, g: torch.Generator, empty: bool = False, p_mask: float = 0.7, uw: list[int] = UW,
-             iw: list[int] = IW) -> dict:
-    sub = {"srj_user.seed_feat": _feat("user", g, b), "srj_item.seed_feat": _feat("item", g, b)}
-    for side, widths, kind in (("srj_user", uw, "user"), ("srj_item", iw, "item")):
-        w, prev = 1, kind
-        for k, f in enumerate(widths):
+             iw: list[int] = IW) -> TargetAwareSubgraph:
+    seeds = {"user": _feat("user", g, b), "item": _feat("item", g, b)}
+    hops: dict[str, list[TreeHop]] = {}
+    for widths, kind in ((uw, "user"), (iw, "item")):
+        w, prev, hops[kind] = 1, kind, []
+        for f in widths:
             w *= f
             node = "item" if prev == "user" else "user"
-            h = f"{side}.hop{k + 1}"
-            sub[f"{h}.feat"], sub[f"{h}.pre_feat"] = _feat(node, g, b, w), _feat(prev, g, b, w)
-            sub[f"{h}.qtok"] = torch.randint(0, 20, (b, w, LQ), generator=g)
-            sub[f"{h}.mask"] = (torch.zeros(b, w, dtype=torch.bool) if empty
-                                else torch.rand(b, w, generator=g) < p_mask)
+            feat, pre_feat = _feat(node, g, b, w), _feat(prev, g, b, w)
+            qtok = torch.randint(0, 20, (b, w, LQ), generator=g)
+            mask = torch.zeros(b, w, dtype=torch.bool) if empty else torch.rand(b, w, generator=g) < p_mask
+            hops[kind].append(TreeHop(feat, pre_feat, qtok, mask))
             prev = node
-    return sub
+    return TargetAwareSubgraph(seeds["user"], seeds["item"], hops["user"], hops["item"])
 
 
 def batch(b: int = 8, seed: int = 0, empty: bool = False, uw: list[int] = UW, iw: list[int] = IW):
@@ -65,17 +67,16 @@ def model(name: str, **kw):
     return net
 
 
-def visible(sub: dict) -> dict[str, torch.Tensor]:
-    """Per hop key prefix: [B, W] bool, the node and all its precursors are present."""
+def visible(sub: TargetAwareSubgraph) -> dict[tuple[str, int], torch.Tensor]:
+    """Per (side, hop index): [B, W] bool, the node and all its precursors are present."""
     out = {}
-    for side, widths in (("srj_user", UW), ("srj_item", IW)):
+    for side, widths in (("user", UW), ("item", IW)):
         prev = None
         for k, f in enumerate(widths):
-            h = f"{side}.hop{k + 1}"
-            m = sub[f"{h}.mask"]
+            m = sub.hops(side)[k].mask
             if prev is not None:
                 m = m & prev.repeat_interleave(f, dim=1)
-            out[h] = prev = m
+            out[side, k] = prev = m
     return out
 
 
@@ -111,16 +112,16 @@ def check_masked_neighbours_are_ignored(name: str) -> None:
     with torch.no_grad():
         ref = net(b)["click"]
         hidden = copy.deepcopy(b)
-        for h, m in vis.items():
-            f = hidden.subgraph[f"{h}.feat"]
-            hidden.subgraph[f"{h}.feat"] = torch.where(m.unsqueeze(-1), f, (f + 1) % 6)
-            hidden.subgraph[f"{h}.qtok"] = (hidden.subgraph[f"{h}.qtok"] + 3) % 20
-            hidden.subgraph[f"{h}.pre_feat"] = (hidden.subgraph[f"{h}.pre_feat"] + 1) % 6
+        for (side, k), m in vis.items():
+            hop = hidden.subgraph.hops(side)[k]
+            hop.feat = torch.where(m.unsqueeze(-1), hop.feat, (hop.feat + 1) % 6)
+            hop.qtok = (hop.qtok + 3) % 20
+            hop.pre_feat = (hop.pre_feat + 1) % 6
         assert torch.allclose(net(hidden)["click"], ref, atol=1e-6)
         shown = copy.deepcopy(b)
-        h = "srj_user.hop1"
-        shown.subgraph[f"{h}.feat"] = torch.where(vis[h].unsqueeze(-1), (b.subgraph[f"{h}.feat"] + 1) % 6,
-                                                  b.subgraph[f"{h}.feat"])
+        h = ("user", 0)
+        f = b.subgraph.user_hops[0].feat
+        shown.subgraph.user_hops[0].feat = torch.where(vis[h].unsqueeze(-1), (f + 1) % 6, f)
         changed = ~torch.isclose(net(shown)["click"], ref, atol=1e-6)
     assert changed[vis[h].any(1)].all() and not changed[~vis[h].any(1)].any()
 
@@ -155,3 +156,17 @@ def check_depths(name: str) -> None:
         out = net(batch(uw=uw, iw=iw))["click"]
         assert out.shape == (8,) and torch.isfinite(out).all(), (uw, iw)
         out.sum().backward()
+
+
+def check_needs_the_sampled_subgraph(name: str) -> None:
+    """A batch without the model's sample (or sampled with other widths) fails naming the model and the input."""
+    import pytest
+
+    net = model(name)
+    b = batch()
+    b.subgraph = None
+    with pytest.raises(ValueError, match=rf"model {type(net).__name__} needs batch.subgraph: a TargetAwareSubgraph "
+                                         r"from the graph:srjgraph sampler"):
+        net(b)
+    with pytest.raises(ValueError, match=rf"model {type(net).__name__} was built for user_widths=\[3, 1, 2\]"):
+        net(batch(uw=[2, 1, 2]))

@@ -2,6 +2,7 @@
 
 import pytest
 
+from unisr.bench.matrix import Override
 from unisr.bench.suite_srjgraph import (
     BASELINES,
     JOINT,
@@ -22,7 +23,7 @@ def test_rela_impr_is_paper_eq_15():
 def test_rows_cover_tables_3_to_7():
     rows = {r.name: r for r in rows_for([*BASELINES, "srjgraph"])}
     assert rows["dnn/search"].sets == ("data.scenarios=[search_text]",)
-    assert rows["jsr-dnn"].sets == ("data.scenarios=[search_text,feed_main]", JOINT_MONITOR)
+    assert rows["jsr-dnn"].sets == ("data.scenarios=[search_text,feed_main]", JOINT_MONITOR.text())
     assert "data.history_scenarios=[feed_main]" in rows["aem_din/rec"].sets
     assert "data.history_scenarios=[search_text,feed_main]" in rows["jsr-tem"].sets
     assert "model.user_widths=[25,1,10,1]" in rows["srjgraph depth 4"].sets
@@ -36,14 +37,17 @@ def test_rows_cover_tables_3_to_7():
 def test_joint_rows_get_one_step_cap_per_task():
     """Under a step cap a joint row alternates search and rec batches, so it gets twice the cap: each task
     then sees as many samples as its single-scenario model. The last cap given wins; no cap, no override."""
-    sets = ["train.max_steps_per_epoch=50", "train.threads=1", "train.max_steps_per_epoch=100"]
+    sets = [Override.parse(s) for s in ("train.max_steps_per_epoch=50", "train.threads=1",
+                                        "train.max_steps_per_epoch=100")]
     joint = joint_sets(sets)
-    assert joint == (JOINT, JOINT_MONITOR, "train.max_steps_per_epoch=200")
+    assert joint == (JOINT, JOINT_MONITOR, Override("train.max_steps_per_epoch", 200))
+    assert [o.text() for o in joint] == ["data.scenarios=[search_text,feed_main]", JOINT_MONITOR.text(),
+                                         "train.max_steps_per_epoch=200"]
     assert joint_sets(sets, step_parity=False) == (JOINT, JOINT_MONITOR)
-    assert joint_sets(["train.threads=1"]) == (JOINT, JOINT_MONITOR)
+    assert joint_sets([Override.parse("train.threads=1")]) == (JOINT, JOINT_MONITOR)
     rows = {r.name: r for r in rows_for(["dnn", "srjgraph"], {3, 4, 5}, joint)}
-    assert rows["jsr-dnn"].sets == joint and rows["srjgraph"].sets == joint
-    assert rows["srjgraph no-query"].sets == (*joint, "model.query_on_edges=false")
+    assert rows["jsr-dnn"].overrides == joint and rows["srjgraph"].overrides == joint
+    assert rows["srjgraph no-query"].sets == (*(o.text() for o in joint), "model.query_on_edges=false")
     assert rows["dnn/search"].sets == ("data.scenarios=[search_text]",)
 
 
@@ -52,10 +56,10 @@ def test_joint_rows_select_on_the_mean_of_per_scenario_aucs():
     pooled over both scenarios' events; a user's own train.monitor wins."""
     from unisr.train.trainer import lookup_metric
 
-    assert JOINT_MONITOR == "train.monitor=scenarios.search_text.auc+scenarios.feed_main.auc"
+    assert JOINT_MONITOR.text() == "train.monitor=scenarios.search_text.auc+scenarios.feed_main.auc"
     valid = {"overall": {"auc": 0.9}, "scenarios": {"search_text": {"auc": 0.58}, "feed_main": {"auc": 0.68}}}
-    assert lookup_metric(valid, JOINT_MONITOR.partition("=")[2]) == pytest.approx(0.63)
-    assert joint_sets(["train.monitor=auc"]) == (JOINT,)
+    assert lookup_metric(valid, JOINT_MONITOR.value) == pytest.approx(0.63)
+    assert joint_sets([Override.parse("train.monitor=auc")]) == (JOINT,)
 
 
 def _run(name: str, seed: int, search: float | None, rec: float | None) -> dict:
@@ -109,8 +113,6 @@ def test_claims_verdicts_follow_the_numbers():
 def test_paired_tests_pair_by_seed():
     """SRJGraph on seeds 0-4 against a baseline on seeds 2-4: the test pairs seeds 2, 3, 4 (not list positions)
     and says so; with fewer than two common seeds there is no paired test and no significant win."""
-    from unisr.bench.suite_srjgraph import paired_test
-
     # the baseline's seed k is SRJGraph's seed k minus 0.01 exactly; by list position it would look unrelated
     srj = {s: 0.60 + 0.01 * s * (s % 2) for s in range(5)}
     runs = [_run("srjgraph", s, v, v) for s, v in srj.items()]
@@ -119,10 +121,10 @@ def test_paired_tests_pair_by_seed():
     x, y, seeds = res.paired("srjgraph", "nfm", "search")
     assert seeds == [2, 3, 4] and x == pytest.approx([srj[2], srj[3], srj[4]])
     assert y == pytest.approx([srj[s] - 0.01 - 0.0001 * s for s in (2, 3, 4)])
-    ok, text = paired_test(res, "srjgraph", "nfm", "search", require_test=True)
+    ok, text = res.vs("srjgraph", "nfm", "search", require_test=True)
     assert ok and "over the 3 seeds both have (2, 3, 4)" in text
     lone = Results([*runs[:2], _run("nfm/search", 1, 0.5, None), _run("nfm/search", 3, 0.5, None)], 5)
-    ok, text = paired_test(lone, "srjgraph", "nfm", "search", require_test=True)
+    ok, text = lone.vs("srjgraph", "nfm", "search", require_test=True)
     assert not ok and "no paired test (2 vs 2 seeds, 1 in common)" in text
 
 
@@ -150,36 +152,3 @@ def test_ablation_and_joint_claims_need_a_paired_test_when_seeds_allow():
                     *(_run("jsr-nfm", s, 0.51 + 0.001 * s * s, 0.6) for s in range(5))], 5)
     n = {c: n for c, _, n in claims(part)}["5.5 joint learning (JSR) improves every baseline (search)"]
     assert "nfm" in n and "seeds 0,1,2" in n
-
-
-def test_run_matrix_collect_only_reports_finished_runs(tmp_path):
-    """``train_missing=False``: finished runs are read back, missing ones are left out, nothing is trained
-    (the data path does not even exist)."""
-    import json
-
-    from rich.console import Console
-
-    from unisr.bench.suites import RunSpec, run_matrix
-
-    done = tmp_path / "runs" / "dnn" / "seed0"
-    done.mkdir(parents=True)
-    (done / "metrics.json").write_text(json.dumps({"overall": {"auc": 0.6}, "scenarios": {}}))
-    rows = [RunSpec("dnn", "dnn"), RunSpec("srjgraph", "srjgraph")]
-    got = run_matrix(rows, tmp_path / "no-data", tmp_path, 2, [], Console(quiet=True), train_missing=False)
-    assert [(r["run_name"], r["run_seed"], r["overall"]["auc"]) for r in got] == [("dnn", 0, 0.6)]
-
-
-def test_epoch_limit_note_counts_runs_still_improving(tmp_path):
-    import yaml
-
-    from unisr.bench.suites import epoch_limit_note
-
-    runs = []
-    for name, best in (("a", 4), ("a", 2), ("b", 4)):
-        d = tmp_path / f"{name}{best}{len(runs)}"
-        d.mkdir()
-        (d / "config.yaml").write_text(yaml.safe_dump({"train": {"epochs": 5}}))
-        runs.append({"run_name": name, "best_epoch": best, "run_dir": str(d)})
-    note = epoch_limit_note(runs)
-    assert "2 of 3 runs" in note and "a 1, b 1" in note
-    assert "no run configs" in epoch_limit_note([{"run_name": "x", "best_epoch": 0}])

@@ -1,10 +1,20 @@
-"""The controlled gate case: TreeMS's gates specialise per subtree when the labels need it, and only then."""
+"""The controlled gate case (``benchmarks/treems_gate_toy.py``): TreeMS's gates specialise per subtree when the
+labels need it, and only then."""
 
 from __future__ import annotations
 
+import importlib.util
+import sys
+from pathlib import Path
+
 import torch
 
-from unisr.bench.treems_gate_toy import gate_toy, toy_tree
+_PATH = Path(__file__).resolve().parents[2] / "benchmarks" / "treems_gate_toy.py"
+_spec = importlib.util.spec_from_file_location("treems_gate_toy", _PATH)
+toy = importlib.util.module_from_spec(_spec)
+sys.modules["treems_gate_toy"] = toy  # dataclasses look their module up by name
+_spec.loader.exec_module(toy)
+gate_toy, toy_tree = toy.gate_toy, toy.toy_tree
 
 SMALL = dict(steps=200, test_size=5000, seed=0)
 

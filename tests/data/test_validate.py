@@ -8,7 +8,8 @@ from pathlib import Path
 import pyarrow as pa
 import pytest
 
-from unisr.data.validate import MAX_ROWS_PER_RULE, Problem, validate_dataset
+from unisr.data.problems import MAX_ROWS_PER_RULE, Problem
+from unisr.data.validate import validate_dataset
 
 Make = Callable[..., Path]
 ROW = 9  # a row in the third row group (row groups of 4) to check global row numbering

@@ -12,8 +12,9 @@ from unisr.data.features import FeatureEncoder
 from unisr.data.loader import DatasetContext, EventLoader, LoaderConfig
 from unisr.data.schema import DatasetSpec
 from unisr.graph.build import social_type
-from unisr.graph.hooks import HOOKS, SocialHook, make_social_hook
+from unisr.graph.hooks import HOOKS, SocialHook, SocialSpec, hook_for, make_social_hook
 from unisr.graph.store import HeteroGraph
+from unisr.graph.subgraph import SocialSubgraph
 
 
 @pytest.fixture(scope="module")
@@ -30,7 +31,18 @@ def share_batch(sim_dir: Path, encoder: FeatureEncoder):
 
 
 def _fresh(b):
-    return type(b)(**{**b.__dict__, "subgraph": {}})
+    return type(b)(**{**b.__dict__, "subgraph": None})
+
+
+def _hops(sub: SocialSubgraph) -> dict[str, torch.Tensor]:
+    """Every tensor of the sample by a readable name (view.role.hop.field)."""
+    out = {}
+    for v, by_role in sub.views.items():
+        for role, hood in by_role.items():
+            for k, h in enumerate(hood.hops, start=1):
+                for name in ("nodes", "mask", "pre", "edge", "feat"):
+                    out[f"{v}.{role}.hop{k}.{name}"] = getattr(h, name)
+    return out
 
 
 def test_registered() -> None:
@@ -40,16 +52,18 @@ def test_registered() -> None:
 def test_keys_shapes_and_true_neighbours(graph: HeteroGraph, encoder: FeatureEncoder, share_batch) -> None:
     views = graph.meta["social_views"]
     assert set(views) >= {"friend", "pay", "share"}
-    hook = SocialHook(graph, encoder, views, fanouts=(4, 3))
+    hook = SocialHook(graph, encoder, SocialSpec(views, (4, 3)))
     b = hook(_fresh(share_batch))
     assert b.target_user_index is not None and (b.target_user_index > 0).all()
-    assert sorted(b.subgraph) == sorted(hook.keys())
+    sub = b.subgraph
+    assert isinstance(sub, SocialSubgraph) and list(sub.views) == list(views) == hook.views
+    assert all(list(by_role) == ["src", "dst"] and all(len(h.hops) == 2 for h in by_role.values())
+               for by_role in sub.views.values())
     n, f = len(b), encoder.user_cat.shape[1]
-    assert b.subgraph["social.src.seed_feat"].shape == (n, f)
-    assert torch.equal(b.subgraph["social.src.seed_feat"], torch.from_numpy(encoder.user_cat[b.user_index.numpy()]))
-    assert torch.equal(b.subgraph["social.dst.seed_feat"],
-                       torch.from_numpy(encoder.user_cat[b.target_user_index.numpy()]))
-    pair = b.subgraph["social.pair"]
+    assert sub.src_seed_feat.shape == (n, f)
+    assert torch.equal(sub.src_seed_feat, torch.from_numpy(encoder.user_cat[b.user_index.numpy()]))
+    assert torch.equal(sub.dst_seed_feat, torch.from_numpy(encoder.user_cat[b.target_user_index.numpy()]))
+    pair = sub.pair
     assert pair.shape == (n, len(views)) and pair.dtype == torch.float32
     assert 0 < float(pair.sum()) < pair.numel()
     some = 0
@@ -58,12 +72,13 @@ def test_keys_shapes_and_true_neighbours(graph: HeteroGraph, encoder: FeatureEnc
         want = csr.has_edges(b.user_index.numpy(), b.target_user_index.numpy())
         np.testing.assert_array_equal(pair[:, j].numpy(), want.astype(np.float32))
         for role, seeds in (("src", b.user_index), ("dst", b.target_user_index)):
-            p = f"social.{v}.{role}"
-            assert torch.equal(b.subgraph[f"{p}.seeds"], seeds)
+            hood = sub.neighbourhood(v, role)
+            assert torch.equal(hood.seeds, seeds)
             for k, w in ((1, 4), (2, 12)):
-                nodes, mask = b.subgraph[f"{p}.hop{k}.nodes"], b.subgraph[f"{p}.hop{k}.mask"]
-                pre, feat = b.subgraph[f"{p}.hop{k}.pre"], b.subgraph[f"{p}.hop{k}.feat"]
-                assert nodes.shape == mask.shape == pre.shape == (n, w) and feat.shape == (n, w, f)
+                hop = hood.hops[k - 1]
+                nodes, mask, pre, feat = hop.nodes, hop.mask, hop.pre, hop.feat
+                assert nodes.shape == mask.shape == pre.shape == hop.edge.shape == (n, w) and feat.shape == (n, w, f)
+                assert (hop.edge[~mask] == -1).all() and (hop.edge[mask] >= 0).all()
                 m = mask.numpy()
                 # every sampled node is a true neighbour of its precursor in that view
                 assert csr.has_edges(pre.numpy()[m], nodes.numpy()[m]).all()
@@ -72,32 +87,32 @@ def test_keys_shapes_and_true_neighbours(graph: HeteroGraph, encoder: FeatureEnc
                 some += int(m.sum())
             # hop-1 precursors are the seeds; hop-1 mask counts min(degree, fanout)
             deg = csr.degree(seeds.numpy())
-            np.testing.assert_array_equal(b.subgraph[f"{p}.hop1.mask"].sum(1).numpy(), np.minimum(deg, 4))
-            m1 = b.subgraph[f"{p}.hop1.mask"]
-            assert (b.subgraph[f"{p}.hop1.pre"] == seeds[:, None])[m1].all()
+            np.testing.assert_array_equal(hood.hops[0].mask.sum(1).numpy(), np.minimum(deg, 4))
+            m1 = hood.hops[0].mask
+            assert (hood.hops[0].pre == seeds[:, None])[m1].all()
     assert some > 0
 
 
 def test_determinism_and_reseeding(graph: HeteroGraph, encoder: FeatureEncoder, share_batch) -> None:
-    hook = SocialHook(graph, encoder, ["friend"], fanouts=(3,))
+    hook = SocialHook(graph, encoder, SocialSpec(["friend"], (3,)))
     hook.reset(5)
-    a = hook(_fresh(share_batch)).subgraph
+    a = _hops(hook(_fresh(share_batch)).subgraph)
     hook.reset(5)
-    b = hook(_fresh(share_batch)).subgraph
-    assert all(torch.equal(a[k], b[k]) for k in a)
-    c = hook(_fresh(share_batch)).subgraph  # next call: a new seed
+    b = _hops(hook(_fresh(share_batch)).subgraph)
+    assert a.keys() == b.keys() and all(torch.equal(a[k], b[k]) for k in a)
+    c = _hops(hook(_fresh(share_batch)).subgraph)  # next call: a new seed
     hook.reset(6)
-    d = hook(_fresh(share_batch)).subgraph
-    key = "social.friend.src.hop1.nodes"
+    d = _hops(hook(_fresh(share_batch)).subgraph)
+    key = "friend.src.hop1.nodes"
     assert not torch.equal(a[key], c[key]) or not torch.equal(a[key], d[key])
 
 
 def test_non_share_rows_and_missing_target(graph: HeteroGraph, encoder: FeatureEncoder, share_batch) -> None:
-    hook = SocialHook(graph, encoder, ["friend"], fanouts=(3,))
+    hook = SocialHook(graph, encoder, SocialSpec(["friend"], (3,)))
     b = _fresh(share_batch)
     b.target_user_index = torch.zeros_like(b.target_user_index)  # no destination user: empty neighbourhood
     out = hook(b).subgraph
-    assert not out["social.friend.dst.hop1.mask"].any()
+    assert not out.neighbourhood("friend", "dst").hops[0].mask.any()
     b.target_user_index = None
     with pytest.raises(ValueError, match="target_user_index"):
         hook(b)
@@ -105,9 +120,13 @@ def test_non_share_rows_and_missing_target(graph: HeteroGraph, encoder: FeatureE
 
 def test_factory_builds_graph(sim_dir: Path, encoder: FeatureEncoder, tmp_path: Path) -> None:
     hook = make_social_hook(sim_dir, encoder, None, {"views": ["pay"], "fanouts": [2]}, tmp_path / "g")
-    assert hook.views == ["pay"] and hook.keys()[:3] == ["social.src.seed_feat", "social.dst.seed_feat", "social.pair"]
+    assert hook.views == ["pay"] and hook.fanouts == [2] and hook.spec == SocialSpec(("pay",), (2,))
+    same = hook_for(SocialSpec(["pay"], [2]), sim_dir, encoder, None, tmp_path / "g")
+    assert isinstance(same, SocialHook) and same.spec == hook.spec
     with pytest.raises(ValueError, match="no social view"):
-        make_social_hook(sim_dir, encoder, None, {"views": ["nope"]}, tmp_path / "g")
+        make_social_hook(sim_dir, encoder, None, {"views": ["nope"], "fanouts": [2]}, tmp_path / "g")
+    with pytest.raises(ValueError, match="SocialSpec needs fanouts"):  # no default of its own: the model's config
+        make_social_hook(sim_dir, encoder, None, {"views": ["pay"]}, tmp_path / "g")
 
 
 def test_loader_selects_scenarios_by_kind(sim_dir: Path, encoder: FeatureEncoder) -> None:

@@ -10,7 +10,7 @@ import pytest
 from unisr.data.features import FeatureEncoder
 from unisr.data.loader import DatasetContext, EventLoader, LoaderConfig
 from unisr.data.schema import DatasetSpec
-from unisr.graph.hooks import SRJGraphHook
+from unisr.graph.hooks import SRJGraphHook, TargetAwareSpec, make_srjgraph_hook
 from unisr.graph.store import HeteroGraph
 
 
@@ -26,11 +26,18 @@ def _batch(sim_dir: Path, encoder: FeatureEncoder, split: str):
     return next(iter(loader.epoch(0)))
 
 
+PAPER = ([25, 1, 10], [1, 25, 1])  # SRJGraph's widths (paper sec. 5.3.1)
+
+
+def _hook(graph: HeteroGraph, encoder: FeatureEncoder, queries, temporal: bool) -> SRJGraphHook:
+    return SRJGraphHook(graph, encoder, queries, TargetAwareSpec(*PAPER, category_filter=True, temporal=temporal))
+
+
 def _hop_counts(hook: SRJGraphHook, b) -> np.ndarray:
-    b = type(b)(**{**b.__dict__, "subgraph": {}})
+    b = type(b)(**{**b.__dict__, "subgraph": None})
     sub = hook(b).subgraph
-    return np.stack([sub[f"srj_user.hop{k}.mask"].sum(1).numpy() for k in (1, 2, 3)]
-                    + [sub[f"srj_item.hop{k}.mask"].sum(1).numpy() for k in (1, 2, 3)], 1)
+    return np.stack([h.mask.sum(1).numpy() for h in sub.user_hops] + [h.mask.sum(1).numpy() for h in sub.item_hops],
+                    1)
 
 
 def test_batches_carry_event_times(sim_dir: Path, encoder: FeatureEncoder) -> None:
@@ -42,8 +49,8 @@ def test_training_events_see_only_earlier_clicks(graph: HeteroGraph, sim_dir: Pa
                                                  encoder: FeatureEncoder) -> None:
     """A training-window event's neighbourhood is cut at its time (the graph holds the whole training window),
     a test event's is not (the whole graph is in its past); ``temporal=False`` restores the unbounded one."""
-    timed = SRJGraphHook(graph, encoder, None, temporal=True)
-    free = SRJGraphHook(graph, encoder, None, temporal=False)
+    timed = _hook(graph, encoder, None, temporal=True)
+    free = _hook(graph, encoder, None, temporal=False)
     train = _batch(sim_dir, encoder, "train")
     c_timed, c_free = _hop_counts(timed, train), _hop_counts(free, train)
     assert (c_timed[:, 0] <= c_free[:, 0]).all()  # hop 1 is min(width, #eligible): never more when cut
@@ -65,25 +72,44 @@ def test_sampled_slots_carry_their_rows_and_padding_is_zero(graph: HeteroGraph, 
     precursor's and the click edge's rows; padded slots are all zero, and every slot under a padded precursor is
     padded (what lets the models skip unreachable nodes)."""
     ctx = DatasetContext.open(sim_dir, encoder)
-    hook = SRJGraphHook(graph, encoder, ctx.queries, temporal=True)
+    hook = _hook(graph, encoder, ctx.queries, temporal=True)
     b = _batch(sim_dir, encoder, "train")
     ub, ib = hook.sampler.sample(b.user_index, b.item_index, seed=hook.base_seed * 1_000_003, ts=b.ts)
-    sub = hook(type(b)(**{**b.__dict__, "subgraph": {}})).subgraph
+    sub = hook(type(b)(**{**b.__dict__, "subgraph": None})).subgraph
+    assert sub.user_seed_feat.shape == (len(b), encoder.user_cat.shape[1])
+    np.testing.assert_array_equal(sub.user_seed_feat.numpy(), hook.feats["user"][b.user_index.numpy()])
+    np.testing.assert_array_equal(sub.item_seed_feat.numpy(), hook.feats["item"][b.item_index.numpy()])
     n_query = 0
-    for side, blocks, start in (("srj_user", ub, "user"), ("srj_item", ib, "item")):
-        prev, prev_mask = start, None
+    for side, blocks in (("user", ub), ("item", ib)):
+        prev, prev_mask = side, None
+        assert len(sub.hops(side)) == len(blocks.node_types) == 3
         for k, ntype in enumerate(blocks.node_types):
-            h = f"{side}.hop{k + 1}"
-            m = sub[f"{h}.mask"].numpy()
+            h, hop = f"{side}.hop{k + 1}", sub.hops(side)[k]
+            m = hop.mask.numpy()
             np.testing.assert_array_equal(m, blocks.mask[k].numpy())
             if prev_mask is not None:  # under a padded precursor: padded
                 assert not m[~np.repeat(prev_mask, blocks.fanouts[k], axis=1)].any()
             for key, table, index in (("feat", hook.feats[ntype], blocks.nodes[k]),
                                       ("pre_feat", hook.feats[prev], blocks.pre[k]),
                                       ("qtok", hook.query_tokens, blocks.extra["query"][k])):
-                got = sub[f"{h}.{key}"].numpy()
+                got = getattr(hop, key).numpy()
                 np.testing.assert_array_equal(got[m], table[index.numpy()[m]], err_msg=f"{h}.{key}")
                 assert not got[~m].any(), f"{h}.{key} not zero at padded slots"
-            n_query += int((sub[f"{h}.qtok"].numpy()[m] > 0).any(-1).sum())
+            n_query += int((hop.qtok.numpy()[m] > 0).any(-1).sum())
             prev, prev_mask = ntype, m
     assert n_query > 0  # the query rows are exercised
+
+
+def test_factory_takes_every_sampling_value_from_the_model_config(sim_dir: Path, encoder: FeatureEncoder,
+                                                                  tmp_path: Path) -> None:
+    """``make_srjgraph_hook`` validates the resolved config through ``TargetAwareSpec`` (no default of its own)."""
+    params = {"user_widths": [3, 1, 2], "item_widths": [1, 4, 1], "category_filter": False, "temporal": False,
+              "heads": 2}
+    hook = make_srjgraph_hook(sim_dir, encoder, None, params, tmp_path / "g", ["search_text"])
+    assert hook.spec == TargetAwareSpec((3, 1, 2), (1, 4, 1), False, False)
+    assert hook.sampler.user_widths == [3, 1, 2] and not hook.sampler.category_filter and not hook.temporal
+    assert (tmp_path / "g" / "clicks-search_text").is_dir()
+    with pytest.raises(ValueError, match="TargetAwareSpec needs category_filter, temporal"):
+        make_srjgraph_hook(sim_dir, encoder, None, {"user_widths": [3], "item_widths": [2]}, tmp_path / "g")
+    with pytest.raises(ValueError, match="user_widths must be a non-empty list of widths >= 1"):
+        TargetAwareSpec((), (1,), True, True)

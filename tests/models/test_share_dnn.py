@@ -3,7 +3,7 @@
 import torch
 
 from share_synth import VIEWS, build, check_share_model, share_batch, share_schema
-from unisr.models.share_common import pair_indicators
+from unisr.nn.social import pair_indicators
 
 
 def test_share_dnn():
@@ -16,8 +16,8 @@ def test_pair_indicators_see_only_present_neighbours():
     t = pair_indicators(sub, list(VIEWS), b.user_index, b.target_user_index)
     assert t.shape == (32, 2 * len(VIEWS))
     for col, role, other in ((0, "src", b.target_user_index), (len(VIEWS), "dst", b.user_index)):
-        m = sub[f"social.friend.{role}.hop1.mask"]
-        want = ((sub[f"social.friend.{role}.hop1.nodes"] == other[:, None]) & m).any(1)
+        hop = sub.neighbourhood("friend", role).hops[0]
+        want = ((hop.nodes == other[:, None]) & hop.mask).any(1)
         assert torch.equal(t[:, col].bool(), want)
         assert want.any()  # share_batch plants the other user among the seed's friends in half the rows
 
@@ -26,7 +26,7 @@ def test_exact_pair_history_from_the_hook_replaces_the_sampled_one():
     b = share_batch(share_schema(), 8)
     exact = torch.zeros(8, len(VIEWS))
     exact[3, 1] = 1.0
-    b.subgraph["social.pair"] = exact
+    b.subgraph.pair = exact
     t = pair_indicators(b.subgraph, list(VIEWS), b.user_index, b.target_user_index)
     assert torch.equal(t[:, : len(VIEWS)], exact)
 

@@ -7,8 +7,8 @@ import torch
 
 from synth import random_batch, tiny_schema
 from unisr.data.features import SequenceField
+from unisr.graph.subgraph import TargetAwareSubgraph, TreeHop
 from unisr.models.registry import build_model
-from unisr.models.srjgraph import QueryEmbedding
 
 UW, IW = [3, 1, 2], [1, 3, 1]
 LQ = 4
@@ -21,23 +21,28 @@ def schema():
     return s
 
 
-def subgraph(b: int, g: torch.Generator, empty: bool = False) -> dict:
-    """A hand-made sample in the layout of SRJGraphHook: users have 1 field (vocab 50), items 2 (40, 6)."""
+def subgraph(b: int, g: torch.Generator, empty: bool = False) -> TargetAwareSubgraph:
+    """A hand-made sample as SRJGraphHook gives it: users have 1 field (vocab 50), items 2 (40, 6)."""
     feats = {"user": lambda *sh: torch.randint(0, 50, (*sh, 1), generator=g),
              "item": lambda *sh: torch.stack([torch.randint(0, 40, sh, generator=g),
                                               torch.randint(0, 6, sh, generator=g)], -1)}
-    sub = {"srj_user.seed_feat": feats["user"](b), "srj_item.seed_feat": feats["item"](b)}
-    for side, widths, kind in (("srj_user", UW, "user"), ("srj_item", IW, "item")):
-        w, prev = 1, kind
-        for k, f in enumerate(widths):
+    seeds = {"user": feats["user"](b), "item": feats["item"](b)}
+    hops: dict[str, list[TreeHop]] = {}
+    for widths, kind in ((UW, "user"), (IW, "item")):
+        w, prev, hops[kind] = 1, kind, []
+        for f in widths:
             w *= f
             node = "item" if prev == "user" else "user"
-            h = f"{side}.hop{k + 1}"
-            sub[f"{h}.feat"], sub[f"{h}.pre_feat"] = feats[node](b, w), feats[prev](b, w)
-            sub[f"{h}.qtok"] = torch.randint(0, 20, (b, w, LQ), generator=g) * (torch.rand(b, w, 1, generator=g) < 0.5)
-            sub[f"{h}.mask"] = torch.zeros(b, w, dtype=torch.bool) if empty else torch.rand(b, w, generator=g) < 0.8
+            feat, pre_feat = feats[node](b, w), feats[prev](b, w)
+            qtok = torch.randint(0, 20, (b, w, LQ), generator=g) * (torch.rand(b, w, 1, generator=g) < 0.5)
+            mask = torch.zeros(b, w, dtype=torch.bool) if empty else torch.rand(b, w, generator=g) < 0.8
+            hops[kind].append(TreeHop(feat, pre_feat, qtok, mask))
             prev = node
-    return sub
+    return TargetAwareSubgraph(seeds["user"], seeds["item"], hops["user"], hops["item"])
+
+
+def all_hops(sub: TargetAwareSubgraph) -> list[TreeHop]:
+    return sub.user_hops + sub.item_hops
 
 
 def batch(b: int = 6, seed: int = 0, empty: bool = False):
@@ -71,25 +76,16 @@ def test_empty_neighbourhoods_are_masked():
     out = net(b)["click"]
     assert torch.isfinite(out).all()
     b2 = copy.deepcopy(b)
-    for k, v in b2.subgraph.items():  # change every neighbour: nothing may leak through the mask
-        if k.endswith(".feat") and "hop" in k:
-            b2.subgraph[k] = (v + 1) % 6
+    for hop in all_hops(b2.subgraph):  # change every neighbour: nothing may leak through the mask
+        hop.feat = (hop.feat + 1) % 6
     assert torch.allclose(net(b2)["click"], out)
 
 
-def test_empty_query_uses_reserved_term():
-    q = QueryEmbedding(20, 8, sparse=False)
-    tok = torch.tensor([[0, 0, 0, 0], [3, 5, 0, 0]])
-    e = q(tok)
-    assert torch.allclose(e[0], 4 * q.table.weight[20])  # padded to full length with the reserved id
-    assert torch.allclose(e[1], q.table.weight[3] + q.table.weight[5])  # sum pooling (eq. 3)
-
-
 def _side(net, b):
-    e_u = net.user_emb(b.subgraph["srj_user.seed_feat"])
-    e_p = net.item_emb(b.subgraph["srj_item.seed_feat"])
+    e_u = net.user_emb(b.subgraph.user_seed_feat)
+    e_p = net.item_emb(b.subgraph.item_seed_feat)
     e_q = net.query_emb(b.sequences["query_tokens"][0])
-    return net._side(b.subgraph, "srj_user", "user", e_u, e_q, e_p, torch.cat([e_u, e_q, e_p], -1))
+    return net._side(b.subgraph, "user", "user", e_u, e_q, e_p, torch.cat([e_u, e_q, e_p], -1))
 
 
 def dense_side(net, sub, side, seed_kind, e_u, e_q, e_p, e_i):
@@ -101,11 +97,11 @@ def dense_side(net, sub, side, seed_kind, e_u, e_q, e_p, e_i):
         kinds.append(k)
     e0, masks = [], []
     for h, kind in enumerate(kinds):
-        p = f"{side}.hop{h + 1}"
+        hop = sub.hops(side)[h]
         pre_kind = seed_kind if h == 0 else kinds[h - 1]
-        e0.append(net._upstream(net._entity(pre_kind, sub[f"{p}.pre_feat"]), net.query_emb(sub[f"{p}.qtok"]),
-                                net._entity(kind, sub[f"{p}.feat"]), kind))
-        masks.append(sub[f"{p}.mask"])
+        e0.append(net._upstream(net._entity(pre_kind, hop.pre_feat), net.query_emb(hop.qtok),
+                                net._entity(kind, hop.feat), kind))
+        masks.append(hop.mask)
     seed_e0 = net._upstream(e_p if seed_kind == "user" else e_u, e_q, e_u if seed_kind == "user" else e_p, seed_kind)
     reps, b = e0[-1], e_u.shape[0]
     for level, h in enumerate(range(len(widths) - 1, -1, -1)):
@@ -126,21 +122,20 @@ def test_reachable_node_aggregation_equals_dense(flags, empty):
     padded parent gets weight 0 in the dense computation, so outputs and all gradients must agree."""
     b = batch(8, seed=3, empty=empty)
     if not empty:  # some present parents too, and a sample with a full tree
-        for k in b.subgraph:
-            if k.endswith(".mask"):
-                b.subgraph[k][0] = True
+        for hop in all_hops(b.subgraph):
+            hop.mask[0] = True
     results = []
     for side_fn in (None, dense_side):
         net = model(**flags)
         with torch.no_grad():  # non-zero attention biases, so that the bias terms are exercised too
             for unit in net.units:
                 unit.attn.in_proj_bias.normal_()
-        e_u = net.user_emb(b.subgraph["srj_user.seed_feat"])
-        e_p = net.item_emb(b.subgraph["srj_item.seed_feat"])
+        e_u = net.user_emb(b.subgraph.user_seed_feat)
+        e_p = net.item_emb(b.subgraph.item_seed_feat)
         e_q = net.query_emb(b.sequences["query_tokens"][0])
         e_i = torch.cat([e_u, e_q, e_p], -1)
         out = []
-        for side, kind in (("srj_user", "user"), ("srj_item", "item")):
+        for side, kind in (("user", "user"), ("item", "item")):
             args = (b.subgraph, side, kind, e_u, e_q, e_p, e_i)
             out.append(net._side(*args) if side_fn is None else side_fn(net, *args))
         out = torch.cat(out, -1)
@@ -160,9 +155,8 @@ def test_reachable_node_aggregation_equals_dense(flags, empty):
 def test_ablation_switches(flag, key, depends):
     b = batch()
     b2 = copy.deepcopy(b)
-    for k in list(b2.subgraph):
-        if k.endswith(key):
-            b2.subgraph[k] = (b2.subgraph[k] + 1) % 6
+    for hop in all_hops(b2.subgraph):
+        setattr(hop, key, (getattr(hop, key) + 1) % 6)
     on, off = model().eval(), model(**{flag: False}).eval()
     with torch.no_grad():
         assert not torch.allclose(_side(on, b), _side(on, b2))  # eq. 11 uses it
@@ -176,11 +170,11 @@ def test_intention_switch():
     assert off.w_e is None and on.w_e is not None
 
     def side(net, scale):
-        e_u = net.user_emb(b.subgraph["srj_user.seed_feat"])
-        e_p = net.item_emb(b.subgraph["srj_item.seed_feat"])
+        e_u = net.user_emb(b.subgraph.user_seed_feat)
+        e_p = net.item_emb(b.subgraph.item_seed_feat)
         e_q = net.query_emb(b.sequences["query_tokens"][0])
         e_i = torch.cat([e_u, e_q, e_p], -1) * scale
-        return net._side(b.subgraph, "srj_user", "user", e_u, e_q, e_p, e_i)
+        return net._side(b.subgraph, "user", "user", e_u, e_q, e_p, e_i)
 
     with torch.no_grad():
         for w in on.w_e:
@@ -210,6 +204,37 @@ def test_defaults_follow_the_paper():
     assert info.defaults["train"]["monitor"] == "scenarios.*.auc"
 
 
+def test_needs_the_target_aware_subgraph():
+    """A batch without SRJGraph's sample fails naming the model and the input, not with a KeyError inside."""
+    net = model()
+    b = batch()
+    b.subgraph = None
+    with pytest.raises(ValueError, match=r"model SRJGraph needs batch.subgraph: a TargetAwareSubgraph from the "
+                                         r"graph:srjgraph sampler"):
+        net(b)
+
+
+def test_select_slices_the_typed_subgraph_with_the_batch():
+    """``Batch.select`` (ScenarioGroups, the evaluator) slices the subgraph too: a sub-batch predicts as its rows."""
+    net = model().eval()
+    b = batch(6)
+    rows = torch.tensor([4, 1])
+    with torch.no_grad():
+        assert torch.allclose(net(b.select(rows))["click"], net(b)["click"][rows], atol=1e-6)
+    moved = b.to("cpu")
+    assert isinstance(moved.subgraph, TargetAwareSubgraph) and torch.equal(moved.subgraph.user_hops[2].mask,
+                                                                           b.subgraph.user_hops[2].mask)
+
+
+def test_sampler_spec_comes_from_the_config():
+    from unisr.graph.hooks import TargetAwareSpec
+    from unisr.models.registry import get_model_info
+
+    info = get_model_info("srjgraph")
+    cfg = info.config.model_validate({"user_widths": [5, 1, 3], "temporal": False})
+    assert info.cls.sampler_spec(cfg) == TargetAwareSpec((5, 1, 3), (1, 25, 1), True, False)
+
+
 def test_single_query_attention_equals_multihead_attention():
     """TransformerUnit.attend folds W_k into the query and W_v after pooling: same result as
     nn.MultiheadAttention on the same parameters, masks included."""
@@ -229,17 +254,6 @@ def test_single_query_attention_equals_multihead_attention():
     assert torch.allclose(unit.attend(q, center, children, cmask), ref.squeeze(1), atol=1e-5)
 
 
-def test_field_embedding_per_field_sizes():
-    from unisr.models.srjgraph import FieldEmbedding
-
-    emb = FieldEmbedding([10, 3, 5], [16, 4, 4], sparse=False)
-    idx = torch.tensor([[[1, 2, 4]], [[9, 0, 0]]])
-    out = emb(idx)
-    assert out.shape == (2, 1, 24) and emb.out_dim == 24
-    assert torch.equal(out[1, 0, :16], emb.tables[0].weight[9])  # id (size 16) then the two size-4 fields
-    assert torch.equal(out[0, 0, 20:], emb.tables[1].weight[3 + 4])  # third field: offset 3 in its table
-
-
 @pytest.fixture(scope="module")
 def sim(tmp_path_factory):
     from unisr.simulate.api import resolve_config, simulate_config
@@ -254,7 +268,7 @@ def test_joint_schedule_alternates_search_and_recommendation(sim):
     from unisr.data.features import FeatureEncoder
     from unisr.data.loader import DatasetContext, EventLoader
     from unisr.data.schema import DatasetSpec
-    from unisr.train.config import resolve_config
+    from unisr.pipeline.config import resolve_config
 
     spec = DatasetSpec.load(sim)
     cfg = resolve_config("srjgraph", sets=["data.batch_size=32", "data.scenarios=[search_text,feed_main]"])

@@ -211,7 +211,7 @@ def test_context_changes_attention_weights():
         b = batch(8, seed=3, scenarios=scen(0, 8))
         c0 = net.tree(torch.tensor([0]))[1].expand(8, -1)
         c1_ = net.tree(torch.tensor([2]))[1].expand(8, -1)
-        seed = net.input.users(b.subgraph["social.src.seed_feat"])
+        seed = net.input.users(b.subgraph.src_seed_feat)
         assert not torch.allclose(net.graph_user(b.subgraph, "src", seed, c0),
                                   net.graph_user(b.subgraph, "src", seed, c1_))
 
@@ -240,7 +240,7 @@ def test_each_switch_changes_the_computation():
     one_view = build(views=["friend"])
     assert one_view.views == ["friend"] and one_view.x_dim < full.x_dim
     b1 = batch(16, seed=7)
-    b1.subgraph = {k: v for k, v in b1.subgraph.items() if not any(f"social.{w}." in k for w in VIEWS[1:])}
+    b1.subgraph.views = {v: hoods for v, hoods in b1.subgraph.views.items() if v not in VIEWS[1:]}
     one_view.eval()
     assert torch.isfinite(one_view(b1)["click"]).all()  # other views' keys are not read
 
@@ -249,7 +249,7 @@ def test_needs_the_social_hook():
     net = build()
     b = batch(4)
     b.subgraph = {}
-    with pytest.raises(ValueError, match="graph:social"):
+    with pytest.raises(ValueError, match="model TreeMS needs batch.subgraph: a SocialSubgraph from the graph:social"):
         net(b)
 
 

@@ -29,3 +29,14 @@ def test_missing_sequence_gives_zeros():
     emb = FeatureEmbedding(schema)
     out = emb(random_batch(schema, 2))
     assert torch.equal(out[:, 24:28], torch.zeros(2, 4))
+
+
+def test_one_sparse_rule_counts_every_table_row():
+    from unisr.nn.embedding import SPARSE_AUTO_ROWS, embedding_rows, sparse_gradients
+
+    schema = tiny_schema()
+    schema.sequences = [SequenceField("query_tokens", "queries", 10, 3, 4)]
+    assert embedding_rows(schema) == 50 + 40 + 6 + 10
+    assert not sparse_gradients(SPARSE_AUTO_ROWS - 1) and sparse_gradients(SPARSE_AUTO_ROWS)
+    assert sparse_gradients(10, True) and not sparse_gradients(10 * SPARSE_AUTO_ROWS, False)
+    assert not FeatureEmbedding(schema, sparse_grad=None).sparse_grad  # 106 rows: dense

@@ -1,6 +1,6 @@
 import pytest
 
-from unisr.train.config import ConfigError, parse_set, resolve_config
+from unisr.pipeline.config import ConfigError, parse_set, resolve_config
 
 
 def test_layers_in_order(tmp_path):

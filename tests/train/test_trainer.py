@@ -6,7 +6,7 @@ import torch
 
 from synth import make_dataset, random_batch, tiny_schema
 from unisr.models.registry import build_model
-from unisr.train.config import TrainConfig
+from unisr.pipeline.config import TrainConfig
 from unisr.train.objective import Objective
 from unisr.train.optim import OptimizerSet, split_parameters
 from unisr.train.run import load_run, train_run

@@ -3,6 +3,9 @@
 With the simulator available: simulate the small marketplace, train the multi-scenario models on it,
 evaluate every scenario and write ``runs/demo/report.html`` + ``runs/demo/results.json``. Without it, run
 the MovieLens-1M suite on ``../shared/data`` (one seed).
+
+Shapes:
+    (no tensors) nothing -> runs/demo/report.html, results.json
 """
 
 from __future__ import annotations
@@ -14,10 +17,15 @@ from pathlib import Path
 
 from rich.console import Console
 
-from unisr.bench.report import Report, ReportTable, bar_plot
-from unisr.bench.suites import SUITES, SuiteError, run_matrix
+from unisr.bench.matrix import Override, run_matrix
+from unisr.bench.plots import bar_plot
+from unisr.bench.registry import SUITES, SuiteError, load_builtin_suites
+from unisr.bench.report import Report, ReportTable
 
+# the demo's matrix: five multi-scenario baselines, one seed, a short budget
 DEMO_MODELS = ["dnn", "shared_bottom", "mmoe", "ple", "star"]
+DEMO_SETS = (Override("train.progress", False), Override("train.epochs", 8), Override("train.patience", 2),
+             Override("data.batch_size", 4096))
 
 
 def simulator_available() -> bool:
@@ -31,8 +39,7 @@ def demo_simulated(out: Path, console: Console, preset: str = "small") -> dict:
     if not (data / "dataset.yaml").exists():
         console.print(f"simulating the [bold]{preset}[/bold] marketplace -> {data}")
         simulate(preset, data, seed=0)
-    sets = ["train.progress=false", "train.epochs=8", "train.patience=2", "data.batch_size=4096"]
-    runs = run_matrix(DEMO_MODELS, data, out, 1, sets, console)
+    runs = run_matrix(DEMO_MODELS, data, out, 1, DEMO_SETS, console)
     models = [r["model"] for r in runs]
     first = runs[0]
 
@@ -95,6 +102,7 @@ def main(argv: list[str] | None = None) -> int:
             "Download ml-1m from GroupLens, unzip it, and run `make demo SHARED=/path/to/folder/with/movielens-1m`."
         )
         return 2
+    load_builtin_suites()
     try:
         SUITES["swr-movielens"](out=args.out, data=src, seeds=1, sets=[], models=None, console=console)
     except SuiteError as e:

@@ -1,4 +1,8 @@
-"""Suite reports: ``results.json``, ``report.md`` and ``report.html`` (tables + embedded PNG plots)."""
+"""Suite reports: ``results.json``, ``report.md`` and ``report.html`` (tables + embedded PNG plots).
+
+Shapes:
+    (no tensors) tables, figures, claims -> files in the suite's out folder
+"""
 
 from __future__ import annotations
 
@@ -8,12 +12,7 @@ import json
 from dataclasses import dataclass, field
 from pathlib import Path
 
-import matplotlib
-
-matplotlib.use("Agg")
-import matplotlib.pyplot as plt  # noqa: E402
-
-from unisr.evaluate.stats import mean_std, paired_ttest  # noqa: E402
+from unisr.evaluate.stats import mean_std
 
 
 @dataclass
@@ -73,34 +72,7 @@ class Report:
         (out / "report.html").write_text(page)
 
 
-def bar_plot(path: Path, groups: list[str], series: dict[str, list[tuple[float, float]]], ylabel: str,
-             title: str, ylim: tuple[float, float] | None = None) -> Path:
-    """Grouped bars: ``series[name][i]`` = (mean, std) for group i."""
-    fig, ax = plt.subplots(figsize=(max(6, 1.2 * len(groups) * max(1, len(series)) / 2), 4))
-    n = max(len(series), 1)
-    width = 0.8 / n
-    for j, (name, vals) in enumerate(series.items()):
-        xs = [i + (j - (n - 1) / 2) * width for i in range(len(groups))]
-        ax.bar(xs, [v[0] for v in vals], width, yerr=[v[1] for v in vals], label=name, capsize=2)
-    ax.set_xticks(range(len(groups)))
-    ax.set_xticklabels(groups, rotation=20)
-    ax.set_ylabel(ylabel)
-    ax.set_title(title)
-    if ylim:
-        ax.set_ylim(*ylim)
-    ax.legend(fontsize=8)
-    fig.tight_layout()
-    fig.savefig(path, dpi=110)
-    plt.close(fig)
-    return path
-
-
 def fmt(values: list[float], digits: int = 4, n: int | None = None) -> str:
     """mean ± std; with ``n`` (the seeds a suite asked for), a row with fewer values says how many it has."""
     m, s = mean_std(values)
     return f"{m:.{digits}f} ± {s:.{digits}f}" + (f" (n={len(values)})" if n is not None and len(values) < n else "")
-
-
-def ttest_str(a: list[float], b: list[float]) -> str:
-    t, p = paired_ttest(a, b)
-    return "n/a" if p != p else f"t={t:.2f}, p={p:.3g}"

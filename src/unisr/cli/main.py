@@ -14,6 +14,7 @@ app = typer.Typer(
 
 
 def _mount() -> None:
+    from unisr.cli import benchmark as benchmark_cli
     from unisr.cli import data as data_cli
     from unisr.cli import graph as graph_cli
     from unisr.cli import simulate as simulate_cli
@@ -23,6 +24,7 @@ def _mount() -> None:
     simulate_cli.register(app)
     train_cli.register(app)
     graph_cli.register(app)
+    benchmark_cli.register(app)
 
 
 _mount()

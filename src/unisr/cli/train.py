@@ -1,4 +1,4 @@
-"""``unisr models``, ``unisr train``, ``unisr evaluate``, ``unisr benchmark``."""
+"""``unisr models``, ``unisr train``, ``unisr evaluate`` (``unisr benchmark``: ``cli/benchmark.py``)."""
 
 from __future__ import annotations
 
@@ -74,7 +74,7 @@ def register(app: typer.Typer) -> None:
         """Train, early-stop on validation, keep the best checkpoint, evaluate on test, write RUN/."""
         from unisr.data.loader import LoaderConfigError
         from unisr.models.registry import get_model_info
-        from unisr.train.config import ConfigError
+        from unisr.pipeline.config import ConfigError
         from unisr.train.run import train_run
 
         try:
@@ -115,24 +115,3 @@ def register(app: typer.Typer) -> None:
         metrics = evaluate_run(run, data, split)
         typer.echo(json.dumps(metrics, indent=1, default=float)) if not console.is_terminal else console.print(
             metrics_table(metrics, f"{metrics['model']} ({split})"))
-
-    @app.command("benchmark")
-    def benchmark_cmd(
-        suite: Annotated[str, typer.Option(help="suite name, e.g. swr-movielens")],
-        out: Annotated[Path, typer.Option(help="output folder")],
-        data: Annotated[Path | None, typer.Option(help="dataset or source folder the suite needs")] = None,
-        seeds: Annotated[int, typer.Option(help="number of seeds")] = 3,
-        set_: Annotated[list[str] | None, typer.Option("--set", help="key=value override for every run")] = None,
-        models: Annotated[str | None, typer.Option(help="comma-separated subset of the suite's models")] = None,
-    ):
-        """Run a suite (models x datasets x seeds): results.json, report.md, report.html with plots."""
-        from unisr.bench.suites import SUITES, SuiteError, load_builtin_suites
-
-        load_builtin_suites()
-        if suite not in SUITES:
-            raise BadInput(f"--suite {suite!r}: unknown; known: {', '.join(sorted(SUITES))}")
-        try:
-            SUITES[suite](out=out, data=data, seeds=seeds, sets=set_ or [],
-                          models=models.split(",") if models else None, console=console)
-        except SuiteError as e:
-            raise BadInput(str(e)) from e

@@ -27,7 +27,7 @@ class Batch:
         trigger_index: [B] long or None (similar-product search trigger item)
         target_user_index: [B] long or None (share scenarios: the candidate user)
         ts: [B] long or None (the event time, in the events' unit; graph samplers keep only earlier edges)
-        subgraph: name -> tensor, filled by graph samplers in later stages
+        subgraph: a typed sampled subgraph filled by a graph hook (``unisr.graph.subgraph``), or None
     """
 
     scenario_id: Tensor
@@ -44,10 +44,18 @@ class Batch:
     trigger_index: Tensor | None = None
     target_user_index: Tensor | None = None
     ts: Tensor | None = None
-    subgraph: dict[str, Tensor] = field(default_factory=dict)
+    subgraph: object | None = None  # a typed sampled subgraph (unisr.graph.subgraph) or None
 
     def __len__(self) -> int:
         return int(self.scenario_id.shape[0])
+
+    def label(self, task: str) -> Tensor:
+        """The label of a task: the batch label of the same name; ``ctcvr`` = click x conversion."""
+        if task in self.labels:
+            return self.labels[task]
+        if task == "ctcvr" and "click" in self.labels and "conversion" in self.labels:
+            return self.labels["click"] * self.labels["conversion"]
+        raise KeyError(f"no label for task {task!r}; batch has {sorted(self.labels)}")
 
     def _map(self, fn) -> Batch:
         out = {}
@@ -55,6 +63,8 @@ class Batch:
             v = getattr(self, f.name)
             if isinstance(v, Tensor):
                 out[f.name] = fn(v)
+            elif hasattr(v, "map_tensors"):  # a typed sampled subgraph (unisr.graph.subgraph)
+                out[f.name] = v.map_tensors(fn)
             elif isinstance(v, dict):
                 out[f.name] = {
                     k: (tuple(fn(t) for t in x) if isinstance(x, tuple) else fn(x)) for k, x in v.items()

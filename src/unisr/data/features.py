@@ -20,129 +20,12 @@ import pyarrow.compute as pc
 
 from unisr.data.reader import has_table, read_table, table_columns
 from unisr.data.schema import DatasetSpec, FeatureDecl
-from unisr.data.split import splitmix64
+from unisr.data.vocab import OOV, DenseTransform, Vocabulary, pad_lists, to_numpy
 
-OOV = 0
-
-
-# --------------------------------------------------------------------------------------------- vocabulary
-@dataclass
-class Vocabulary:
-    """Raw values -> indices 1..n (0 = out of vocabulary). ``hash_buckets`` maps values to 1..buckets instead."""
-
-    values: np.ndarray | None  # sorted unique raw values (int64 or unicode); None when hashed
-    hash_buckets: int | None = None
-
-    @classmethod
-    def fit(cls, values: np.ndarray, hash_buckets: int | None = None) -> Vocabulary:
-        if hash_buckets:
-            return cls(None, hash_buckets)
-        values = values[~_isnull(values)]
-        return cls(np.unique(values))
-
-    @property
-    def size(self) -> int:
-        """Number of indices including the OOV bucket."""
-        return (self.hash_buckets if self.hash_buckets else len(self.values)) + 1
-
-    def lookup(self, raw: np.ndarray) -> np.ndarray:
-        if self.hash_buckets:
-            keys = raw.astype(np.int64) if raw.dtype.kind in "iu" else _string_keys(raw)
-            return (splitmix64(keys, 7) % np.uint64(self.hash_buckets)).astype(np.int64) + 1
-        vals = self.values
-        if len(vals) == 0:
-            return np.zeros(len(raw), dtype=np.int64)
-        if vals.dtype.kind != raw.dtype.kind:
-            raw = raw.astype(vals.dtype) if vals.dtype.kind in "U" else raw
-        pos = np.searchsorted(vals, raw)
-        pos_c = np.minimum(pos, len(vals) - 1)
-        hit = vals[pos_c] == raw
-        return np.where(hit, pos_c + 1, OOV).astype(np.int64)
+__all__ = ["OOV", "DenseTransform", "FeatureEncoder", "FeatureSchema", "SequenceField", "SparseField",
+           "Vocabulary", "pad_lists", "to_numpy"]
 
 
-def _isnull(values: np.ndarray) -> np.ndarray:
-    if values.dtype.kind == "f":
-        return np.isnan(values)
-    if values.dtype.kind == "O":
-        return np.array([v is None for v in values], dtype=bool)
-    return np.zeros(len(values), dtype=bool)
-
-
-def _string_keys(raw: np.ndarray) -> np.ndarray:
-    """A stable 64-bit FNV-1a key per string, vectorised over rows (loops only over character positions)."""
-    b = np.char.encode(raw.astype(str), "utf-8")
-    width = max(b.dtype.itemsize, 1)
-    mat = np.frombuffer(b.astype(f"S{width}").tobytes(), dtype=np.uint8).reshape(len(b), width)
-    h = np.full(len(b), 1469598103934665603, dtype=np.uint64)
-    with np.errstate(over="ignore"):
-        for j in range(width):
-            c = mat[:, j].astype(np.uint64)
-            h = np.where(c > 0, (h ^ c) * np.uint64(1099511628211), h)
-    return h.view(np.int64)
-
-
-def to_numpy(col: pa.ChunkedArray | pa.Array) -> np.ndarray:
-    """A scalar Arrow column as numpy: ints/floats natively, strings as unicode, nulls as sentinel."""
-    if isinstance(col, pa.ChunkedArray):
-        col = col.combine_chunks()
-    t = col.type
-    if pa.types.is_string(t) or pa.types.is_large_string(t) or pa.types.is_dictionary(t):
-        return np.asarray(col.cast(pa.string()).fill_null("").to_numpy(zero_copy_only=False)).astype(str)
-    if pa.types.is_boolean(t):
-        return np.asarray(col.fill_null(False).to_numpy(zero_copy_only=False)).astype(np.int64)
-    if pa.types.is_integer(t):
-        return np.array(col.cast(pa.int64()).fill_null(-(2**62)).to_numpy(zero_copy_only=False))
-    return np.asarray(col.cast(pa.float64()).fill_null(np.nan).to_numpy(zero_copy_only=False))
-
-
-# ------------------------------------------------------------------------------------------------- dense
-@dataclass
-class DenseTransform:
-    """``minmax``: (x - lo) / (hi - lo); ``log``: log1p(max(x, 0)) then minmax; missing -> 0."""
-
-    kind: str
-    lo: float
-    hi: float
-
-    @classmethod
-    def fit(cls, x: np.ndarray, kind: str) -> DenseTransform:
-        x = x.astype(np.float64)
-        if kind == "log":
-            x = np.log1p(np.maximum(x, 0))
-        finite = x[np.isfinite(x)]
-        lo, hi = (float(finite.min()), float(finite.max())) if len(finite) else (0.0, 1.0)
-        return cls(kind, lo, hi)
-
-    def __call__(self, x: np.ndarray) -> np.ndarray:
-        x = x.astype(np.float64)
-        if self.kind == "log":
-            x = np.log1p(np.maximum(x, 0))
-        if self.kind in ("minmax", "log"):
-            x = (x - self.lo) / max(self.hi - self.lo, 1e-12)
-        return np.nan_to_num(x, nan=0.0).astype(np.float32)
-
-
-# ------------------------------------------------------------------------------------------- sequences
-def pad_lists(col: pa.ChunkedArray | pa.Array, max_len: int, offset: int = 1) -> tuple[np.ndarray, np.ndarray]:
-    """A list<int> column -> (ids [N, max_len] int64, mask [N, max_len] bool), first ``max_len`` elements.
-
-    Values are shifted by ``offset`` so that 0 stays the padding id. Nulls are empty lists.
-    """
-    if isinstance(col, pa.ChunkedArray):
-        col = col.combine_chunks()
-    col = col.fill_null(pa.scalar([], col.type)) if col.null_count else col
-    offsets = np.asarray(col.offsets.to_numpy(), dtype=np.int64)
-    flat = np.asarray(col.flatten().to_numpy(zero_copy_only=False), dtype=np.int64)
-    n = len(col)
-    lens = np.minimum(np.diff(offsets), max_len)
-    mask = np.arange(max_len)[None, :] < lens[:, None]
-    src = offsets[:-1, None] + np.arange(max_len)[None, :]
-    ids = np.zeros((n, max_len), dtype=np.int64)
-    ids[mask] = flat[src[mask]] + offset
-    return ids, mask
-
-
-# ---------------------------------------------------------------------------------------------- schema
 @dataclass
 class SparseField:
     name: str
@@ -214,6 +97,85 @@ def default_feature_decls(root: str | Path, embed_dim: int) -> list[FeatureDecl]
     return decls
 
 
+def _stack(parts: list[np.ndarray], n: int, dtype) -> np.ndarray:
+    """Per-entity columns -> [n + 1, len(parts)] with row 0 (the unknown entity) zero."""
+    if not parts:
+        return np.zeros((n + 1, 0), dtype=dtype)
+    body = np.stack(parts, axis=1).astype(dtype)
+    return np.vstack([np.zeros((1, body.shape[1]), dtype=dtype), body])
+
+
+class _FitState:
+    """What ``FeatureEncoder.fit`` accumulates over the feature declarations, one ``add`` per declaration.
+
+    Shapes:
+        cats[table]: per categorical field an [n_entities] int64 column (entity tables sorted by id);
+        denses[table]: per dense field an [n_entities] float32 column; item_seq[name]: ([n + 1, L], [n + 1, L])
+    """
+
+    def __init__(self, root: str | Path, tables: dict[str, pa.Table], embed_dim: int,
+                 over: dict[str, int]) -> None:
+        self.root, self.tables, self.embed_dim, self.over = root, tables, embed_dim, over
+        # entity tables sorted by id so that entity index = position + 1
+        self.order = {t: np.argsort(to_numpy(tables[t][c]), kind="stable")
+                      for t, c in (("users", "user_id"), ("items", "item_id"))}
+        self.vocabs: dict[str, Vocabulary] = {}
+        self.dense_tf: dict[str, DenseTransform] = {}
+        self.cats: dict[str, list[np.ndarray]] = {"users": [], "items": []}
+        self.denses: dict[str, list[np.ndarray]] = {"users": [], "items": []}
+        self.sparse_fields: list[SparseField] = []
+        self.dense_names: list[str] = []
+        self.seq_fields: list[SequenceField] = []
+        self.item_seq: dict[str, tuple[np.ndarray, np.ndarray]] = {}
+
+    def dim_of(self, name: str, d: FeatureDecl) -> int:
+        return self.over.get(name) or d.embed_dim or self.embed_dim
+
+    def add(self, d: FeatureDecl) -> None:
+        if d.table == "queries":
+            self._add_query(d)
+            return
+        if d.table not in ("users", "items"):
+            raise ValueError(f"feature {d.column}: table {d.table!r} not supported yet (users, items)")
+        tab = self.tables[d.table]
+        if d.column not in tab.column_names:
+            raise ValueError(f"feature declaration: {d.table}.parquet has no column {d.column!r}")
+        name = f"{d.table[:-1]}.{d.column}" if d.column not in ("user_id", "item_id") else d.column
+        order = self.order[d.table]
+        if d.type == "categorical":
+            raw = to_numpy(tab[d.column])[order]
+            voc = Vocabulary.fit(raw, d.hash_buckets)
+            self.vocabs[name] = voc
+            self.cats[d.table].append(voc.lookup(raw))
+            self.sparse_fields.append(SparseField(name, d.table, voc.size, self.dim_of(name, d)))
+        elif d.type == "dense":
+            raw = to_numpy(tab[d.column])[order]
+            tf = DenseTransform.fit(raw, d.transform if d.transform != "none" else "minmax")
+            self.dense_tf[name] = tf
+            self.denses[d.table].append(tf(raw))
+            self.dense_names.append(name)
+        else:  # sequence on items (title tokens ...)
+            if d.table != "items":
+                raise ValueError(f"sequence feature {d.column}: only item list columns are supported")
+            max_len = d.max_len or 16
+            ids, mask = pad_lists(tab[d.column].take(pa.array(order)), max_len)
+            pad = (np.zeros((1, max_len), np.int64), np.zeros((1, max_len), bool))
+            self.item_seq[name] = (np.vstack([pad[0], ids]), np.vstack([pad[1], mask]))
+            self.seq_fields.append(SequenceField(name, d.table, int(ids.max(initial=0)) + 1, max_len,
+                                                 self.dim_of(name, d)))
+
+    def _add_query(self, d: FeatureDecl) -> None:
+        # query token sequences are looked up per event by the loader (``QueryTable``); the schema only
+        # records their vocabulary so models can embed them
+        if d.type == "sequence" and has_table(self.root, "queries"):
+            q = read_table(self.root, "queries", [d.column])
+            if d.column in q.column_names:
+                flat = pc.list_flatten(q[d.column])
+                vmax = int(pc.max(flat).as_py() or 0) if len(flat) else 0
+                self.seq_fields.append(SequenceField("query_tokens", "queries", vmax + 2, d.max_len or 8,
+                                                     self.dim_of("query_tokens", d)))
+
+
 @dataclass
 class FeatureEncoder:
     """Fitted encoders for one dataset. ``encode_events`` turns an Arrow chunk of events into arrays."""
@@ -242,67 +204,14 @@ class FeatureEncoder:
         declared = {(d.table, d.column) for d in decls}
         decls = [FeatureDecl(table=t, column=c, type="categorical")
                  for t, c in (("users", "user_id"), ("items", "item_id")) if (t, c) not in declared] + decls
-        over = dict(embed_dims or {})
-
-        def dim_of(name: str, d: FeatureDecl) -> int:
-            return over.get(name) or d.embed_dim or embed_dim
         tables = {t: read_table(root, t) for t in ("users", "items")}
         user_ids = np.unique(to_numpy(tables["users"]["user_id"]))
         item_ids = np.unique(to_numpy(tables["items"]["item_id"]))
-        # entity tables sorted by id so that entity index = position + 1
-        order = {
-            "users": np.argsort(to_numpy(tables["users"]["user_id"]), kind="stable"),
-            "items": np.argsort(to_numpy(tables["items"]["item_id"]), kind="stable"),
-        }
-        vocabs: dict[str, Vocabulary] = {}
-        dense_tf: dict[str, DenseTransform] = {}
-        cats: dict[str, list[np.ndarray]] = {"users": [], "items": []}
-        denses: dict[str, list[np.ndarray]] = {"users": [], "items": []}
-        sparse_fields: list[SparseField] = []
-        dense_names: list[str] = []
-        seq_fields: list[SequenceField] = []
-        item_seq: dict[str, tuple[np.ndarray, np.ndarray]] = {}
+        acc = _FitState(root, tables, embed_dim, dict(embed_dims or {}))
         for d in decls:
-            if d.table == "queries":
-                # query token sequences are looked up per event by the loader (``QueryTable``); the
-                # schema only records their vocabulary so models can embed them
-                if d.type == "sequence" and has_table(root, "queries"):
-                    q = read_table(root, "queries", [d.column])
-                    if d.column in q.column_names:
-                        flat = pc.list_flatten(q[d.column])
-                        vmax = int(pc.max(flat).as_py() or 0) if len(flat) else 0
-                        seq_fields.append(SequenceField("query_tokens", "queries", vmax + 2, d.max_len or 8,
-                                                        dim_of("query_tokens", d)))
-                continue
-            if d.table not in ("users", "items"):
-                raise ValueError(f"feature {d.column}: table {d.table!r} not supported yet (users, items)")
-            tab = tables[d.table]
-            if d.column not in tab.column_names:
-                raise ValueError(f"feature declaration: {d.table}.parquet has no column {d.column!r}")
-            name = f"{d.table[:-1]}.{d.column}" if d.column not in ("user_id", "item_id") else d.column
-            if d.type == "categorical":
-                raw = to_numpy(tab[d.column])[order[d.table]]
-                voc = Vocabulary.fit(raw, d.hash_buckets)
-                vocabs[name] = voc
-                cats[d.table].append(voc.lookup(raw))
-                sparse_fields.append(SparseField(name, d.table, voc.size, dim_of(name, d)))
-            elif d.type == "dense":
-                raw = to_numpy(tab[d.column])[order[d.table]]
-                tf = DenseTransform.fit(raw, d.transform if d.transform != "none" else "minmax")
-                dense_tf[name] = tf
-                denses[d.table].append(tf(raw))
-                dense_names.append(name)
-            else:  # sequence on items (title tokens ...)
-                if d.table != "items":
-                    raise ValueError(f"sequence feature {d.column}: only item list columns are supported")
-                col = tab[d.column].take(pa.array(order[d.table]))
-                max_len = d.max_len or 16
-                ids, mask = pad_lists(col, max_len)
-                pad = (np.zeros((1, max_len), np.int64), np.zeros((1, max_len), bool))
-                item_seq[name] = (np.vstack([pad[0], ids]), np.vstack([pad[1], mask]))
-                seq_fields.append(SequenceField(name, d.table, int(ids.max(initial=0)) + 1, max_len,
-                                                dim_of(name, d)))
-
+            acc.add(d)
+        sparse_fields, seq_fields = acc.sparse_fields, acc.seq_fields
+        cats, denses = acc.cats, acc.denses
         # event-level references to entities share the entities' id spaces: the candidate user of a share
         # impression and the trigger item of a similar-product search
         ev_cols = set(table_columns(root, "events"))
@@ -312,16 +221,10 @@ class FeatureEncoder:
         if "trigger_item_id" in ev_cols:
             sparse_fields.append(SparseField("trigger_item_id", "events", len(item_ids) + 1, id_dim))
 
-        def stack(parts: list[np.ndarray], n: int, dtype) -> np.ndarray:
-            if not parts:
-                return np.zeros((n + 1, 0), dtype=dtype)
-            body = np.stack(parts, axis=1).astype(dtype)
-            return np.vstack([np.zeros((1, body.shape[1]), dtype=dtype), body])
-
         scen = sorted(spec.scenarios, key=lambda s: s.id)
         schema = FeatureSchema(
             sparse=sparse_fields,
-            dense=dense_names,
+            dense=acc.dense_names,
             sequences=seq_fields,
             scenarios=[s.name for s in scen],
             scenario_kinds=[str(s.kind) for s in scen],
@@ -334,14 +237,14 @@ class FeatureEncoder:
             scenario_ids=np.array([s.id for s in scen], dtype=np.int64),
             user_ids=user_ids,
             item_ids=item_ids,
-            user_cat=stack(cats["users"], len(user_ids), np.int64),
-            item_cat=stack(cats["items"], len(item_ids), np.int64),
-            user_dense=stack(denses["users"], len(user_ids), np.float32),
-            item_dense=stack(denses["items"], len(item_ids), np.float32),
-            vocabs=vocabs,
-            dense_tf=dense_tf,
+            user_cat=_stack(cats["users"], len(user_ids), np.int64),
+            item_cat=_stack(cats["items"], len(item_ids), np.int64),
+            user_dense=_stack(denses["users"], len(user_ids), np.float32),
+            item_dense=_stack(denses["items"], len(item_ids), np.float32),
+            vocabs=acc.vocabs,
+            dense_tf=acc.dense_tf,
             schema=schema,
-            item_seq=item_seq,
+            item_seq=acc.item_seq,
         )
 
     # --------------------------------------------------------------- encode

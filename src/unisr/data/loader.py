@@ -21,17 +21,17 @@ from typing import Literal
 
 import numpy as np
 import pyarrow as pa
-import pyarrow.compute as pc
 import pyarrow.parquet as pq
 import torch
 from pydantic import BaseModel, ConfigDict
 
 from unisr.data.batch import Batch
-from unisr.data.features import FeatureEncoder, Vocabulary, pad_lists, to_numpy
+from unisr.data.features import FeatureEncoder, to_numpy
 from unisr.data.global_labels import GlobalLabelIndex
 from unisr.data.history import HistoryIndex
-from unisr.data.reader import has_table, read_table, row_group_index
+from unisr.data.reader import row_group_index
 from unisr.data.schema import DatasetSpec
+from unisr.data.side_tables import QueryTable, TruthLookup
 from unisr.data.split import SPLIT_CODES, SplitAssigner
 
 EVENT_COLUMNS = ["event_id", "ts", "user_id", "scenario_id", "item_id", "click", "conversion",
@@ -85,63 +85,6 @@ class Chunk:
             return chunks[0]
         keys = chunks[0].arrays.keys()
         return Chunk({k: np.concatenate([c.arrays[k] for c in chunks]) for k in keys})
-
-
-@dataclass
-class QueryTable:
-    """Query features by query entity index (0 = no query): padded tokens and embeddings."""
-
-    vocab: Vocabulary
-    tokens: np.ndarray | None  # [n + 1, L]
-    mask: np.ndarray | None
-    emb: np.ndarray | None  # [n + 1, Q]
-
-    @classmethod
-    def load(cls, root: str | Path, max_len: int) -> QueryTable | None:
-        if not has_table(root, "queries"):
-            return None
-        t = read_table(root, "queries")
-        ids = to_numpy(t["query_id"])
-        order = np.argsort(ids, kind="stable")
-        t = t.take(pa.array(order))
-        vocab = Vocabulary(ids[order])
-        tokens = mask = emb = None
-        if "tokens" in t.column_names:
-            tok, m = pad_lists(t["tokens"], max_len)
-            tokens = np.vstack([np.zeros((1, max_len), np.int64), tok])
-            mask = np.vstack([np.zeros((1, max_len), bool), m])
-        if "emb" in t.column_names:
-            col = t["emb"].combine_chunks()
-            lens = pc.list_value_length(col).fill_null(0).to_numpy()
-            dim = int(lens.max(initial=0))
-            if dim:
-                e = np.zeros((len(col) + 1, dim), np.float32)
-                ok = lens == dim
-                flat = col.filter(pa.array(ok)).flatten().to_numpy(zero_copy_only=False)
-                e[1:][ok] = np.asarray(flat, np.float32).reshape(-1, dim)
-                emb = e
-        return cls(vocab, tokens, mask, emb)
-
-
-@dataclass
-class TruthLookup:
-    """``p_click`` by event id (simulated data), sorted arrays for a vectorised join."""
-
-    event_id: np.ndarray
-    p_click: np.ndarray
-
-    @classmethod
-    def load(cls, root: str | Path) -> TruthLookup | None:
-        if not has_table(root, "truth"):
-            return None
-        t = read_table(root, "truth", ["event_id", "p_click"])
-        eid = t["event_id"].to_numpy()
-        order = np.argsort(eid, kind="stable")
-        return cls(eid[order], t["p_click"].to_numpy().astype(np.float32)[order])
-
-    def lookup(self, event_id: np.ndarray) -> np.ndarray:
-        pos = np.minimum(np.searchsorted(self.event_id, event_id), len(self.event_id) - 1)
-        return np.where(self.event_id[pos] == event_id, self.p_click[pos], np.nan).astype(np.float32)
 
 
 @dataclass

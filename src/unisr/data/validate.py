@@ -21,6 +21,7 @@ import pyarrow.parquet as pq
 import yaml
 from pydantic import ValidationError
 
+from unisr.data.problems import Problem, ProblemReport
 from unisr.data.reader import MissingTableError, parquet_files
 from unisr.data.schema import (
     EVENTS,
@@ -35,72 +36,12 @@ from unisr.data.schema import (
     table_path,
 )
 
-MAX_ROWS_PER_RULE = 20
-
 # Event columns that must never be null (the ids and the click label).
 EVENT_NOT_NULL = ("event_id", "ts", "user_id", "scenario_id", "item_id", "click")
 # Columns of the other tables that must never be null (besides each table's key).
 TABLE_NOT_NULL: dict[str, tuple[str, ...]] = {
     "social": ("src_user_id", "dst_user_id", "view"),
 }
-
-
-@dataclass(frozen=True)
-class Problem:
-    """One defect of a dataset, located as precisely as possible.
-
-    ``file``: path relative to the dataset folder (a part: ``events.parquet/part-0.parquet``); ``column``: the
-    column (for ``dataset.yaml``: the dotted field path, e.g. ``scenarios.0.kind``); ``row``: the 0-based row
-    index within ``file`` (across its row groups), None where the problem is not about one row.
-    """
-
-    file: str
-    column: str | None
-    row: int | None
-    message: str
-
-    def __str__(self) -> str:
-        loc = []
-        if self.column is not None:  # in dataset.yaml the "column" is the path of a field
-            loc.append(f"{'field' if self.file.endswith('.yaml') else 'column'} {self.column}")
-        if self.row is not None:
-            loc.append(f"row {self.row}")
-        where = f"{self.file}: {', '.join(loc)}" if loc else self.file
-        return f"{where}: {self.message}"
-
-
-@dataclass
-class _Report:
-    """Collects problems; row-level rules list at most ``cap`` rows each, then one "... and N more" line."""
-
-    cap: int = MAX_ROWS_PER_RULE
-    problems: list[Problem] = field(default_factory=list)
-    _listed: dict[tuple[str, str | None, str], int] = field(default_factory=dict)
-    _more: dict[tuple[str, str | None, str], int] = field(default_factory=dict)
-
-    def add(self, file: str, column: str | None, message: str, row: int | None = None) -> None:
-        self.problems.append(Problem(file, column, row, message))
-
-    def room(self, file: str, column: str | None, rule: str) -> int:
-        """How many more rows of this rule may still be listed."""
-        return self.cap - self._listed.get((file, column, rule), 0)
-
-    def add_rows(
-        self, file: str, column: str | None, rule: str, rows: Sequence[int], messages: Sequence[str], total: int
-    ) -> None:
-        """List ``rows`` (already truncated to ``room``) and count the remaining ``total - len(rows)``."""
-        key = (file, column, rule)
-        for r, m in zip(rows, messages, strict=True):
-            self.problems.append(Problem(file, column, int(r), m))
-        self._listed[key] = self._listed.get(key, 0) + len(rows)
-        if total > len(rows):
-            self._more[key] = self._more.get(key, 0) + total - len(rows)
-
-    def finish(self) -> list[Problem]:
-        out = list(self.problems)
-        for (file, column, rule), n in self._more.items():
-            out.append(Problem(file, column, None, f"... and {n} more rows: {rule}"))
-        return out
 
 
 # ----------------------------------------------------------------------------------------------- helpers
@@ -144,7 +85,7 @@ def _connect(memory_limit: str | None, tmp: str) -> duckdb.DuckDBPyConnection:
 
 
 # ----------------------------------------------------------------------------------------- dataset.yaml
-def _check_spec(root: Path, rep: _Report) -> DatasetSpec | None:
+def _check_spec(root: Path, rep: ProblemReport) -> DatasetSpec | None:
     path = root / "dataset.yaml"
     if not path.exists():
         rep.add("dataset.yaml", None, "dataset.yaml is missing")
@@ -185,7 +126,7 @@ class _Table:
         return [f for f in self.files if column in self.good[f]]
 
 
-def _check_tables(root: Path, rep: _Report) -> dict[str, _Table]:
+def _check_tables(root: Path, rep: ProblemReport) -> dict[str, _Table]:
     tables: dict[str, _Table] = {}
     for name, schema in TABLES.items():
         p = table_path(root, name)
@@ -246,7 +187,7 @@ def _iter_groups(files: list[Path], columns: list[str]) -> Iterator[tuple[Path, 
 
 
 def _report_mask(
-    rep: _Report, file: str, column: str, rule: str, offset: int, mask: pa.Array, values: pa.Array,
+    rep: ProblemReport, file: str, column: str, rule: str, offset: int, mask: pa.Array, values: pa.Array,
     message: str,
 ) -> None:
     """Report rows where ``mask`` is true; ``{v}`` in ``message`` is replaced by the row's value."""
@@ -259,7 +200,7 @@ def _report_mask(
     rep.add_rows(file, column, rule, (idx + offset).tolist(), [message.replace("{v}", _fmt(v)) for v in vals], total)
 
 
-def _stream_checks(root: Path, name: str, tab: _Table, spec: DatasetSpec | None, rep: _Report) -> dict[int, int]:
+def _stream_checks(root: Path, name: str, tab: _Table, spec: DatasetSpec | None, rep: ProblemReport) -> dict[int, int]:
     """Row-wise checks of one table; returns per-scenario event counts (events only)."""
     not_null = set(EVENT_NOT_NULL) if name == "events" else set(TABLE_NOT_NULL.get(name, ()))
     if tab.schema.key:
@@ -312,7 +253,7 @@ def _stream_checks(root: Path, name: str, tab: _Table, spec: DatasetSpec | None,
 
 # --------------------------------------------------------------------------------------- DuckDB checks
 def _report_query_rows(
-    rep: _Report, root: Path, con: duckdb.DuckDBPyConnection, column: str, rule: str, base_sql: str,
+    rep: ProblemReport, root: Path, con: duckdb.DuckDBPyConnection, column: str, rule: str, base_sql: str,
     message: str, total: int, order: str = "1, 2",
 ) -> None:
     """``base_sql`` selects (filename, file_row_number, value, extra); list the first rows in ``order``."""
@@ -331,7 +272,7 @@ def _report_query_rows(
         rep.add_rows(first, column, rule, [], [], total - listed)
 
 
-def _check_duplicates(root: Path, con: duckdb.DuckDBPyConnection, tab: _Table, rep: _Report) -> None:
+def _check_duplicates(root: Path, con: duckdb.DuckDBPyConnection, tab: _Table, rep: ProblemReport) -> None:
     key = tab.schema.key
     if key is None or not tab.ok_everywhere(key):
         return
@@ -352,7 +293,7 @@ def _check_duplicates(root: Path, con: duckdb.DuckDBPyConnection, tab: _Table, r
                        f"duplicate {key} " + "{v} (occurs {extra} times)", int(total), order="3, 1, 2")
 
 
-def _check_references(root: Path, con: duckdb.DuckDBPyConnection, tables: dict[str, _Table], rep: _Report) -> None:
+def _check_references(root: Path, con: duckdb.DuckDBPyConnection, tables: dict[str, _Table], rep: ProblemReport) -> None:
     ev = tables.get("events")
     if ev is None:
         return
@@ -390,7 +331,7 @@ def validate_dataset(root: str | Path, memory_limit: str | None = "4GB") -> list
     directory. The row-wise checks hold one row group at a time.
     """
     root = Path(root)
-    rep = _Report()
+    rep = ProblemReport()
     if not root.is_dir():
         rep.add(str(root), None, "dataset folder does not exist")
         return rep.finish()

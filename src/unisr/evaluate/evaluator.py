@@ -9,7 +9,6 @@ from torch import nn
 
 from unisr.data.batch import Batch
 from unisr.evaluate.metrics import ScenarioMetrics
-from unisr.train.objective import Objective
 
 
 @torch.no_grad()
@@ -27,7 +26,7 @@ def evaluate_model(model: nn.Module, batches: Iterable[Batch], scenario_names: l
                 if t not in out:
                     continue
                 try:
-                    label = Objective.label(batch, t)
+                    label = batch.label(t)
                 except KeyError:
                     continue
                 mets[t].update(

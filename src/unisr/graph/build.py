@@ -220,6 +220,82 @@ def _knn_edges(ids: np.ndarray, x: np.ndarray, k: int, threshold: float, exact_m
 
 
 # ---------------------------------------------------------------------------------------------- build
+def _item_categories(items_tab: pa.Table, item_order: np.ndarray, n_items: int, lvl: int
+                     ) -> tuple[np.ndarray, np.ndarray]:
+    """Each item's category at level ``lvl`` (negative: from the leaf) and its full path, by item index.
+
+    Shapes:
+        -> item_cat [n_items + 1] int32 (-1 = none; row 0 the padding item), cat_path [n_items + 1, levels]
+    """
+    levels = 0
+    if "category_path" in items_tab.column_names:
+        cp = items_tab["category_path"].take(pa.array(item_order))
+        lens = pc.fill_null(pc.list_value_length(cp), 0).to_numpy()
+        levels = int(lens.max(initial=0))
+    cat_path = np.full((n_items + 1, max(levels, 1)), -1, np.int32)
+    if levels:
+        flat = pc.list_flatten(cp).to_numpy().astype(np.int32)
+        rows = np.repeat(np.arange(n_items), lens)
+        cols = np.arange(len(flat)) - np.repeat(np.cumsum(lens) - lens, lens)
+        cat_path[rows + 1, cols] = flat
+    if lvl < 0 and levels:
+        lens_full = np.concatenate([[0], lens])
+        pick = np.clip(lens_full + lvl, 0, None)
+        item_cat = np.where(lens_full + lvl >= 0, cat_path[np.arange(n_items + 1), np.minimum(pick, levels - 1)], -1)
+    else:
+        item_cat = cat_path[:, min(max(lvl, 0), cat_path.shape[1] - 1)]
+    item_cat = item_cat.astype(np.int32)
+    item_cat[0] = -1
+    return item_cat, cat_path
+
+
+def _item_item_relations(scen: list, config: GraphConfig, clicks: dict[str, np.ndarray], items_tab: pa.Table,
+                         item_order: np.ndarray, n_items: int, rels: dict[EdgeType, CSR]) -> None:
+    """Add the per-scenario item-item relations to ``rels``: co-engagement in one session (``oe``) and
+    embedding neighbours of search scenarios (``se``)."""
+    u, i, q, trig, s, ts = (clicks[k] for k in ("user", "item", "query", "trigger", "scen", "ts"))
+    is_trig = trig > 0
+    for k, sp in enumerate(scen):
+        if str(sp.kind) not in config.oe_kinds:
+            continue
+        m = s == k
+        a, b = _cooccurrence(u[m], np.where(is_trig[m], trig[m] + (1 << 40), q[m]), i[m], ts[m],
+                             config.oe_window_s, config.oe_max_lag)
+        rels[oe_type(sp.name)] = from_coo(a, b, n_items + 1, n_items + 1, dedupe=True)
+
+    emb_cols = set(items_tab.column_names)
+    for sp in scen:
+        col = next((c for c in (f"emb_{sp.name}", f"emb_{sp.kind}") if c in emb_cols), None)
+        if col is None or str(sp.kind) not in SEARCH_KINDS:
+            continue
+        ids, x = _embeddings(items_tab, col, item_order)
+        a, b, sim = _knn_edges(ids, x, config.se_k, config.se_threshold, config.se_exact_max)
+        rels[se_type(sp.name)] = from_coo(a, b, n_items + 1, n_items + 1, {"sim": sim.astype(np.float16)})
+
+
+def _social_relations(root: Path, config: GraphConfig, users: Vocabulary, n_users: int, window_end: int | None,
+                      rels: dict[EdgeType, CSR]) -> list[str]:
+    """Add one user-user relation per social view of the graph's window to ``rels``; returns the views."""
+    views: list[str] = []
+    if not has_table(root, "social"):
+        return views
+    st = read_table(root, "social", ["src_user_id", "dst_user_id", "view", "ts"])
+    view = st["view"].to_numpy(zero_copy_only=False).astype(str)
+    a, b = users.lookup(_col(st, "src_user_id")), users.lookup(_col(st, "dst_user_id"))
+    ok = (a > 0) & (b > 0) & (a != b)
+    if window_end is not None and "ts" in st.column_names:
+        sts = _col(st, "ts", -(1 << 62))
+        ok &= sts < window_end
+    views = sorted(set(view[ok].tolist()))
+    for v in views:
+        m = ok & (view == v)
+        sa, sb = a[m], b[m]
+        if config.social_symmetric:
+            sa, sb = np.concatenate([sa, sb]), np.concatenate([sb, sa])
+        rels[social_type(v)] = from_coo(sa, sb, n_users + 1, n_users + 1, dedupe=True)
+    return views
+
+
 def build_graph(root: str | Path, config: GraphConfig | None = None) -> HeteroGraph:
     """Build the graph of ``root``'s training window (see the module docstring)."""
     t0 = time.perf_counter()
@@ -244,27 +320,7 @@ def build_graph(root: str | Path, config: GraphConfig | None = None) -> HeteroGr
     else:
         query_ids = np.zeros(0, np.int64)
 
-    # item categories
-    levels = 0
-    if "category_path" in items_tab.column_names:
-        cp = items_tab["category_path"].take(pa.array(item_order))
-        lens = pc.fill_null(pc.list_value_length(cp), 0).to_numpy()
-        levels = int(lens.max(initial=0))
-    cat_path = np.full((n_items + 1, max(levels, 1)), -1, np.int32)
-    if levels:
-        flat = pc.list_flatten(cp).to_numpy().astype(np.int32)
-        rows = np.repeat(np.arange(n_items), lens)
-        cols = np.arange(len(flat)) - np.repeat(np.cumsum(lens) - lens, lens)
-        cat_path[rows + 1, cols] = flat
-    lvl = config.category_level
-    if lvl < 0 and levels:
-        lens_full = np.concatenate([[0], lens])
-        pick = np.clip(lens_full + lvl, 0, None)
-        item_cat = np.where(lens_full + lvl >= 0, cat_path[np.arange(n_items + 1), np.minimum(pick, levels - 1)], -1)
-    else:
-        item_cat = cat_path[:, min(max(lvl, 0), cat_path.shape[1] - 1)]
-    item_cat = item_cat.astype(np.int32)
-    item_cat[0] = -1
+    item_cat, cat_path = _item_categories(items_tab, item_order, n_items, config.category_level)
 
     clicks, window_end = _training_clicks(root, spec, config, users, items, query_ids, scen_ids)
     u, i, q, trig, s, ts = (clicks[k] for k in ("user", "item", "query", "trigger", "scen", "ts"))
@@ -298,39 +354,8 @@ def build_graph(root: str | Path, config: GraphConfig | None = None) -> HeteroGr
     rels[TRIGGER_CE], rels[ITEM_CE_TRIGGER] = tce, tce.transpose()[0]
     rels[ITEM_CE_TRIGGER].attrs.clear()
 
-    for k, sp in enumerate(scen):
-        if str(sp.kind) not in config.oe_kinds:
-            continue
-        m = s == k
-        a, b = _cooccurrence(u[m], np.where(is_trig[m], trig[m] + (1 << 40), q[m]), i[m], ts[m],
-                             config.oe_window_s, config.oe_max_lag)
-        rels[oe_type(sp.name)] = from_coo(a, b, n_items + 1, n_items + 1, dedupe=True)
-
-    emb_cols = set(items_tab.column_names)
-    for sp in scen:
-        col = next((c for c in (f"emb_{sp.name}", f"emb_{sp.kind}") if c in emb_cols), None)
-        if col is None or str(sp.kind) not in SEARCH_KINDS:
-            continue
-        ids, x = _embeddings(items_tab, col, item_order)
-        a, b, sim = _knn_edges(ids, x, config.se_k, config.se_threshold, config.se_exact_max)
-        rels[se_type(sp.name)] = from_coo(a, b, n_items + 1, n_items + 1, {"sim": sim.astype(np.float16)})
-
-    views: list[str] = []
-    if has_table(root, "social"):
-        st = read_table(root, "social", ["src_user_id", "dst_user_id", "view", "ts"])
-        view = st["view"].to_numpy(zero_copy_only=False).astype(str)
-        a, b = users.lookup(_col(st, "src_user_id")), users.lookup(_col(st, "dst_user_id"))
-        ok = (a > 0) & (b > 0) & (a != b)
-        if window_end is not None and "ts" in st.column_names:
-            sts = _col(st, "ts", -(1 << 62))
-            ok &= sts < window_end
-        views = sorted(set(view[ok].tolist()))
-        for v in views:
-            m = ok & (view == v)
-            sa, sb = a[m], b[m]
-            if config.social_symmetric:
-                sa, sb = np.concatenate([sa, sb]), np.concatenate([sb, sa])
-            rels[social_type(v)] = from_coo(sa, sb, n_users + 1, n_users + 1, dedupe=True)
+    _item_item_relations(scen, config, clicks, items_tab, item_order, n_items, rels)
+    views = _social_relations(root, config, users, n_users, window_end, rels)
 
     meta = {
         "dataset": spec.name,

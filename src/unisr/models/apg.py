@@ -9,6 +9,7 @@ from torch import Tensor, nn
 
 from unisr.data.batch import Batch
 from unisr.data.features import FeatureSchema
+from unisr.models.backbone import BackboneInput
 from unisr.models.registry import RankerConfig, register_model
 from unisr.nn.embedding import FeatureEmbedding
 from unisr.nn.mlp import MLP
@@ -128,6 +129,14 @@ class APG(nn.Module):
         return cls(FeatureEmbedding(schema, sparse_grad=cfg.sparse_grad), schema.num_scenarios, cfg.hidden,
                    rank=cfg.rank, scenario_embed_dim=cfg.scenario_embed_dim, user_fields=user,
                    generator=cfg.generator, overparam=cfg.overparam)
+
+    @classmethod
+    def as_backbone(cls, cfg: APGConfig, inp: BackboneInput) -> APG:
+        """The scenario condition only: a prepared input has no user fields to condition on."""
+        if cfg.condition != "scenario":
+            raise ValueError("APG as a backbone supports condition 'scenario' only")
+        return cls(None, inp.num_scenarios, cfg.hidden, rank=cfg.rank, scenario_embed_dim=cfg.scenario_embed_dim,
+                   generator=cfg.generator, overparam=cfg.overparam, in_dim=inp.in_dim)
 
     def _mlp(self, x: Tensor, cores: list[Tensor]) -> Tensor:
         for layer, s in zip(self.layers, cores, strict=True):

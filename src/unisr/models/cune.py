@@ -16,9 +16,10 @@ from torch import Tensor, nn
 
 from unisr.data.batch import Batch
 from unisr.data.features import FeatureSchema
+from unisr.models.graph_configs import SHARE_DEFAULTS, SHARE_NEEDS, ShareConfig
 from unisr.models.registry import register_model
-from unisr.models.share_common import SHARE_DEFAULTS, ShareConfig, ShareInput, init_relu_stacks, use_sparse
 from unisr.nn.mlp import MLP
+from unisr.nn.social import ShareInput, SocialSampling, init_relu_stacks, share_sparse
 
 
 class CUNEConfig(ShareConfig):
@@ -26,14 +27,14 @@ class CUNEConfig(ShareConfig):
     social_reg: float = 0.01
 
 
-@register_model("cune", config=CUNEConfig, needs=("sparse", "dense", "scenario", "graph:social"),
+@register_model("cune", config=CUNEConfig, needs=SHARE_NEEDS,
                 defaults=SHARE_DEFAULTS,
                 paper="Zhang et al., Collaborative User Network Embedding for Social Recommender Systems, SDM'17")
-class CUNE(nn.Module):
+class CUNE(SocialSampling, nn.Module):
     """Sharing recommendation: MLP(x) + user-factor dot product, factors pulled towards their social friends.
 
     Shapes:
-        batch (with ``graph:social`` keys) -> {"click": [B] logits}
+        batch (with a ``SocialSubgraph``, ``graph:social``) -> {"click": [B] logits}
     """
 
     def __init__(self, inp: ShareInput, num_users: int, hidden: list[int], mf_dim: int, social_reg: float,
@@ -48,7 +49,7 @@ class CUNE(nn.Module):
     @classmethod
     def from_config(cls, schema: FeatureSchema, cfg: CUNEConfig) -> CUNE:
         model = cls(ShareInput.from_config(schema, cfg), schema.num_users, cfg.hidden, cfg.mf_dim,
-                    cfg.social_reg, cfg.dropout, use_sparse(schema, cfg))
+                    cfg.social_reg, cfg.dropout, share_sparse(schema, cfg))
         return init_relu_stacks(model, cfg.init)
 
     @staticmethod
@@ -58,18 +59,19 @@ class CUNE(nn.Module):
 
     def forward(self, batch: Batch) -> dict[str, Tensor]:
         mf = (self.factors(batch.user_index) * self.factors(self._dst(batch))).sum(1)
-        return {"click": self.mlp(self.input(batch).x()).squeeze(1) + mf}
+        return {"click": self.mlp(self.input(batch, type(self).__name__).x()).squeeze(1) + mf}
 
     def extra_losses(self, batch: Batch, outputs: dict[str, Tensor]) -> dict[str, Tensor]:
         if self.social_reg <= 0:
             return {}
-        sub = batch.subgraph
+        sub = self.social(batch)
         total, count = torch.zeros(()), torch.zeros(())
         for role, seed in (("src", batch.user_index), ("dst", self._dst(batch))):
             p = self.factors(seed).unsqueeze(1)  # [B, 1, d]
             for v in self.input.views:
-                m = sub[f"social.{v}.{role}.hop1.mask"] & (seed > 0).unsqueeze(1)
-                d2 = (p - self.factors(sub[f"social.{v}.{role}.hop1.nodes"])).pow(2).sum(-1)  # [B, W]
+                hop = sub.neighbourhood(v, role).hops[0]
+                m = hop.mask & (seed > 0).unsqueeze(1)
+                d2 = (p - self.factors(hop.nodes)).pow(2).sum(-1)  # [B, W]
                 total = total + (d2 * m).sum()
                 count = count + m.sum()
         return {"social_reg": self.social_reg * total / count.clamp(min=1)}

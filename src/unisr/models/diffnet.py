@@ -16,14 +16,9 @@ from torch import Tensor, nn
 from torch_geometric.utils import scatter
 
 from unisr.data.features import FeatureSchema
+from unisr.models.graph_configs import SHARE_DEFAULTS, SHARE_NEEDS, ShareConfig
 from unisr.models.registry import register_model
-from unisr.models.share_common import (
-    SHARE_DEFAULTS,
-    GraphShareRanker,
-    ShareConfig,
-    ShareInput,
-    init_relu_stacks,
-)
+from unisr.nn.social import GraphShareRanker, ShareInput, init_relu_stacks
 
 
 class DiffusionLayer(nn.Module):
@@ -43,14 +38,14 @@ class DiffusionLayer(nn.Module):
         return torch.sigmoid(self.lin(torch.cat([agg, dst], -1)))
 
 
-@register_model("diffnet", config=ShareConfig, needs=("sparse", "dense", "scenario", "graph:social"),
+@register_model("diffnet", config=ShareConfig, needs=SHARE_NEEDS,
                 defaults=SHARE_DEFAULTS,
                 paper="Wu et al., A Neural Influence Diffusion Model for Social Recommendation, SIGIR'19")
 class DiffNet(GraphShareRanker):
     """Sharing recommendation: both users' representations diffused over the social views, then an MLP.
 
     Shapes:
-        batch (with ``graph:social`` keys) -> {"click": [B] logits}
+        batch (with a ``SocialSubgraph``, ``graph:social``) -> {"click": [B] logits}
     """
 
     @classmethod

@@ -1,8 +1,8 @@
 """GAT (Velickovic et al., ICLR'18) as a CTR baseline of SRJGraph's paper (sec. 5.2, table 3): PyG ``GATConv``
-layers over SRJGraph's sampled neighbourhoods (``unisr.models.srj_tree``), bottom-up to the seed user and item.
+layers over SRJGraph's sampled neighbourhoods (``unisr.graph.trees``, ``unisr.nn.tree_gnn``), bottom-up to the seed user and item.
 
 Shapes:
-    batch (with ``subgraph`` from ``SRJGraphHook``) -> {"click": [B] logits}
+    batch (with a ``TargetAwareSubgraph`` from ``SRJGraphHook``) -> {"click": [B] logits}
 """
 
 from __future__ import annotations
@@ -11,9 +11,11 @@ from torch import Tensor, nn
 from torch_geometric.nn import GATConv
 
 from unisr.data.features import FeatureSchema
+from unisr.graph.trees import SampledTrees, layer_slices
+from unisr.models.graph_configs import TREE_GNN_DEFAULTS, TREE_GNN_NEEDS, TreeGNNConfig
 from unisr.models.registry import register_model
-from unisr.models.srj_tree import DEFAULTS, NEEDS, SampledTrees, TreeGNNConfig, TreeGNNRanker, layer_slices
-from unisr.models.srjgraph import FieldEmbedding, QueryEmbedding
+from unisr.nn.entity import FieldEmbedding, QueryEmbedding
+from unisr.nn.tree_gnn import TreeGNNRanker
 
 PAPER = "Velickovic et al., Graph Attention Networks, ICLR'18 (baseline of SRJGraph, WSDM'22)"
 
@@ -25,7 +27,7 @@ class GATConfig(TreeGNNConfig):
 
 
 @register_model("gat", config=GATConfig, paper=PAPER,
-                needs=NEEDS, defaults=DEFAULTS)
+                needs=TREE_GNN_NEEDS, defaults=TREE_GNN_DEFAULTS)
 class GATRanker(TreeGNNRanker):
     """GAT over SRJGraph's sampled user/item neighbourhoods, MLP(h_u || e_q || h_p) per task.
 

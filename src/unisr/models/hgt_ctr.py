@@ -1,9 +1,9 @@
 """HGT (Hu et al., WWW'20) as a CTR baseline of SRJGraph's paper (sec. 5.2, table 3): PyG ``HGTConv`` with node
 types user / item and edge types user-clicks-item / item-clicked_by-user over SRJGraph's sampled neighbourhoods
-(``unisr.models.srj_tree``), bottom-up to the seed user and item.
+(``unisr.graph.trees``, ``unisr.nn.tree_gnn``), bottom-up to the seed user and item.
 
 Shapes:
-    batch (with ``subgraph`` from ``SRJGraphHook``) -> {"click": [B] logits}
+    batch (with a ``TargetAwareSubgraph`` from ``SRJGraphHook``) -> {"click": [B] logits}
 """
 
 from __future__ import annotations
@@ -13,9 +13,11 @@ from torch import Tensor, nn
 from torch_geometric.nn import HGTConv
 
 from unisr.data.features import FeatureSchema
+from unisr.graph.trees import METADATA, SampledTrees
+from unisr.models.graph_configs import TREE_GNN_DEFAULTS, TREE_GNN_NEEDS, TreeGNNConfig
 from unisr.models.registry import register_model
-from unisr.models.srj_tree import DEFAULTS, METADATA, NEEDS, SampledTrees, TreeGNNConfig, TreeGNNRanker
-from unisr.models.srjgraph import FieldEmbedding, QueryEmbedding
+from unisr.nn.entity import FieldEmbedding, QueryEmbedding
+from unisr.nn.tree_gnn import TreeGNNRanker
 
 PAPER = "Hu et al., Heterogeneous Graph Transformer, WWW'20 (baseline of SRJGraph, WSDM'22)"
 
@@ -25,7 +27,7 @@ class HGTConfig(TreeGNNConfig):
     heads: int = 2
 
 
-@register_model("hgt", config=HGTConfig, paper=PAPER, needs=NEEDS, defaults=DEFAULTS)
+@register_model("hgt", config=HGTConfig, paper=PAPER, needs=TREE_GNN_NEEDS, defaults=TREE_GNN_DEFAULTS)
 class HGTRanker(TreeGNNRanker):
     """HGT over SRJGraph's sampled user/item neighbourhoods, MLP(h_u || e_q || h_p) per task.
 

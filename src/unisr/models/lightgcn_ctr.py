@@ -1,9 +1,9 @@
 """LightGCN (He et al., SIGIR'20) as a CTR baseline of SRJGraph's paper (sec. 5.2, table 3): PyG ``LGConv``
 (linear propagation, no feature transformation, no non-linearity) over SRJGraph's sampled neighbourhoods
-(``unisr.models.srj_tree``), bottom-up to the seed user and item.
+(``unisr.graph.trees``, ``unisr.nn.tree_gnn``), bottom-up to the seed user and item.
 
 Shapes:
-    batch (with ``subgraph`` from ``SRJGraphHook``) -> {"click": [B] logits}
+    batch (with a ``TargetAwareSubgraph`` from ``SRJGraphHook``) -> {"click": [B] logits}
 """
 
 from __future__ import annotations
@@ -12,9 +12,11 @@ from torch import Tensor, nn
 from torch_geometric.nn import LGConv
 
 from unisr.data.features import FeatureSchema
+from unisr.graph.trees import SampledTrees, layer_slices
+from unisr.models.graph_configs import TREE_GNN_DEFAULTS, TREE_GNN_NEEDS, TreeGNNConfig
 from unisr.models.registry import register_model
-from unisr.models.srj_tree import DEFAULTS, NEEDS, SampledTrees, TreeGNNConfig, TreeGNNRanker, layer_slices
-from unisr.models.srjgraph import FieldEmbedding, QueryEmbedding
+from unisr.nn.entity import FieldEmbedding, QueryEmbedding
+from unisr.nn.tree_gnn import TreeGNNRanker
 
 PAPER = ("He et al., LightGCN: Simplifying and Powering Graph Convolution Network for Recommendation, SIGIR'20 "
          "(baseline of SRJGraph, WSDM'22)")
@@ -24,7 +26,7 @@ class LightGCNConfig(TreeGNNConfig):
     pass  # LightGCN has no hyper-parameters of its own besides the depth (len of the widths)
 
 
-@register_model("lightgcn", config=LightGCNConfig, paper=PAPER, needs=NEEDS, defaults=DEFAULTS)
+@register_model("lightgcn", config=LightGCNConfig, paper=PAPER, needs=TREE_GNN_NEEDS, defaults=TREE_GNN_DEFAULTS)
 class LightGCNRanker(TreeGNNRanker):
     """LightGCN over SRJGraph's sampled user/item neighbourhoods, MLP(h_u || e_q || h_p) per task.
 

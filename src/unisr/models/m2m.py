@@ -7,6 +7,7 @@ from torch import Tensor, nn
 
 from unisr.data.batch import Batch
 from unisr.data.features import FeatureSchema
+from unisr.models.backbone import BackboneInput
 from unisr.models.registry import RankerConfig, register_model
 from unisr.nn.embedding import FeatureEmbedding
 from unisr.nn.mlp import MLP
@@ -115,6 +116,15 @@ class M2M(nn.Module):
                    transformer_heads=cfg.transformer_heads, transformer_ff=cfg.transformer_ff,
                    transformer_dropout=cfg.transformer_dropout, meta_tower_layers=cfg.meta_tower_layers,
                    output=cfg.output)
+
+    @classmethod
+    def as_backbone(cls, cfg: M2MConfig, inp: BackboneInput) -> M2M:
+        """Reads the prepared input as ceil(in_dim / token_dim) tokens of ``inp.token_dim``."""
+        return cls(None, inp.num_scenarios, num_experts=cfg.num_experts, expert_dim=cfg.expert_dim,
+                   scenario_embed_dim=cfg.scenario_embed_dim, transformer_layers=cfg.transformer_layers,
+                   transformer_heads=cfg.transformer_heads, transformer_ff=cfg.transformer_ff,
+                   transformer_dropout=cfg.transformer_dropout, meta_tower_layers=cfg.meta_tower_layers,
+                   output=cfg.output, in_dim=inp.in_dim, token_dim=inp.token_dim)
 
     def scenario_repr(self, s: int) -> Tensor:
         """Scenario knowledge representation of scenario ``s``: [expert_dim]."""

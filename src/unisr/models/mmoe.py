@@ -2,16 +2,16 @@
 
 from __future__ import annotations
 
-import torch
 from torch import Tensor, nn
 
 from unisr.data.batch import Batch
 from unisr.data.features import FeatureSchema
-from unisr.models.common import ScenarioTowers
+from unisr.models.backbone import BackboneInput
 from unisr.models.registry import RankerConfig, register_model
 from unisr.nn.embedding import FeatureEmbedding
-from unisr.nn.mlp import MLP
+from unisr.nn.experts import Experts, mix
 from unisr.nn.routing import ScenarioGroups
+from unisr.nn.towers import ScenarioTowers
 
 
 class MMoEConfig(RankerConfig):
@@ -19,27 +19,6 @@ class MMoEConfig(RankerConfig):
     expert: list[int] = [16]
     tower: list[int] = [8]
     dropout: float = 0.0
-
-
-class Experts(nn.Module):
-    """``n`` expert MLPs applied to the same input.
-
-    Shapes:
-        x: [B, in_dim] -> [B, n, out_dim]
-    """
-
-    def __init__(self, n: int, in_dim: int, hidden: list[int], dropout: float = 0.0) -> None:
-        super().__init__()
-        self.experts = nn.ModuleList(MLP(in_dim, hidden, dropout=dropout) for _ in range(n))
-        self.out_dim = hidden[-1]
-
-    def forward(self, x: Tensor) -> Tensor:
-        return torch.stack([e(x) for e in self.experts], dim=1)
-
-
-def mix(gate_logits: Tensor, experts: Tensor) -> Tensor:
-    """Softmax-gated sum. gate_logits [B, n], experts [B, n, d] -> [B, d]."""
-    return torch.einsum("bn,bnd->bd", torch.softmax(gate_logits, dim=-1), experts)
 
 
 @register_model("mmoe", config=MMoEConfig, paper="Ma et al., Multi-gate Mixture-of-Experts, KDD'18")
@@ -63,6 +42,11 @@ class MMoE(nn.Module):
     def from_config(cls, schema: FeatureSchema, cfg: MMoEConfig) -> MMoE:
         return cls(FeatureEmbedding(schema, sparse_grad=cfg.sparse_grad), schema.num_scenarios,
                    cfg.num_experts, cfg.expert, cfg.tower, dropout=cfg.dropout)
+
+    @classmethod
+    def as_backbone(cls, cfg: MMoEConfig, inp: BackboneInput) -> MMoE:
+        return cls(None, inp.num_scenarios, cfg.num_experts, cfg.expert, cfg.tower, dropout=cfg.dropout,
+                   in_dim=inp.in_dim)
 
     def forward_input(self, x: Tensor, scenario_id: Tensor) -> Tensor:
         """Logits [B] of a prepared input x [B, in_dim]."""

@@ -7,20 +7,21 @@ from torch import Tensor, nn
 
 from unisr.data.batch import Batch
 from unisr.data.features import FeatureSchema
+from unisr.models.graph_configs import SHARE_DEFAULTS, SHARE_NEEDS, ShareConfig
 from unisr.models.registry import register_model
-from unisr.models.share_common import SHARE_DEFAULTS, ShareConfig, ShareInput, init_relu_stacks
 from unisr.nn.mlp import MLP
 from unisr.nn.routing import ScenarioGroups
+from unisr.nn.social import ShareInput, SocialSampling, init_relu_stacks
 
 
-@register_model("multi_scenario", config=ShareConfig, needs=("sparse", "dense", "scenario", "graph:social"),
+@register_model("multi_scenario", config=ShareConfig, needs=SHARE_NEEDS,
                 defaults=SHARE_DEFAULTS,
                 paper="Multi-Scenario baseline of Niu et al., TreeMS, WSDM'21 (DNN + a scenario-dependent layer)")
-class MultiScenario(nn.Module):
+class MultiScenario(SocialSampling, nn.Module):
     """Sharing recommendation: shared MLP, then a per-scenario FC layer (routed), then a shared prediction layer.
 
     Shapes:
-        batch (with ``graph:social`` keys) -> {"click": [B] logits}
+        batch (with a ``SocialSubgraph``, ``graph:social``) -> {"click": [B] logits}
     """
 
     def __init__(self, inp: ShareInput, num_scenarios: int, hidden: list[int], dropout: float = 0.0) -> None:
@@ -38,6 +39,6 @@ class MultiScenario(nn.Module):
         return init_relu_stacks(model, cfg.init)
 
     def forward(self, batch: Batch) -> dict[str, Tensor]:
-        h = self.mlp(self.input(batch).x())
+        h = self.mlp(self.input(batch, type(self).__name__).x())
         h = ScenarioGroups(batch.scenario_id).apply(h, lambda s, hs: self.act(self.scenario_layers[s](hs)))
         return {"click": self.predict(h).squeeze(1)}

@@ -11,8 +11,9 @@ from torch import Tensor, nn
 
 from unisr.data.batch import Batch
 from unisr.data.features import FeatureSchema
-from unisr.models.fields import FieldStack, FirstOrder, default_dim, resolve_sparse
 from unisr.models.registry import RankerConfig, register_model
+from unisr.nn.embedding import embedding_rows, sparse_gradients
+from unisr.nn.fields import FieldStack, FirstOrder, default_dim
 from unisr.nn.mlp import MLP
 
 
@@ -52,7 +53,7 @@ class NFM(nn.Module):
 
     @classmethod
     def from_config(cls, schema: FeatureSchema, cfg: NFMConfig) -> NFM:
-        sparse = resolve_sparse(schema, cfg.sparse_grad)
+        sparse = sparse_gradients(embedding_rows(schema), cfg.sparse_grad)
         fields = FieldStack(schema, cfg.dim or default_dim(schema), sparse_grad=sparse)
         return cls(fields, FirstOrder(schema, sparse_grad=sparse), cfg.hidden, dropout=cfg.dropout,
                    bi_batch_norm=cfg.bi_batch_norm)

@@ -1,5 +1,5 @@
 """NGCF (Wang et al., SIGIR'19) as a CTR baseline of SRJGraph's paper (sec. 5.2, table 3), over SRJGraph's
-sampled neighbourhoods (``unisr.models.srj_tree``), bottom-up to the seed user and item.
+sampled neighbourhoods (``unisr.graph.trees``, ``unisr.nn.tree_gnn``), bottom-up to the seed user and item.
 
 PyG has no NGCF layer, so its embedding propagation (NGCF eqs. 3-4) is written here, vectorised over the edges
 of the whole batch: for a node n with sampled children c (p_nc = 1 / sqrt(|N_n| |N_c|), tree degrees),
@@ -11,7 +11,7 @@ edge and W2 one matmul over all edges; the sum over children is one ``index_add_
 layer's output is L2-normalised before the final concatenation h = e^(0) || e^(1) || ... || e^(K) (eq. 9).
 
 Shapes:
-    batch (with ``subgraph`` from ``SRJGraphHook``) -> {"click": [B] logits}
+    batch (with a ``TargetAwareSubgraph`` from ``SRJGraphHook``) -> {"click": [B] logits}
 """
 
 from __future__ import annotations
@@ -21,9 +21,11 @@ import torch.nn.functional as F
 from torch import Tensor, nn
 
 from unisr.data.features import FeatureSchema
+from unisr.graph.trees import SampledTrees, layer_slices
+from unisr.models.graph_configs import TREE_GNN_DEFAULTS, TREE_GNN_NEEDS, TreeGNNConfig
 from unisr.models.registry import register_model
-from unisr.models.srj_tree import DEFAULTS, NEEDS, SampledTrees, TreeGNNConfig, TreeGNNRanker, layer_slices
-from unisr.models.srjgraph import FieldEmbedding, QueryEmbedding
+from unisr.nn.entity import FieldEmbedding, QueryEmbedding
+from unisr.nn.tree_gnn import TreeGNNRanker
 
 PAPER = "Wang et al., Neural Graph Collaborative Filtering, SIGIR'19 (baseline of SRJGraph, WSDM'22)"
 
@@ -54,7 +56,7 @@ class BiInteraction(nn.Module):
         return self.drop(F.leaky_relu(w1x[:n_dst] + agg, 0.2))  # eq. 4: m_{n<-n} = W1 e_n
 
 
-@register_model("ngcf", config=NGCFConfig, paper=PAPER, needs=NEEDS, defaults=DEFAULTS)
+@register_model("ngcf", config=NGCFConfig, paper=PAPER, needs=TREE_GNN_NEEDS, defaults=TREE_GNN_DEFAULTS)
 class NGCFRanker(TreeGNNRanker):
     """NGCF over SRJGraph's sampled user/item neighbourhoods, MLP(h_u || e_q || h_p) per task.
 

@@ -16,14 +16,9 @@ from torch import Tensor, nn
 from torch_geometric.nn import SAGEConv
 
 from unisr.data.features import FeatureSchema
+from unisr.models.graph_configs import SHARE_DEFAULTS, SHARE_NEEDS, ShareConfig
 from unisr.models.registry import register_model
-from unisr.models.share_common import (
-    SHARE_DEFAULTS,
-    GraphShareRanker,
-    ShareConfig,
-    ShareInput,
-    init_relu_stacks,
-)
+from unisr.nn.social import GraphShareRanker, ShareInput, init_relu_stacks
 
 
 class PinSageConfig(ShareConfig):
@@ -54,14 +49,14 @@ class SAGELayer(nn.Module):
         return self.conv(x, edge_index)
 
 
-@register_model("pinsage", config=PinSageConfig, needs=("sparse", "dense", "scenario", "graph:social"),
+@register_model("pinsage", config=PinSageConfig, needs=SHARE_NEEDS,
                 defaults=SHARE_DEFAULTS,
                 paper="Ying et al., Graph Convolutional Neural Networks for Web-Scale Recommender Systems, KDD'18")
 class PinSage(GraphShareRanker):
     """Sharing recommendation: GraphSAGE convolutions (mean / max-pool / LSTM) over the social sample, then an MLP.
 
     Shapes:
-        batch (with ``graph:social`` keys) -> {"click": [B] logits}
+        batch (with a ``SocialSubgraph``, ``graph:social``) -> {"click": [B] logits}
     """
 
     @classmethod

@@ -7,11 +7,12 @@ from torch import Tensor, nn
 
 from unisr.data.batch import Batch
 from unisr.data.features import FeatureSchema
-from unisr.models.common import ScenarioTowers
-from unisr.models.mmoe import Experts, mix
+from unisr.models.backbone import BackboneInput
 from unisr.models.registry import RankerConfig, register_model
 from unisr.nn.embedding import FeatureEmbedding
+from unisr.nn.experts import Experts, mix
 from unisr.nn.routing import ScenarioGroups
+from unisr.nn.towers import ScenarioTowers
 
 
 class PLEConfig(RankerConfig):
@@ -88,6 +89,11 @@ class PLE(nn.Module):
     def from_config(cls, schema: FeatureSchema, cfg: PLEConfig) -> PLE:
         return cls(FeatureEmbedding(schema, sparse_grad=cfg.sparse_grad), schema.num_scenarios, cfg.num_levels,
                    cfg.num_specific, cfg.num_shared, cfg.expert, cfg.tower, dropout=cfg.dropout)
+
+    @classmethod
+    def as_backbone(cls, cfg: PLEConfig, inp: BackboneInput) -> PLE:
+        return cls(None, inp.num_scenarios, cfg.num_levels, cfg.num_specific, cfg.num_shared, cfg.expert,
+                   cfg.tower, dropout=cfg.dropout, in_dim=inp.in_dim)
 
     def forward_input(self, x: Tensor, scenario_id: Tensor) -> Tensor:
         """Logits [B] of a prepared input x [B, in_dim]."""

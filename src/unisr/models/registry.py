@@ -1,7 +1,14 @@
-"""Model registry: ``@register_model`` declares a model's name, task, paper, config class and data needs."""
+"""Model registry: ``@register_model`` declares a model's name, task, paper, config class and data needs.
+
+Models are discovered by scanning the ``unisr.models`` package (``load_models``): a new model is one file with a
+``@register_model`` class, no list to edit. Model files import this module (and the other declared interfaces,
+``models/backbone.py``, ``models/graph_configs.py``), never one another (``tests/test_imports.py``).
+"""
 
 from __future__ import annotations
 
+import importlib
+import pkgutil
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any, Literal
@@ -21,8 +28,8 @@ class ModelConfig(BaseModel):
 class RankerConfig(ModelConfig):
     """Hyper-parameters every embedding-based ranker shares."""
 
-    # sparse gradients + a sparse optimizer for the embedding tables; None = decide by table size
-    # (sparse from ``SPARSE_AUTO_ROWS`` rows on: below it dense Adam is faster and converges faster)
+    # sparse gradients + a sparse optimizer for the embedding tables; None = decide by table size with the one
+    # rule ``nn/embedding.py:sparse_gradients`` (sparse from ``SPARSE_AUTO_ROWS`` rows on)
     sparse_grad: bool | None = None
 
 
@@ -75,24 +82,29 @@ def build_model(name: str, params: dict[str, Any], schema: FeatureSchema) -> nn.
     return info.cls.from_config(schema, cfg)
 
 
+def load_models(package: str = "unisr.models") -> list[str]:
+    """Import every module of ``package`` so that their ``@register_model`` decorators run; returns their names.
+
+    The rule: every module directly in the package (``pkgutil.iter_modules``; a sub-package counts as its
+    ``__init__``) except private ones (a name starting with ``_``). Modules without a ``@register_model`` (the
+    declared interfaces, this registry) are imported too and register nothing. Adding a model = adding its
+    file; no list to edit.
+    """
+    pkg = importlib.import_module(package)
+    names = []
+    for mod in pkgutil.iter_modules(pkg.__path__, prefix=f"{package}."):
+        if mod.name.rsplit(".", 1)[-1].startswith("_"):
+            continue
+        importlib.import_module(mod.name)
+        names.append(mod.name)
+    return names
+
+
+_LOADED: set[str] = set()
+
+
 def load_builtin_models() -> None:
-    """Import the model modules so that their decorators run."""
-    import unisr.models.aem_din  # noqa: F401
-    import unisr.models.cune  # noqa: F401
-    import unisr.models.diffnet  # noqa: F401
-    import unisr.models.gat_ctr  # noqa: F401
-    import unisr.models.hgt_ctr  # noqa: F401
-    import unisr.models.lightgcn_ctr  # noqa: F401
-    import unisr.models.multi_scenario  # noqa: F401
-    import unisr.models.nfm  # noqa: F401
-    import unisr.models.ngcf_ctr  # noqa: F401
-    import unisr.models.pinsage  # noqa: F401
-    import unisr.models.scenario_meta  # noqa: F401
-    import unisr.models.share_dnn  # noqa: F401
-    import unisr.models.share_mmoe  # noqa: F401
-    import unisr.models.social_gat  # noqa: F401
-    import unisr.models.tem  # noqa: F401
-    import unisr.models.treems  # noqa: F401
-    import unisr.models.usr  # noqa: F401
-    import unisr.models.xdeepfm  # noqa: F401
-    from unisr.models import apg, dnn, m2m, mmoe, ple, shared_bottom, srjgraph, star  # noqa: F401
+    """Discover the models of ``unisr.models`` (once per process; see ``load_models`` for the rule)."""
+    if "unisr.models" not in _LOADED:
+        load_models("unisr.models")
+        _LOADED.add("unisr.models")

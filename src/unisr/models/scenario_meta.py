@@ -15,10 +15,11 @@ from torch import Tensor, nn
 
 from unisr.data.batch import Batch
 from unisr.data.features import FeatureSchema
+from unisr.models.graph_configs import SHARE_DEFAULTS, SHARE_NEEDS, ShareConfig
 from unisr.models.registry import register_model
-from unisr.models.share_common import SHARE_DEFAULTS, ShareConfig, ShareInput, init_relu_stacks
 from unisr.nn.mlp import MLP
 from unisr.nn.routing import ScenarioGroups
+from unisr.nn.social import ShareInput, SocialSampling, init_relu_stacks
 
 
 class ScenarioMetaConfig(ShareConfig):
@@ -26,14 +27,14 @@ class ScenarioMetaConfig(ShareConfig):
     meta_hidden: list[int] = [64]
 
 
-@register_model("scenario_meta", config=ScenarioMetaConfig, needs=("sparse", "dense", "scenario", "graph:social"),
+@register_model("scenario_meta", config=ScenarioMetaConfig, needs=SHARE_NEEDS,
                 defaults=SHARE_DEFAULTS,
                 paper="Du et al., Sequential Scenario-Specific Meta Learner, KDD'19 (TreeMS's ScenarioMeta baseline)")
-class ScenarioMeta(nn.Module):
+class ScenarioMeta(SocialSampling, nn.Module):
     """Sharing recommendation: shared MLP, then a layer whose parameters a meta network generates per scenario.
 
     Shapes:
-        batch (with ``graph:social`` keys) -> {"click": [B] logits}
+        batch (with a ``SocialSubgraph``, ``graph:social``) -> {"click": [B] logits}
         scenario_params(s): U [d, r], V [r, d], b [d]
     """
 
@@ -62,6 +63,6 @@ class ScenarioMeta(nn.Module):
         return torch.relu(h + (h @ u) @ v / self.rank ** 0.5 + b)
 
     def forward(self, batch: Batch) -> dict[str, Tensor]:
-        h = self.mlp(self.input(batch).x())
+        h = self.mlp(self.input(batch, type(self).__name__).x())
         h = ScenarioGroups(batch.scenario_id).apply(h, self._layer)
         return {"click": self.predict(h).squeeze(1)}

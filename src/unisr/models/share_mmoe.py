@@ -7,11 +7,12 @@ from torch import Tensor, nn
 
 from unisr.data.batch import Batch
 from unisr.data.features import FeatureSchema
-from unisr.models.common import ScenarioTowers
-from unisr.models.mmoe import Experts, mix
+from unisr.models.graph_configs import SHARE_DEFAULTS, SHARE_NEEDS, ShareConfig
 from unisr.models.registry import register_model
-from unisr.models.share_common import SHARE_DEFAULTS, ShareConfig, ShareInput, init_relu_stacks
+from unisr.nn.experts import Experts, mix
 from unisr.nn.routing import ScenarioGroups
+from unisr.nn.social import ShareInput, SocialSampling, init_relu_stacks
+from unisr.nn.towers import ScenarioTowers
 
 
 class ShareMMoEConfig(ShareConfig):
@@ -20,14 +21,14 @@ class ShareMMoEConfig(ShareConfig):
     tower: list[int] = [64]
 
 
-@register_model("share_mmoe", config=ShareMMoEConfig, needs=("sparse", "dense", "scenario", "graph:social"),
+@register_model("share_mmoe", config=ShareMMoEConfig, needs=SHARE_NEEDS,
                 defaults=SHARE_DEFAULTS,
                 paper="Ma et al., Multi-gate Mixture-of-Experts, KDD'18 (TreeMS's MMoE baseline, scenario = task)")
-class ShareMMoE(nn.Module):
+class ShareMMoE(SocialSampling, nn.Module):
     """Sharing recommendation: shared experts, a gate and a tower per scenario, routed to its samples only.
 
     Shapes:
-        batch (with ``graph:social`` keys) -> {"click": [B] logits}
+        batch (with a ``SocialSubgraph``, ``graph:social``) -> {"click": [B] logits}
         scenario_representations() -> [S, scenario_dim] (the learned scenario context c, fig. 9a)
     """
 
@@ -50,7 +51,7 @@ class ShareMMoE(nn.Module):
         return self.input.scenario_emb.weight.detach()
 
     def forward(self, batch: Batch) -> dict[str, Tensor]:
-        x = self.input(batch).x()
+        x = self.input(batch, type(self).__name__).x()
         e = self.experts(x)
         groups = ScenarioGroups(batch.scenario_id)
         h = groups.apply((x, e), lambda s, xe: mix(self.gates[s](xe[0]), xe[1]))

@@ -6,11 +6,12 @@ from torch import Tensor, nn
 
 from unisr.data.batch import Batch
 from unisr.data.features import FeatureSchema
-from unisr.models.common import ScenarioTowers
+from unisr.models.backbone import BackboneInput
 from unisr.models.registry import RankerConfig, register_model
 from unisr.nn.embedding import FeatureEmbedding
 from unisr.nn.mlp import MLP
 from unisr.nn.routing import ScenarioGroups
+from unisr.nn.towers import ScenarioTowers
 
 
 class SharedBottomConfig(RankerConfig):
@@ -40,6 +41,11 @@ class SharedBottom(nn.Module):
     def from_config(cls, schema: FeatureSchema, cfg: SharedBottomConfig) -> SharedBottom:
         return cls(FeatureEmbedding(schema, sparse_grad=cfg.sparse_grad), schema.num_scenarios, cfg.bottom,
                    cfg.tower, dropout=cfg.dropout, batch_norm=cfg.batch_norm)
+
+    @classmethod
+    def as_backbone(cls, cfg: SharedBottomConfig, inp: BackboneInput) -> SharedBottom:
+        return cls(None, inp.num_scenarios, cfg.bottom, cfg.tower, dropout=cfg.dropout, batch_norm=cfg.batch_norm,
+                   in_dim=inp.in_dim)
 
     def forward_input(self, x: Tensor, scenario_id: Tensor) -> Tensor:
         """Logits [B] of a prepared input x [B, in_dim]."""

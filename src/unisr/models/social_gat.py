@@ -13,14 +13,9 @@ from torch import Tensor, nn
 from torch_geometric.nn import GATConv
 
 from unisr.data.features import FeatureSchema
+from unisr.models.graph_configs import SHARE_DEFAULTS, SHARE_NEEDS, ShareConfig
 from unisr.models.registry import register_model
-from unisr.models.share_common import (
-    SHARE_DEFAULTS,
-    GraphShareRanker,
-    ShareConfig,
-    ShareInput,
-    init_relu_stacks,
-)
+from unisr.nn.social import GraphShareRanker, ShareInput, init_relu_stacks
 
 
 class SocialGATConfig(ShareConfig):
@@ -46,14 +41,14 @@ class SelfLoopGAT(nn.Module):
         return self.conv((torch.cat([src, dst], 0), dst), ei)
 
 
-@register_model("social_gat", config=SocialGATConfig, needs=("sparse", "dense", "scenario", "graph:social"),
+@register_model("social_gat", config=SocialGATConfig, needs=SHARE_NEEDS,
                 defaults=SHARE_DEFAULTS,
                 paper="Veličković et al., Graph Attention Networks, ICLR'18 (TreeMS's GAT baseline)")
 class SocialGAT(GraphShareRanker):
     """Sharing recommendation: graph attention over the pooled social sample, then an MLP.
 
     Shapes:
-        batch (with ``graph:social`` keys) -> {"click": [B] logits}
+        batch (with a ``SocialSubgraph``, ``graph:social``) -> {"click": [B] logits}
     """
 
     @classmethod

@@ -16,7 +16,11 @@ from torch import Tensor, nn
 
 from unisr.data.batch import Batch
 from unisr.data.features import FeatureSchema
+from unisr.graph.hooks import TargetAwareSpec
+from unisr.graph.subgraph import TargetAwareSubgraph, require
 from unisr.models.registry import RankerConfig, register_model
+from unisr.nn.embedding import embedding_rows, sparse_gradients
+from unisr.nn.entity import FieldEmbedding, QueryEmbedding, entity_fields
 from unisr.nn.mlp import MLP
 from unisr.nn.routing import ScenarioGroups
 
@@ -28,30 +32,12 @@ PAPER_DIMS = {"user_id": 16, "user.gender": 4, "user.age_level": 4, "user.purcha
               "query_tokens": 16}
 
 
-# a sample touches ~3,000 embedding rows (K = 3, widths 25/1/10 and 1/25/1, ~13 fields per node), so a
-# batch's sparse gradient outweighs a dense one until the tables hold millions of rows (measured on the
-# small marketplace, 150k rows: dense 693 vs sparse 482 samples/s); ``model.sparse_grad`` overrides
-SPARSE_MIN_ROWS = 2_000_000
-
-
-def reachable_nodes(sub: dict[str, Tensor], side: str, widths: list[int]) -> list[tuple[Tensor, Tensor, Tensor]]:
-    """The sampled nodes of one side that reach the seed: present, under present precursors (a padded slot, or a
-    node under one, gets attention weight 0 / no edge to the seed, so it changes no output and no gradient).
-
-    Shapes:
-        sub (``SRJGraphHook`` layout) -> per hop k = 1..K: (reachable [B * W_k] bool over the flat positions,
-        their flat positions [n_k], the row of each flat position among them [B * W_k], valid where reachable)
-    """
-    out = []
-    reach = None
-    for k, f in enumerate(widths):
-        mask = sub[f"{side}.hop{k + 1}.mask"].reshape(-1)
-        reach = mask if reach is None else mask & reach.repeat_interleave(f)
-        out.append((reach, reach.nonzero().squeeze(1), reach.cumsum(0) - 1))
-    return out
-
-
 class SRJGraphConfig(RankerConfig):
+    # dense embedding gradients by default, overriding the table-size rule (which gives sparse from 70,000 rows):
+    # SRJGraph's step is its aggregation, and dense Adagrad is the faster mode on the small marketplace (229,501
+    # rows: dense 3,785 vs sparse 3,442 samples/s, benchmarks/results/sparse_graph_models.json); the recorded
+    # runs trained dense. ``model.sparse_grad=null`` applies the rule, ``true`` forces sparse
+    sparse_grad: bool | None = False
     user_widths: list[int] = [25, 1, 10]  # paper sec. 5.3.1 (K = 3)
     item_widths: list[int] = [1, 25, 1]
     category_filter: bool = True  # paper: better than no filtering
@@ -65,78 +51,6 @@ class SRJGraphConfig(RankerConfig):
     query_on_edges: bool = True  # ablation "w/o query": the edge query is dropped from eq. 11
     intention: bool = True  # ablation "w/o intention": Q = e_n^(0) W (no e^I) in eq. 8
     upstream: bool = True  # ablation "w/o upstream": e_n^(0) = 0 || 0 || e_n in eq. 11
-
-
-def entity_fields(schema: FeatureSchema) -> dict[str, tuple[list[int], list[int]]]:
-    """Vocabulary and embedding sizes of the per-node fields ``SRJGraphHook`` gives: the entity's categorical
-    fields, and for items also the leaf category (paper table 2) when the dataset has ``item.category_path``.
-
-    Shapes:
-        schema -> {"user": (vocab sizes, dims), "item": (vocab sizes, dims)}
-    """
-    uf = [f for f in schema.sparse if f.table == "users"]
-    itf = [f for f in schema.sparse if f.table == "items"]
-    out = {"user": ([f.vocab_size for f in uf], [f.embed_dim for f in uf]),
-           "item": ([f.vocab_size for f in itf], [f.embed_dim for f in itf])}
-    cat = schema.sequence("item.category_path")
-    if cat is not None:
-        out["item"][0].append(cat.vocab_size)
-        out["item"][1].append(cat.embed_dim)
-    return out
-
-
-class FieldEmbedding(nn.Module):
-    """Concatenated embeddings of an entity's categorical fields (eqs. 1-2): one table per distinct embedding
-    size, with per-field offsets. The output lists the fields grouped by size (a fixed permutation).
-
-    Shapes:
-        idx: [..., F] long -> [..., sum(dims)]
-    """
-
-    def __init__(self, vocab_sizes: list[int], dims: int | list[int], sparse: bool) -> None:
-        super().__init__()
-        dims = [dims] * len(vocab_sizes) if isinstance(dims, int) else list(dims)
-        groups: dict[int, list[int]] = {}
-        for i, d in enumerate(dims):
-            groups.setdefault(d, []).append(i)
-        self.tables = nn.ModuleList()
-        self.n_groups = len(groups)
-        for g, (d, cols) in enumerate(groups.items()):
-            sizes = torch.tensor([vocab_sizes[i] for i in cols])
-            self.register_buffer(f"cols{g}", torch.tensor(cols), persistent=False)
-            self.register_buffer(f"offsets{g}", torch.cat([torch.zeros(1, dtype=torch.long), sizes.cumsum(0)[:-1]]),
-                                 persistent=False)
-            table = nn.Embedding(int(sizes.sum()), d, sparse=sparse)
-            nn.init.normal_(table.weight, std=1e-4)
-            self.tables.append(table)
-        self.out_dim = sum(dims)
-
-    def forward(self, idx: Tensor) -> Tensor:
-        outs = [t(idx[..., getattr(self, f"cols{g}")] + getattr(self, f"offsets{g}")).flatten(-2)
-                for g, t in enumerate(self.tables)]
-        return outs[0] if len(outs) == 1 else torch.cat(outs, -1)
-
-
-class QueryEmbedding(nn.Module):
-    """e_q = sum of the query's term embeddings (eq. 3, sum-pooling). The empty query of recommendation is
-    padded to the full length with a reserved term id that no real query uses.
-
-    Shapes:
-        tokens: [..., L] long (0 = padding; all-zero = the empty query) -> [..., d]
-    """
-
-    def __init__(self, vocab_size: int, dim: int, sparse: bool) -> None:
-        super().__init__()
-        self.empty_id = vocab_size  # reserved term
-        self.table = nn.Embedding(vocab_size + 1, dim, padding_idx=0, sparse=sparse)
-        nn.init.normal_(self.table.weight, std=1e-4)
-        with torch.no_grad():
-            self.table.weight[0].zero_()
-
-    def forward(self, tokens: Tensor) -> Tensor:
-        empty = (tokens == 0).all(-1, keepdim=True)
-        tokens = torch.where(empty, torch.full_like(tokens, self.empty_id), tokens.clamp(max=self.empty_id - 1))
-        return self.table(tokens).sum(-2)
 
 
 class TransformerUnit(nn.Module):
@@ -204,7 +118,7 @@ class SRJGraph(nn.Module):
     """Joint search + recommendation CTR on the query-carrying user-item graph.
 
     Shapes:
-        batch (with ``subgraph`` from ``SRJGraphHook``) -> {"click": [B] logits}
+        batch (with a ``TargetAwareSubgraph`` from ``SRJGraphHook``) -> {"click": [B] logits}
     """
 
     def __init__(self, user_emb: FieldEmbedding, item_emb: FieldEmbedding, query_emb: QueryEmbedding,
@@ -214,7 +128,7 @@ class SRJGraph(nn.Module):
         super().__init__()
         self.user_emb, self.item_emb, self.query_emb = user_emb, item_emb, query_emb
         self.register_buffer("is_search", is_search, persistent=False)
-        self.widths = {"srj_user": list(user_widths), "srj_item": list(item_widths)}
+        self.widths = {"user": list(user_widths), "item": list(item_widths)}
         self.flags = {"query": query_on_edges, "intention": intention, "upstream": upstream}
         du, dp, dq = user_emb.out_dim, item_emb.out_dim, query_emb.table.embedding_dim
         self.d0 = du + dq + dp  # e_pre || e_q || e_n has this size for user and item nodes alike (eq. 11)
@@ -233,8 +147,7 @@ class SRJGraph(nn.Module):
     @classmethod
     def from_config(cls, schema: FeatureSchema, cfg: SRJGraphConfig) -> SRJGraph:
         fields = entity_fields(schema)
-        sparse = bool(cfg.sparse_grad) if cfg.sparse_grad is not None else (
-            sum(f.vocab_size for f in schema.sparse) >= SPARSE_MIN_ROWS)
+        sparse = sparse_gradients(embedding_rows(schema), cfg.sparse_grad)
         qf = schema.sequence("query_tokens")
         is_search = torch.tensor([k.startswith("search") for k in schema.scenario_kinds], dtype=torch.long)
         return cls(FieldEmbedding(*fields["user"], sparse), FieldEmbedding(*fields["item"], sparse),
@@ -242,6 +155,11 @@ class SRJGraph(nn.Module):
                    is_search, cfg.user_widths, cfg.item_widths, heads=cfg.heads, ffn_dim=cfg.ffn_dim,
                    dropout=cfg.dropout, mlp=cfg.mlp, query_on_edges=cfg.query_on_edges, intention=cfg.intention,
                    upstream=cfg.upstream)
+
+    @classmethod
+    def sampler_spec(cls, cfg: SRJGraphConfig) -> TargetAwareSpec:
+        """The ``graph:srjgraph`` sampler this model needs (eqs. 5-6), from its validated config."""
+        return TargetAwareSpec(cfg.user_widths, cfg.item_widths, cfg.category_filter, cfg.temporal)
 
     # ------------------------------------------------------------------ pieces
     def _entity(self, kind: str, idx: Tensor) -> Tensor:
@@ -258,7 +176,7 @@ class SRJGraph(nn.Module):
         user_part, item_part = (node, pre) if node_kind == "user" else (pre, node)
         return torch.cat([user_part, q, item_part], -1)
 
-    def _side(self, sub: dict[str, Tensor], side: str, seed_kind: str, e_u: Tensor, e_q: Tensor, e_p: Tensor,
+    def _side(self, sub: TargetAwareSubgraph, side: str, seed_kind: str, e_u: Tensor, e_q: Tensor, e_p: Tensor,
               e_i: Tensor) -> Tensor:
         """Backward aggregation of one side's sampled tree (eq. 7), computed for the reachable nodes only.
 
@@ -279,12 +197,11 @@ class SRJGraph(nn.Module):
             k = "item" if k == "user" else "user"
             kinds.append(k)
         # reachable nodes of each hop (flat positions into [B * W_h]) and their e^(0) (eq. 11)
-        nodes = reachable_nodes(sub, side, widths)
+        nodes = sub.reachable(side)
         e0 = []
-        for h, (kind, (_, idx, _)) in enumerate(zip(kinds, nodes, strict=True)):
-            p = f"{side}.hop{h + 1}"
+        for h, (kind, hop, (_, idx, _)) in enumerate(zip(kinds, sub.hops(side), nodes, strict=True)):
             pre_kind = seed_kind if h == 0 else kinds[h - 1]
-            pre, q, node = (sub[f"{p}.{key}"].flatten(0, 1)[idx] for key in ("pre_feat", "qtok", "feat"))
+            pre, q, node = (t.flatten(0, 1)[idx] for t in (hop.pre_feat, hop.qtok, hop.feat))
             e0.append(self._upstream(self._entity(pre_kind, pre), self.query_emb(q), self._entity(kind, node), kind))
         # the seed's upstream is the sample itself: its counterpart and the target query
         seed_e0 = self._upstream(e_p if seed_kind == "user" else e_u, e_q,
@@ -308,17 +225,16 @@ class SRJGraph(nn.Module):
         return reps
 
     def forward(self, batch: Batch) -> dict[str, Tensor]:
-        sub = batch.subgraph
-        if "srj_user.seed_feat" not in sub:
-            raise ValueError("SRJGraph needs batch.subgraph from unisr.graph.hooks.SRJGraphHook")
-        e_u = self.user_emb(sub["srj_user.seed_feat"])
-        e_p = self.item_emb(sub["srj_item.seed_feat"])
+        sub = require(batch.subgraph, TargetAwareSubgraph, "SRJGraph", "graph:srjgraph")
+        sub.check_widths("SRJGraph", self.widths["user"], self.widths["item"])
+        e_u = self.user_emb(sub.user_seed_feat)
+        e_p = self.item_emb(sub.item_seed_feat)
         qt = batch.sequences.get("query_tokens")
         tokens = qt[0] if qt is not None else torch.zeros(len(batch), 1, dtype=torch.long)
         e_q = self.query_emb(tokens)
         e_i = torch.cat([e_u, e_q, e_p], -1)  # intention representation e^I
-        e_uk = self._side(sub, "srj_user", "user", e_u, e_q, e_p, e_i)
-        e_pk = self._side(sub, "srj_item", "item", e_u, e_q, e_p, e_i)
+        e_uk = self._side(sub, "user", "user", e_u, e_q, e_p, e_i)
+        e_pk = self._side(sub, "item", "item", e_u, e_q, e_p, e_i)
         e_x = torch.cat([e_u, e_q, e_p, e_uk, e_pk], -1)  # eq. 12
         task = self.is_search[batch.scenario_id]
         logit = ScenarioGroups(task).apply(e_x, lambda t, x: self.mlps[t](x)).squeeze(1)  # eq. 13

@@ -7,6 +7,7 @@ from torch import Tensor, nn
 
 from unisr.data.batch import Batch
 from unisr.data.features import FeatureSchema
+from unisr.models.backbone import BackboneInput
 from unisr.models.registry import RankerConfig, register_model
 from unisr.nn.embedding import FeatureEmbedding
 from unisr.nn.mlp import MLP
@@ -51,6 +52,11 @@ class STAR(nn.Module):
         return cls(FeatureEmbedding(schema, sparse_grad=cfg.sparse_grad), schema.num_scenarios, cfg.fcn, cfg.aux,
                    scenario_embed_dim=cfg.scenario_embed_dim, partitioned_norm=cfg.partitioned_norm,
                    auxiliary=cfg.auxiliary)
+
+    @classmethod
+    def as_backbone(cls, cfg: STARConfig, inp: BackboneInput) -> STAR:
+        return cls(None, inp.num_scenarios, cfg.fcn, cfg.aux, scenario_embed_dim=cfg.scenario_embed_dim,
+                   partitioned_norm=cfg.partitioned_norm, auxiliary=cfg.auxiliary, in_dim=inp.in_dim)
 
     def _fcn(self, s: int, x: Tensor) -> Tensor:
         if self.pn is not None:

@@ -25,8 +25,10 @@ from torch import Tensor, nn
 
 from unisr.data.batch import Batch
 from unisr.data.features import FeatureSchema
-from unisr.models.fields import BehaviourEmbedding, FieldStack, default_dim, resolve_sparse
 from unisr.models.registry import RankerConfig, register_model
+from unisr.nn.behaviour import BehaviourEmbedding
+from unisr.nn.embedding import embedding_rows, sparse_gradients
+from unisr.nn.fields import FieldStack, default_dim
 from unisr.nn.mlp import MLP
 
 
@@ -65,7 +67,7 @@ class TEM(nn.Module):
 
     @classmethod
     def from_config(cls, schema: FeatureSchema, cfg: TEMConfig) -> TEM:
-        sparse = resolve_sparse(schema, cfg.sparse_grad)
+        sparse = sparse_gradients(embedding_rows(schema) + schema.num_items + 1, cfg.sparse_grad)
         dim = cfg.dim or default_dim(schema)
         return cls(FieldStack(schema, dim, sparse_grad=sparse),
                    BehaviourEmbedding(schema.num_items, schema.num_scenarios, dim, sparse_grad=sparse,

@@ -3,7 +3,7 @@ Expert Networks", WSDM'21): which user will a user share with, in which of many 
 a tree. Equation numbers refer to the paper (``../shared/papers/003_7262faa8dd51c9b6.txt``); the mapping and
 the deviations are in ``docs/models/treems.md``.
 
-- eq. 3: x = concat(u, v, t, c) (``share_common.ShareInput`` gives u, v, t exactly as to every baseline; c is
+- eq. 3: x = concat(u, v, t, c) (``unisr.nn.social.ShareInput`` gives u, v, t exactly as to every baseline; c is
   the scenario's full-path LSTM state h_H^s, or with ``use_tree=False`` the baselines' flat scenario embedding)
 - eq. 4: every tree node embedded once (``TreeContext.nodes``, one ``nn.Embedding`` over the dataset's tree),
   the full path root -> leaf run through an LSTM
@@ -16,7 +16,7 @@ the deviations are in ``docs/models/treems.md``.
   with sparse gradients, i.e. from 100k embedding rows on, as on sim-small)
 
 Shapes:
-    batch (with ``graph:social`` keys) -> {"click": [B] logits, "gates": [B, H, n] gate weights per layer}
+    batch (with a ``SocialSubgraph``, ``graph:social``) -> {"click": [B] logits, "gates": [B, H, n] gate weights per layer}
 """
 
 from __future__ import annotations
@@ -29,9 +29,11 @@ from torch import Tensor, nn
 
 from unisr.data.batch import Batch
 from unisr.data.features import FeatureSchema
+from unisr.graph.subgraph import SocialSubgraph
+from unisr.models.graph_configs import SHARE_DEFAULTS, SHARE_NEEDS, ShareConfig
 from unisr.models.registry import register_model
-from unisr.models.share_common import SHARE_DEFAULTS, ShareConfig, ShareInput, init_relu_stacks
 from unisr.nn.mlp import MLP
+from unisr.nn.social import ShareInput, SocialSampling, init_relu_stacks
 
 
 class TreeMSConfig(ShareConfig):
@@ -227,15 +229,15 @@ def expert_tower(first: int, depth: int) -> list[int]:
     return [max(1, round(first * (1 - 0.5 * i / (depth - 1)))) for i in range(depth)]
 
 
-@register_model("treems", config=TreeMSConfig, needs=("sparse", "dense", "scenario", "graph:social"),
+@register_model("treems", config=TreeMSConfig, needs=SHARE_NEEDS,
                 paper="Niu et al., Heterogeneous Graph Augmented Multi-Scenario Sharing Recommendation with "
                       "Tree-Guided Expert Networks, WSDM'21",
                 defaults=SHARE_DEFAULTS)
-class TreeMS(nn.Module):
+class TreeMS(SocialSampling, nn.Module):
     """Sharing recommendation: tree-guided expert networks with multi-view social graph attention (TreeMS).
 
     Shapes:
-        batch (with ``graph:social`` keys) -> {"click": [B] logits, "gates": [B, H, n]}
+        batch (with a ``SocialSubgraph``, ``graph:social``) -> {"click": [B] logits, "gates": [B, H, n]}
         scenario_representations() -> [S, lstm_dim] (h_H^s of every scenario, fig. 9b)
     """
 
@@ -282,28 +284,27 @@ class TreeMS(nn.Module):
             self.tree.train(was)
         return h
 
-    def graph_user(self, sub: dict[str, Tensor], role: str, seed: Tensor, c: Tensor) -> Tensor:
+    def graph_user(self, sub: SocialSubgraph, role: str, seed: Tensor, c: Tensor) -> Tensor:
         """u_i = concat_r u_{i,r}^L (eqs. 8-13). seed [B, du] -> [B, V * du]."""
         out = []
         for v, gat in zip(self.views, self.gat, strict=True):
-            p = f"social.{v}.{role}"
-            levels = [seed.unsqueeze(1)] + [self.input.users(sub[f"{p}.hop{k}.feat"])
-                                             for k in range(1, self.depth + 1)]
-            masks = [sub[f"{p}.hop{k}.mask"] for k in range(1, self.depth + 1)]
-            out.append(gat(levels, masks, c))
+            hops = sub.neighbourhood(v, role).hops[: self.depth]
+            if len(hops) < self.depth:
+                raise ValueError(f"TreeMS has {self.depth} graph layers; batch.subgraph has {len(hops)} hop(s)")
+            levels = [seed.unsqueeze(1)] + [self.input.users(h.feat) for h in hops]
+            out.append(gat(levels, [h.mask for h in hops], c))
         return torch.cat(out, -1)
 
     def forward(self, batch: Batch) -> dict[str, Tensor]:
-        if "social.src.seed_feat" not in batch.subgraph:
-            raise ValueError("TreeMS needs batch.subgraph from unisr.graph.hooks.SocialHook (graph:social)")
-        parts = self.input(batch)
+        sub = self.social(batch)
+        parts = self.input(batch, type(self).__name__)
         uniq, inv = torch.unique(batch.scenario_id, return_inverse=True)
         gates_s, c_s = self.tree(uniq)  # per scenario present, gathered per sample
         gates, c = gates_s[inv], c_s[inv]
         u, v = parts.u, parts.v
         if self.use_graph:
-            u = self.graph_user(batch.subgraph, "src", u, c)
-            v = self.graph_user(batch.subgraph, "dst", v, c)
+            u = self.graph_user(sub, "src", u, c)
+            v = self.graph_user(sub, "dst", v, c)
         x = torch.cat([u, v, parts.t, c], 1)  # eq. 3
         return {"click": gated_tower_logit(self.experts, self.mlp, self.predict, x, gates), "gates": gates}
 

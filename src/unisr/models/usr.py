@@ -24,28 +24,22 @@ Shapes:
 
 from __future__ import annotations
 
-from typing import Any, Literal
+from typing import Any
 
 import torch
 import torch.nn.functional as F
-from pydantic import Field
+from pydantic import Field, model_validator
 from torch import Tensor, nn
 
 from unisr.data.batch import Batch
 from unisr.data.features import FeatureSchema
-from unisr.models.apg import APG, APGConfig
-from unisr.models.m2m import M2M, M2MConfig
-from unisr.models.mmoe import MMoE, MMoEConfig
-from unisr.models.ple import PLE, PLEConfig
+from unisr.models.backbone import BackboneInput, backbone_config, build_backbone
 from unisr.models.registry import RankerConfig, register_model
-from unisr.models.shared_bottom import SharedBottom, SharedBottomConfig
-from unisr.models.star import STAR, STARConfig
 from unisr.nn.embedding import FeatureEmbedding
 from unisr.nn.mlp import MLP
 
-Backbone = Literal["shared_bottom", "mmoe", "ple", "star", "m2m", "apg"]
-
-# paper sec. 4.1.3: "the output sizes of hidden layers in the auxiliary task are set to {128, 64, 32}"
+# paper sec. 4.1.3: "the output sizes of hidden layers in the auxiliary task are set to {128, 64, 32}", mapped
+# onto each backbone's own config keys; a backbone not listed here keeps its own defaults
 AUX_DEFAULTS: dict[str, dict[str, Any]] = {
     "shared_bottom": {"bottom": [128, 64], "tower": [32]},
     "mmoe": {"expert": [128, 64], "tower": [32]},
@@ -57,8 +51,10 @@ AUX_DEFAULTS: dict[str, dict[str, Any]] = {
 
 
 class USRConfig(RankerConfig):
-    backbone: Backbone = "star"
-    backbone_params: dict[str, Any] = Field(default_factory=dict)  # the backbone's own config keys
+    # any registered model implementing ``unisr.models.backbone.ScenarioBackbone`` (shared_bottom, mmoe, ple,
+    # star, m2m, apg, ...); ``backbone_params``: its own config keys over ``AUX_DEFAULTS``
+    backbone: str = "star"
+    backbone_params: dict[str, Any] = Field(default_factory=dict)
     dim: int = 32  # d
     transformer_layers: int = 1  # BST: one layer
     transformer_heads: int = 2
@@ -77,6 +73,15 @@ class USRConfig(RankerConfig):
     use_ie: bool = True
     use_fg: bool = True
     use_glmt: bool = True
+
+    @model_validator(mode="after")
+    def _check_backbone(self) -> USRConfig:
+        backbone_config(self.backbone, self.aux_params())  # unknown / non-conforming backbone, bad params
+        return self
+
+    def aux_params(self) -> dict[str, Any]:
+        """The backbone's config keys: the paper's auxiliary sizes (``AUX_DEFAULTS``) under ``backbone_params``."""
+        return {**AUX_DEFAULTS.get(self.backbone, {}), **self.backbone_params}
 
 
 def product_logit(a: Tensor, b: Tensor) -> Tensor:
@@ -136,40 +141,6 @@ class ViewFeatureGenerator(nn.Module):
 
     def forward(self, e_a: Tensor, t: Tensor) -> Tensor:
         return self.out(e_a * self.scale(e_a, t))
-
-
-def build_backbone(name: str, params: dict[str, Any], in_dim: int, num_scenarios: int, token_dim: int) -> nn.Module:
-    """The backbone's core on a prepared input ``[B, in_dim]`` (its ``forward_input(x, scenario_id)``)."""
-    p = {**AUX_DEFAULTS[name], **params}
-    if name == "shared_bottom":
-        c = SharedBottomConfig.model_validate(p)
-        return SharedBottom(None, num_scenarios, c.bottom, c.tower, dropout=c.dropout, batch_norm=c.batch_norm,
-                            in_dim=in_dim)
-    if name == "mmoe":
-        c = MMoEConfig.model_validate(p)
-        return MMoE(None, num_scenarios, c.num_experts, c.expert, c.tower, dropout=c.dropout, in_dim=in_dim)
-    if name == "ple":
-        c = PLEConfig.model_validate(p)
-        return PLE(None, num_scenarios, c.num_levels, c.num_specific, c.num_shared, c.expert, c.tower,
-                   dropout=c.dropout, in_dim=in_dim)
-    if name == "star":
-        c = STARConfig.model_validate(p)
-        return STAR(None, num_scenarios, c.fcn, c.aux, scenario_embed_dim=c.scenario_embed_dim,
-                    partitioned_norm=c.partitioned_norm, auxiliary=c.auxiliary, in_dim=in_dim)
-    if name == "m2m":
-        c = M2MConfig.model_validate(p)
-        return M2M(None, num_scenarios, num_experts=c.num_experts, expert_dim=c.expert_dim,
-                   scenario_embed_dim=c.scenario_embed_dim, transformer_layers=c.transformer_layers,
-                   transformer_heads=c.transformer_heads, transformer_ff=c.transformer_ff,
-                   transformer_dropout=c.transformer_dropout, meta_tower_layers=c.meta_tower_layers,
-                   output=c.output, in_dim=in_dim, token_dim=token_dim)
-    if name == "apg":
-        c = APGConfig.model_validate(p)
-        if c.condition != "scenario":
-            raise ValueError("USR's APG backbone supports condition 'scenario' only")
-        return APG(None, num_scenarios, c.hidden, rank=c.rank, scenario_embed_dim=c.scenario_embed_dim,
-                   generator=c.generator, overparam=c.overparam, in_dim=in_dim)
-    raise ValueError(f"unknown USR backbone {name!r}")
 
 
 @register_model(
@@ -246,7 +217,8 @@ class USR(nn.Module):
         vsr_dim = d + (2 * view_dim if view_dim else 0) + (0 if cfg.use_fg else agn_dim) + e_s_dim
         self.vk_dim, self.vsr_dim, self.agn_dim = vk_dim, vsr_dim, agn_dim
         self.main = MLP(vk_dim, cfg.main, 2) if cfg.use_glmt else None  # ŷ_|g for click, ctcvr
-        self.aux = nn.ModuleDict({t: build_backbone(cfg.backbone, cfg.backbone_params, vsr_dim, s_count, d)
+        inp = BackboneInput(in_dim=vsr_dim, num_scenarios=s_count, token_dim=d)
+        self.aux = nn.ModuleDict({t: build_backbone(cfg.backbone, cfg.aux_params(), inp)
                                   for t in ("click", "ctcvr")})  # ŷ_g (or ŷ without GLMT)
 
     @classmethod

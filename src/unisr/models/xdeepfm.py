@@ -13,8 +13,9 @@ from torch import Tensor, nn
 
 from unisr.data.batch import Batch
 from unisr.data.features import FeatureSchema
-from unisr.models.fields import FieldStack, FirstOrder, default_dim, resolve_sparse
 from unisr.models.registry import RankerConfig, register_model
+from unisr.nn.embedding import embedding_rows, sparse_gradients
+from unisr.nn.fields import FieldStack, FirstOrder, default_dim
 from unisr.nn.mlp import ACTIVATIONS, MLP
 
 
@@ -76,7 +77,7 @@ class XDeepFM(nn.Module):
 
     @classmethod
     def from_config(cls, schema: FeatureSchema, cfg: XDeepFMConfig) -> XDeepFM:
-        sparse = resolve_sparse(schema, cfg.sparse_grad)
+        sparse = sparse_gradients(embedding_rows(schema), cfg.sparse_grad)
         fields = FieldStack(schema, cfg.dim or default_dim(schema), sparse_grad=sparse)
         return cls(fields, FirstOrder(schema, sparse_grad=sparse), cfg.cin, cfg.hidden,
                    cin_activation=cfg.cin_activation, dropout=cfg.dropout)

@@ -8,10 +8,26 @@ from torch import Tensor, nn
 from unisr.data.batch import Batch
 from unisr.data.features import FeatureSchema
 
-# Below this many embedding rows in total, dense Adam over the tables is faster than sparse gradients +
-# SparseAdam (measured: 14-20% faster on MovieLens' 13k rows, benchmarks/train_throughput.py) and converges
-# faster; above it, dense updates of every row every step dominate (1k vs 55k samples/s at 10^6 rows).
-SPARSE_AUTO_ROWS = 100_000
+# The one automatic dense-vs-sparse threshold of every model (``sparse_gradients``). Measured by
+# benchmarks/sparse_threshold.py (results: benchmarks/results/sparse_threshold.json; training step samples/s,
+# Adam vs sparse gradients + SparseAdam, the small simulation's fields, batch 1024, 1 thread, 2-core box under
+# load ~2.4): sparse overtakes dense at ~46k embedding rows for DNN (an MLP on the concatenated embeddings, as
+# STAR, MMoE, PLE, USR) and ~104k for NFM (a light model on top of two tables per field); one threshold for
+# both is their geometric mean, 70k (repeat runs: DNN 34k-51k, NFM 61k-104k). Off the crossover the choice
+# matters: sparse is 0.7-0.85x dense at 10^4 rows, 2-2.8x at 2.3x10^5 (the small simulation), 10x at 10^6, 26x at
+# 3x10^6 (the earlier measurement agrees: dense 14-20% faster at MovieLens' 13k rows, benchmarks/train_throughput.py).
+SPARSE_AUTO_ROWS = 70_000
+
+
+def embedding_rows(schema: FeatureSchema) -> int:
+    """Rows of every embedding table a schema asks for (categorical fields and sequence fields)."""
+    return sum(f.vocab_size for f in schema.sparse) + sum(f.vocab_size for f in schema.sequences)
+
+
+def sparse_gradients(rows: int, override: bool | None = None) -> bool:
+    """The one dense-vs-sparse embedding-gradient rule: ``override`` if given (``model.sparse_grad``), else
+    sparse gradients from ``SPARSE_AUTO_ROWS`` embedding rows on."""
+    return bool(override) if override is not None else rows >= SPARSE_AUTO_ROWS
 
 
 class FeatureEmbedding(nn.Module):
@@ -30,9 +46,7 @@ class FeatureEmbedding(nn.Module):
     def __init__(self, schema: FeatureSchema, *, sparse_grad: bool | None = True, include_dense: bool = True,
                  include_sequences: bool = True, init_std: float = 1e-4) -> None:
         super().__init__()
-        if sparse_grad is None:  # auto: sparse gradients pay off only for large tables
-            rows = sum(f.vocab_size for f in schema.sparse) + sum(f.vocab_size for f in schema.sequences)
-            sparse_grad = rows >= SPARSE_AUTO_ROWS
+        sparse_grad = sparse_gradients(embedding_rows(schema), sparse_grad)  # None = decide by table size
         self.sparse_grad = sparse_grad
         self.seq_names = [f.name for f in schema.sequences] if include_sequences else []
         self.bags = nn.ModuleDict()

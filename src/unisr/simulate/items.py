@@ -90,25 +90,21 @@ class Catalog:
         return (self.n1 + self.n2 + leaf).astype(np.int32)
 
 
-def build_catalog(cfg: SimConfig, seed: int) -> Catalog:
-    c = cfg.catalog
-    rng = child_rng(seed, 1)
-    b1, b2, b3 = c.branching
-    n1, n2, n_leaf = b1, b1 * b2, b1 * b2 * b3
-    n, d = c.n_items, c.part_dim
-    t0, t_end = cfg.start_ts, cfg.start_ts + cfg.n_days * DAY
-
-    # ---- leaf sizes (log-normal) and the sorted leaf of each item (every leaf non-empty when n >= n_leaf)
+def _leaves(n: int, branching: tuple[int, int, int], rng: np.random.Generator):
+    """Leaf sizes (log-normal) and the sorted leaf of each item (every leaf non-empty when n >= n_leaf)."""
+    b1, b2, b3 = branching
+    n_leaf = b1 * b2 * b3
     leaf_w = rng.lognormal(0.0, 0.6, n_leaf)
     leaf = np.concatenate(
         [np.arange(min(n, n_leaf)), rng.choice(n_leaf, size=max(0, n - n_leaf), p=leaf_w / leaf_w.sum())]
     )
     leaf = np.sort(leaf).astype(np.int64)
     l2 = leaf // b3
-    l1 = l2 // b2
-    leaf_start = np.searchsorted(leaf, np.arange(n_leaf + 1)).astype(np.int64)
+    return leaf, l2, l2 // b2, np.searchsorted(leaf, np.arange(n_leaf + 1)).astype(np.int64)
 
-    # ---- brand (per level-2 category, Zipf within it), shop, price level from the brand's tier
+
+def _brands(c, n: int, n2: int, l2: np.ndarray, rng: np.random.Generator):
+    """Brand (per level-2 category, Zipf within it), its shop, and the price level from the brand's tier."""
     nb = c.brands_per_l2
     brand_local = rows_from_cum(np.cumsum(1.0 / np.arange(1, nb + 1))[None, :], np.zeros(n, np.int64), rng)
     brand = (l2 * nb + brand_local).astype(np.int64)
@@ -117,20 +113,29 @@ def build_catalog(cfg: SimConfig, seed: int) -> Catalog:
     price = np.clip(brand_tier[brand] + np.rint(rng.normal(0, 0.7, n)), 0, 4).astype(np.int8)
     brand_shops = rng.integers(0, c.n_shops, (n_brands, 3))
     shop = brand_shops[brand, rng.integers(0, 3, n)]
+    return brand, n_brands, price, shop
 
-    # ---- popularity: Zipf over a random rank (a long tail of rarely clicked items)
+
+def _popularity_and_time(c, n: int, t0: int, t_end: int, rng: np.random.Generator):
+    """Zipf popularity over a random rank (a long tail of rarely clicked items) and the creation time (most
+    items exist before the range, new items arrive late)."""
     rank = rng.permutation(n) + 1
     pop = 1.0 / rank.astype(np.float64) ** c.pop_exponent
     pop /= pop.sum()
     logp = np.log(pop)
     pop_z = ((logp - logp.mean()) / logp.std()).astype(F32)
-
-    # ---- creation time: most items exist before the range, new items arrive late
     created = t0 - rng.integers(DAY, 365 * DAY, n)
     is_new = rng.random(n) < c.new_item_frac
     created[is_new] = rng.integers(int(t0 + c.new_from_day * DAY), t_end - DAY // 4, int(is_new.sum()))
+    return pop, pop_z, created
 
-    # ---- named latent parts (unit rows)
+
+def _latent_parts(c, n: int, sizes: tuple[int, int, int], levels, rng: np.random.Generator):
+    """The named latent parts of every item (unit rows: category, style, texture, attributes, common,
+    collaborative), the style / texture ids and the attribute tokens."""
+    n1, n2, n_leaf = sizes
+    l1, l2, leaf = levels
+    d = c.part_dim
     cat_c1 = unit_rows(rng.standard_normal((n1, d), dtype=F32))
     cat_c2 = unit_rows(rng.standard_normal((n2, d), dtype=F32))
     cat_c3 = unit_rows(rng.standard_normal((n_leaf, d), dtype=F32))
@@ -155,17 +160,36 @@ def build_catalog(cfg: SimConfig, seed: int) -> Catalog:
     common = unit_rows(rng.standard_normal((n, d), dtype=F32))
     collab = unit_rows(rng.standard_normal((n, d), dtype=F32))
     parts = {"cat": cat, "style": style, "texture": texture, "attr": attr, "common": common, "collab": collab}
+    return parts, style_id, texture_id, attr_tok, leaf_attr_tok
 
-    # ---- image embedding: a fixed random projection of (style, category) + noise
+
+def _image_and_exposed(c, parts: dict[str, np.ndarray], rng: np.random.Generator):
+    """Image embedding (a fixed random projection of (style, category) + noise) and the exposed content per
+    search scenario (the common part + the part that scenario shows)."""
+    d = c.part_dim
     w_img = rng.standard_normal((2 * d, IMAGE_DIM), dtype=F32)
-    image = unit_rows(np.concatenate([style, 0.7 * cat], axis=1) @ w_img)
+    image = unit_rows(np.concatenate([parts["style"], 0.7 * parts["cat"]], axis=1) @ w_img)
     image = unit_rows(image + c.image_noise * rng.standard_normal(image.shape, dtype=F32) / np.sqrt(IMAGE_DIM))
-
-    # ---- exposed content per search scenario: common part + the part that scenario shows
     exposed = {
-        s: noisy_units(np.concatenate([common, parts[p]], axis=1), c.exposed_noise, rng)
+        s: noisy_units(np.concatenate([parts["common"], parts[p]], axis=1), c.exposed_noise, rng)
         for s, p in EXPOSED.items()
     }
+    return image, exposed
+
+
+def build_catalog(cfg: SimConfig, seed: int) -> Catalog:
+    """The item catalogue; the stages draw from one generator in a fixed order (the data depends on it)."""
+    c = cfg.catalog
+    rng = child_rng(seed, 1)
+    b1, b2, b3 = c.branching
+    n1, n2, n_leaf = b1, b1 * b2, b1 * b2 * b3
+    n = c.n_items
+    t0, t_end = cfg.start_ts, cfg.start_ts + cfg.n_days * DAY
+    leaf, l2, l1, leaf_start = _leaves(n, c.branching, rng)
+    brand, n_brands, price, shop = _brands(c, n, n2, l2, rng)
+    pop, pop_z, created = _popularity_and_time(c, n, t0, t_end, rng)
+    parts, style_id, texture_id, attr_tok, leaf_attr_tok = _latent_parts(c, n, (n1, n2, n_leaf), (l1, l2, leaf), rng)
+    image, exposed = _image_and_exposed(c, parts, rng)
 
     # ---- titles: category words of the three levels, brand, attribute words, a style word
     vocab = Vocab(n_cat=n1 + n2 + n_leaf, n_leaf=n_leaf, n_brands=n_brands, n_attr=c.attr_vocab, n_styles=c.n_styles)

@@ -25,11 +25,7 @@ class Objective(nn.Module):
 
     @staticmethod
     def label(batch: Batch, task: str) -> Tensor:
-        if task in batch.labels:
-            return batch.labels[task]
-        if task == "ctcvr":
-            return batch.labels["click"] * batch.labels["conversion"]
-        raise KeyError(f"no label for task {task!r}; batch has {sorted(batch.labels)}")
+        return batch.label(task)
 
     def forward(self, batch: Batch) -> tuple[Tensor, dict[str, float]]:
         out = self.model(batch)

@@ -10,7 +10,7 @@ from __future__ import annotations
 import torch
 from torch import nn
 
-from unisr.train.config import TrainConfig
+from unisr.pipeline.config import TrainConfig
 
 
 def split_parameters(model: nn.Module) -> tuple[list[nn.Parameter], list[nn.Parameter]]:

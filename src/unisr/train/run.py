@@ -3,7 +3,6 @@ metrics.json, train_log.jsonl, encoders/)."""
 
 from __future__ import annotations
 
-import inspect
 import json
 import time
 from dataclasses import dataclass
@@ -11,14 +10,15 @@ from pathlib import Path
 
 import torch
 import yaml
-from safetensors.torch import load_model, save_model
+from safetensors.torch import save_model
 
 from unisr.data.features import FeatureEncoder
-from unisr.data.loader import DatasetContext, EventLoader
 from unisr.data.schema import DatasetSpec
 from unisr.evaluate.evaluator import evaluate_model, flatten_tasks
 from unisr.models.registry import build_model, get_model_info
-from unisr.train.config import RunConfig, resolve_config
+from unisr.pipeline.config import RunConfig, resolve_config
+from unisr.pipeline.pipeline import Pipeline
+from unisr.pipeline.run_folder import load_run
 from unisr.train.objective import Objective
 from unisr.train.optim import OptimizerSet
 from unisr.train.trainer import EarlyStopping, JsonlLogger, Trainer, seed_everything
@@ -40,33 +40,6 @@ def dataset_defaults(spec: DatasetSpec) -> dict:
 
 def _tasks(cfg: RunConfig) -> tuple[str, ...]:
     return tuple(t for t, w in cfg.train.losses.items() if w > 0) or ("click",)
-
-
-def make_hook(cfg: RunConfig, data: Path, encoder: FeatureEncoder, ctx: DatasetContext):
-    """The batch hook a model needs (e.g. sampled subgraphs), or None."""
-    from unisr.graph.hooks import HOOKS
-
-    needs = [n for n in get_model_info(cfg.model_name).needs if n in HOOKS]
-    if not needs:
-        return None
-    graph_dir = Path(cfg.data.graph_dir) if cfg.data.graph_dir else data / "graph"
-    factory = HOOKS[needs[0]]
-    # hooks whose graph depends on the trained scenarios (SRJGraph's click graph) take them
-    kw = {"scenarios": cfg.data.scenarios} if "scenarios" in inspect.signature(factory).parameters else {}
-    return factory(data, encoder, ctx.queries, cfg.model_params, graph_dir, **kw)
-
-
-def with_hook(epoch_fn, hook, seed: int):
-    """``epoch_fn(e)`` with the hook applied to every batch, its sampling reseeded per (seed, epoch)."""
-    if hook is None:
-        return epoch_fn
-
-    def run(epoch: int):
-        hook.reset(seed * 10_007 + epoch)
-        for b in epoch_fn(epoch):
-            yield hook(b)
-
-    return run
 
 
 def run_config(model: str, data: str | Path, *, sets: list[str] | None = None, seed: int | None = None,
@@ -106,13 +79,7 @@ def train_run(model: str, data: str | Path, out: str | Path, *, config_file: str
             if encoder_cache is not None:
                 encoder_cache[key] = encoder
     encoder.save(out / "encoders")
-    ctx = DatasetContext.open(data, encoder, history=cfg.data.history_len > 0,
-                              query_max_len=cfg.data.query_max_len)
-    loader_cfg = cfg.data
-    train = EventLoader(ctx, "train", loader_cfg, train=True, seed=cfg.train.seed)
-    valid = EventLoader(ctx, "valid", loader_cfg, train=False)
-    hook = make_hook(cfg, data, encoder, ctx)
-    train_batches = with_hook(train.epoch, hook, cfg.train.seed)
+    pipe = Pipeline.open(cfg, data, encoder)
     (out / "config.yaml").write_text(yaml.safe_dump(cfg.model_dump(mode="json"), sort_keys=False))
 
     seed_everything(cfg.train.seed)
@@ -126,25 +93,24 @@ def train_run(model: str, data: str | Path, out: str | Path, *, config_file: str
     names = encoder.schema.scenarios
 
     def evaluate_valid() -> dict:
-        return flatten_tasks(evaluate_model(net, with_hook(valid.epoch, hook, -1)(0), names, tasks))
+        return flatten_tasks(evaluate_model(net, pipe.batches("valid"), names, tasks))
 
     trainer = Trainer(objective, OptimizerSet(net, cfg.train), clip_norm=cfg.train.clip_norm,
                       callbacks=[early, JsonlLogger(log_path)], checkpoint_path=out / "checkpoints" / "last.pt",
                       checkpoint_every=cfg.train.checkpoint_every, progress=cfg.train.progress,
                       max_steps_per_epoch=cfg.train.max_steps_per_epoch)
     t0 = time.perf_counter()
-    trainer.fit(train_batches, evaluate_valid, cfg.train.epochs, resume=resume)
+    trainer.fit(pipe.epochs("train"), evaluate_valid, cfg.train.epochs, resume=resume)
     wall = time.perf_counter() - t0
     save_model(net, str(out / "model.safetensors"))
 
-    test = EventLoader(ctx, "test", loader_cfg, train=False)
     metrics = {
         "model": cfg.model_name,
         "dataset": spec.name,
         "task": get_model_info(cfg.model_name).task,
         "split": "test",
         "seed": cfg.train.seed,
-        **flatten_tasks(evaluate_model(net, with_hook(test.epoch, hook, -2)(0), names, tasks)),
+        **flatten_tasks(evaluate_model(net, pipe.batches("test"), names, tasks)),
         "train_seconds": trainer.train_seconds,
         "train_wall_seconds": wall,
         "train_samples_per_second": trainer.samples_seen / max(trainer.train_seconds, 1e-9),
@@ -156,24 +122,9 @@ def train_run(model: str, data: str | Path, out: str | Path, *, config_file: str
     return TrainedRun(out, cfg, metrics, net, encoder)
 
 
-def load_run(run: str | Path) -> tuple[RunConfig, FeatureEncoder, torch.nn.Module]:
-    """Rebuild a trained model from its run folder (no training data needed)."""
-    run = Path(run)
-    cfg = RunConfig.model_validate(yaml.safe_load((run / "config.yaml").read_text()))
-    encoder = FeatureEncoder.load(run / "encoders")
-    net = build_model(cfg.model_name, cfg.model_params, encoder.schema)
-    load_model(net, str(run / "model.safetensors"))
-    net.eval()
-    return cfg, encoder, net
-
-
 def evaluate_run(run: str | Path, data: str | Path, split: str = "test") -> dict:
     cfg, encoder, net = load_run(run)
-    ctx = DatasetContext.open(data, encoder, history=cfg.data.history_len > 0,
-                              query_max_len=cfg.data.query_max_len)
-    loader = EventLoader(ctx, split, cfg.data, train=False)
-    hook = make_hook(cfg, Path(data), encoder, ctx)
-    res = flatten_tasks(evaluate_model(net, with_hook(loader.epoch, hook, -2)(0), encoder.schema.scenarios,
-                                       _tasks(cfg)))
-    return {"model": cfg.model_name, "dataset": ctx.spec.name, "task": get_model_info(cfg.model_name).task,
+    pipe = Pipeline.open(cfg, data, encoder)
+    res = flatten_tasks(evaluate_model(net, pipe.batches(split), pipe.scenario_names, _tasks(cfg)))
+    return {"model": cfg.model_name, "dataset": pipe.ctx.spec.name, "task": get_model_info(cfg.model_name).task,
             "split": split, "seed": cfg.train.seed, **res}

@@ -20,7 +20,7 @@ import torch
 from torch import Tensor
 
 from unisr.graph.build import ITEM_CE_QUERY, ITEM_CE_TRIGGER, QUERY_CE, TRIGGER_CE, oe_type, se_type
-from unisr.graph.samplers._kernels import metapath_hops
+from unisr.graph.samplers._metapath_kernels import metapath_hops
 from unisr.graph.samplers.blocks import Blocks, HopOut, as_index
 from unisr.graph.store import EdgeType, HeteroGraph
 

@@ -30,11 +30,19 @@ class MultiViewSocialSampler:
         """Shapes: users [B] -> view -> Blocks."""
         return {v: s.sample(users, seed + 7919 * i) for i, (v, s) in enumerate(self.samplers.items())}
 
+    def sample_pair(self, src_users: Tensor | np.ndarray, dst_users: Tensor | np.ndarray, seed: int = 0
+                    ) -> dict[str, dict[str, Blocks]]:
+        """Both users of each pair, every view. Shapes: src_users, dst_users [B] -> role -> view -> Blocks
+        (roles ``src``, ``dst``; views in ``self.views`` order)."""
+        return {role: self.sample(users, seed + off)
+                for role, users, off in (("src", src_users, 0), ("dst", dst_users, 104729))}
+
     def subgraph(self, src_users: Tensor | np.ndarray, dst_users: Tensor | np.ndarray, seed: int = 0
                  ) -> dict[str, Tensor]:
-        """``Batch.subgraph`` entries ``social.<view>.src.*`` and ``social.<view>.dst.*``."""
+        """Flat ``name -> [B, ...]`` tensors ``social.<view>.<src|dst>.*`` of ``sample_pair`` (for inspection;
+        the batch hook builds the typed ``unisr.graph.subgraph.SocialSubgraph`` instead)."""
         out: dict[str, Tensor] = {}
-        for role, users, off in (("src", src_users, 0), ("dst", dst_users, 104729)):
-            for v, blk in self.sample(users, seed + off).items():
+        for role, by_view in self.sample_pair(src_users, dst_users, seed).items():
+            for v, blk in by_view.items():
                 out.update(blk.to_subgraph(f"social.{v}.{role}"))
         return out

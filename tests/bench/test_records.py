@@ -1,0 +1,62 @@
+"""Tests of ``unisr.bench.records``: records found by key (not by folder name), paths without spaces, the
+stale-run check of a run folder."""
+
+from __future__ import annotations
+
+import json
+
+import yaml
+
+from unisr.bench.records import RecordStore, budget_of, effective, portable_sets, slug, stale_run
+
+KEY = {"row": "srjgraph width 10,4", "model": "srjgraph", "sets": ["train.epochs=16", "model.user_widths=[10,1,4]"],
+       "seed": 3, "data": "b475b4b1ebd2cc80", "budget": {"train.epochs": 16}}
+
+
+def _run(tmp_path, auc: float = 0.6):
+    run = tmp_path / f"run{auc}"
+    run.mkdir()
+    (run / "metrics.json").write_text(json.dumps({"overall": {"auc": auc}}))
+    (run / "config.yaml").write_text(yaml.safe_dump({"train": {"epochs": 16}}))
+    return run
+
+
+def test_save_then_find_by_key(tmp_path):
+    store = RecordStore(tmp_path / "rec")
+    assert store.find(KEY) is None and store.fingerprints() == set()
+    dest = store.save(_run(tmp_path), KEY)
+    assert dest.parent == tmp_path / "rec" / "srjgraph-width-10-4" and dest.name.startswith("seed3-")
+    assert " " not in str(dest.relative_to(tmp_path)) and "16" not in dest.name  # no budget in the path
+    assert json.loads((dest / "record.json").read_text()) == KEY
+    again = RecordStore(tmp_path / "rec")  # a fresh index: found by scanning the folder
+    assert again.find(KEY) == dest and again.fingerprints() == {"b475b4b1ebd2cc80"}
+    assert again.find({**KEY, "sets": KEY["sets"][::-1]}) == dest  # order of overrides does not matter
+    assert again.find({**KEY, "seed": 4}) is None and again.find({**KEY, "budget": {"train.epochs": 8}}) is None
+    other = again.save(_run(tmp_path, 0.7), {**KEY, "budget": {"train.epochs": 8}})
+    assert other != dest and other.parent == dest.parent  # same row, another budget: beside it, apart
+
+
+def test_a_record_without_metrics_is_not_found(tmp_path):
+    store = RecordStore(tmp_path / "rec")
+    dest = store.save(_run(tmp_path), KEY)
+    (dest / "metrics.json").unlink()
+    assert RecordStore(tmp_path / "rec").find(KEY) is None
+    assert RecordStore(tmp_path / "rec").fingerprints() == {"b475b4b1ebd2cc80"}
+
+
+def test_slug_budget_and_effective_key():
+    assert slug("srjgraph width 10,4") == "srjgraph-width-10-4" and slug("dnn/search") == "dnn/search"
+    assert slug("w/o S&R Views IE") == "w/o-S-R-Views-IE" and slug("PinSage_A") == "PinSage_A"
+    assert budget_of({"train": {"epochs": 20, "patience": 4}}) == {
+        "train.epochs": 20, "train.max_steps_per_epoch": None, "train.patience": 4}
+    assert effective({"sets": ["a.b=1", "a.b=2"]}) == effective({"sets": ["a.b=2"]})  # the last value wins
+    assert portable_sets(["data.graph_dir=/o/graph", "x=1"], "/o") == ["data.graph_dir=<out>/graph", "x=1"]
+
+
+def test_stale_run_names_the_differing_keys(tmp_path):
+    run = tmp_path / "r"
+    run.mkdir()
+    assert stale_run(run, {"train": {"epochs": 1}}) == []  # no config.yaml: nothing to compare
+    (run / "config.yaml").write_text(yaml.safe_dump({"train": {"epochs": 2, "lr": 0.1}, "data_path": "/a"}))
+    assert stale_run(run, {"train": {"epochs": 2, "lr": 0.1, "new_key": 1}, "data_path": "/b"}) == []
+    assert stale_run(run, {"train": {"epochs": 4, "lr": 0.1}}) == ["train.epochs: run 2, row 4"]

@@ -1,0 +1,38 @@
+"""nn/entity.py: per-field entity embeddings (SRJGraph eqs. 1-2), sum-pooled query embeddings (eq. 3)."""
+
+import torch
+
+from synth import tiny_schema
+from unisr.data.features import SequenceField
+from unisr.nn.entity import FieldEmbedding, QueryEmbedding, entity_fields
+
+
+def test_empty_query_uses_reserved_term():
+    q = QueryEmbedding(20, 8, sparse=False)
+    tok = torch.tensor([[0, 0, 0, 0], [3, 5, 0, 0]])
+    e = q(tok)
+    assert torch.allclose(e[0], 4 * q.table.weight[20])  # padded to full length with the reserved id
+    assert torch.allclose(e[1], q.table.weight[3] + q.table.weight[5])  # sum pooling (eq. 3)
+
+
+def test_field_embedding_per_field_sizes():
+    emb = FieldEmbedding([10, 3, 5], [16, 4, 4], sparse=False)
+    idx = torch.tensor([[[1, 2, 4]], [[9, 0, 0]]])
+    out = emb(idx)
+    assert out.shape == (2, 1, 24) and emb.out_dim == 24
+    assert torch.equal(out[1, 0, :16], emb.tables[0].weight[9])  # id (size 16) then the two size-4 fields
+    assert torch.equal(out[0, 0, 20:], emb.tables[1].weight[3 + 4])  # third field: offset 3 in its table
+
+
+def test_entity_fields_split_users_items_and_leaf_category():
+    s = tiny_schema(3)
+    assert entity_fields(s) == {"user": ([50], [8]), "item": ([40, 6], [8, 8])}
+    s.sequences = [SequenceField("item.category_path", "items", 12, 3, 4)]
+    assert entity_fields(s)["item"] == ([40, 6, 12], [8, 8, 4])  # the leaf category joins the item fields
+
+
+def test_sparse_flag_reaches_every_table():
+    emb = FieldEmbedding([10, 3], [4, 8], sparse=True)
+    q = QueryEmbedding(5, 4, sparse=True)
+    (emb(torch.tensor([[1, 2]])).sum() + q(torch.tensor([[1, 0]])).sum()).backward()
+    assert all(t.weight.grad.is_sparse for t in emb.tables) and q.table.weight.grad.is_sparse
