@@ -127,7 +127,8 @@ def section(b: dict) -> list[str]:
              f"history: `{b['history']}`" if b.get("history") else ""]
     links = [x for x in links if x]
     if links:
-        lines += ["; ".join(links).capitalize() + ".", ""]
+        text = "; ".join(links)
+        lines += [text[0].upper() + text[1:] + ".", ""]  # not str.capitalize: it lowercases the paths
     return lines
 
 

@@ -29,7 +29,7 @@ class TreeGNNConfig(RankerConfig):
     """Settings shared by the GNN baselines; the sampling ones declare the ``graph:srjgraph`` sampler."""
 
     # dense embedding gradients (dense Adam) by default, overriding the table-size rule: on the small marketplace
-    # neither mode is clearly faster for these models (sparse/dense 0.93-1.08, benchmarks/results/
+    # neither mode is clearly faster for these models (sparse/dense 0.87-1.11 over two runs, benchmarks/results/
     # sparse_graph_models.json), and SparseAdam is another optimizer (lazy moments), so the recorded table-3
     # runs (dense Adam) keep their meaning. ``model.sparse_grad=null`` applies the rule
     sparse_grad: bool | None = False

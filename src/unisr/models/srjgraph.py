@@ -35,8 +35,8 @@ PAPER_DIMS = {"user_id": 16, "user.gender": 4, "user.age_level": 4, "user.purcha
 class SRJGraphConfig(RankerConfig):
     # dense embedding gradients by default, overriding the table-size rule (which gives sparse from 70,000 rows):
     # SRJGraph's step is its aggregation, and dense Adagrad is the faster mode on the small marketplace (229,501
-    # rows: dense 3,785 vs sparse 3,442 samples/s, benchmarks/results/sparse_graph_models.json); the recorded
-    # runs trained dense. ``model.sparse_grad=null`` applies the rule, ``true`` forces sparse
+    # rows: sparse / dense 0.90 and 0.91 in two runs, e.g. dense 4,137 vs sparse 3,719 samples/s,
+    # benchmarks/results/sparse_graph_models.json); the recorded runs trained dense. ``model.sparse_grad=null`` applies the rule, ``true`` forces sparse
     sparse_grad: bool | None = False
     user_widths: list[int] = [25, 1, 10]  # paper sec. 5.3.1 (K = 3)
     item_widths: list[int] = [1, 25, 1]
