@@ -102,3 +102,44 @@ def test_groups_by_kind(ctx):
     assert {int(s) for b in batches for s in b.scenario_id.unique()} == {0, 1, 2}
     with pytest.raises(ValueError, match="data.groups"):
         EventLoader(ctx, "train", LoaderConfig(policy="alternating", groups=[["nope"]]), train=True)
+
+
+def test_position_carried_with_nulls_as_minus_one(tmp_path):
+    import pyarrow.parquet as pq
+
+    from position_synth import make_position_dataset
+
+    root = make_position_dataset(tmp_path / "data", n_events=1500, null_scenario=1, row_group_size=400)
+    enc = FeatureEncoder.fit(root, DatasetSpec.load(root))
+    c = DatasetContext.open(root, enc)
+    assert c.has_position
+    batches = list(EventLoader(c, "train", LoaderConfig(batch_size=128, buffer_rows=500), train=True).epoch(0))
+    eid = _ids(batches)
+    pos = torch.cat([b.position for b in batches]).numpy()
+    scen = torch.cat([b.scenario_id for b in batches]).numpy()
+    assert pos.dtype == np.int64
+    ev = pq.read_table(root / "events.parquet", columns=["event_id", "position"])
+    col = ev["position"].fill_null(-1).to_numpy().astype(np.int64)
+    want = col[np.searchsorted(ev["event_id"].to_numpy(), eid)]  # event ids are 0..n-1, sorted
+    assert np.array_equal(pos, want)
+    assert (pos[scen == 1] == -1).all() and (pos[scen != 1] >= 0).all() and (pos == 4).any()
+
+
+def test_no_position_column_no_positions(ctx):
+    assert not ctx.has_position
+    assert next(iter(EventLoader(ctx, "valid", LoaderConfig(), train=False).epoch(0))).position is None
+
+
+def test_all_null_positions_count_as_none(tmp_path):
+    import pyarrow as pa
+    import pyarrow.parquet as pq
+
+    from synth import make_dataset
+    from unisr.data.loader import events_have_positions
+
+    root = make_dataset(tmp_path / "data", n_events=500)
+    ev = pq.read_table(root / "events.parquet")
+    pq.write_table(ev.append_column("position", pa.nulls(len(ev), pa.int16())), root / "events.parquet")
+    assert not events_have_positions(root)
+    pq.write_table(ev.append_column("position", pa.array([None] * 499 + [3], pa.int16())), root / "events.parquet")
+    assert events_have_positions(root)

@@ -30,8 +30,8 @@ from pathlib import Path
 
 FORMAT = "unisr-benchmark/1"
 # the order of the sections; an output file not listed here comes after them, by name
-ORDER = ["swr-movielens", "demo", "simulator", "train-throughput", "graph-engine", "srjgraph-speed",
-         "sparse_threshold", "sparse_graph_models", "srjgraph", "usr", "treems"]
+ORDER = ["swr-movielens", "demo", "observable-ceiling", "simulator", "train-throughput", "graph-engine",
+         "srjgraph-speed", "sparse_threshold", "sparse_graph_models", "srjgraph", "usr", "treems"]
 INTRO = [
     "# Benchmarks",
     "",
@@ -54,18 +54,22 @@ def _machine(m) -> str:
 
 
 def _sparse_threshold(raw: dict) -> dict:
-    """View of ``benchmarks/sparse_threshold.py``'s output: the dense-vs-sparse crossover per model."""
+    """View of ``benchmarks/sparse_threshold.py``'s output: the dense-vs-sparse crossover per model, and sparse /
+    dense samples/s at each measured table size (the full medians and rounds are in the output file)."""
     cross = raw.get("crossover_rows", {})
     cases = raw.get("cases", [])
-    rows = [[c["model"], f"{c['model_table_rows']:,}", f"{c['dense_samples_per_s']:,.0f}",
-             f"{c['sparse_samples_per_s']:,.0f}", f"{c['sparse_over_dense']:.2f}"] for c in cases]
+    rows = []
+    for m in dict.fromkeys(c["model"] for c in cases):
+        pts = [c for c in cases if c["model"] == m]
+        ratios = ", ".join(f"{c['model_table_rows']:,}: {c['sparse_over_dense']:.2f}" for c in pts)
+        rows.append([m, f"{cross[m]:,.0f}" if cross.get(m) else "none", ratios])
     figure = "; ".join(f"{m} crossover {v:,.0f} rows" for m, v in cross.items())
     if "recommended_rows" in raw:
         figure += f"; threshold {raw['recommended_rows']:,} rows (was {raw.get('sparse_auto_rows', 0):,})"
     return {**raw, "title": "Dense vs sparse embedding gradients: the threshold",
             "figure": figure or "-", "goal": "one dense-vs-sparse threshold, chosen by this measurement",
-            "tables": [{"title": "training samples/s by embedding-table rows (median of the rounds)",
-                        "header": ["model", "table rows", "dense", "sparse", "sparse / dense"], "rows": rows}],
+            "tables": [{"title": "training samples/s, sparse / dense, by embedding-table rows (medians of the rounds)",
+                        "header": ["model", "crossover (rows)", "table rows: sparse / dense"], "rows": rows}],
             "notes": [f"settings: {json.dumps(raw.get('settings', {}))}"]}
 
 

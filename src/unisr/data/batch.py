@@ -28,6 +28,10 @@ class Batch:
         target_user_index: [B] long or None (share scenarios: the candidate user)
         ts: [B] long or None (the event time, in the events' unit; graph samplers keep only earlier edges)
         subgraph: a typed sampled subgraph filled by a graph hook (``unisr.graph.subgraph``), or None
+        position: [B] long or None (the slot the item was shown at, 0 = top; -1 where the event has none);
+            None when the dataset has no ``events.position`` values. Read by training-only components
+            (``unisr.nn.position.PositionBias`` in ``train/objective.py``), never by a model, so a model's
+            score is position-free and serving needs no position.
     """
 
     scenario_id: Tensor
@@ -45,6 +49,7 @@ class Batch:
     target_user_index: Tensor | None = None
     ts: Tensor | None = None
     subgraph: object | None = None  # a typed sampled subgraph (unisr.graph.subgraph) or None
+    position: Tensor | None = None
 
     def __len__(self) -> int:
         return int(self.scenario_id.shape[0])

@@ -6,6 +6,25 @@ Encoders are fitted once (on the entity tables and the training split) and saved
 
 Users and items are encoded once per entity: ``user_cat[u]`` holds every categorical user field of entity
 index ``u`` (0 = unknown user -> all fields OOV). Encoding a chunk of events is then a vectorised gather.
+
+Cold ids (``FeatureEncoder.fit(id_vocab=...)``): ``"entities"`` (the default, the behaviour before issue 31)
+gives every id of the users / items tables its own row, so an id absent from the training split keeps its
+initial row. ``"train"`` gives the ``user_id`` / ``item_id`` fields a row only for ids with at least
+``id_min_count`` events in the training split; every other id (first seen after the training window: new items,
+new users; with ``id_min_count`` > 1 also the rare ones, whose training events then train row 0) shares the OOV
+row 0; ``FeatureEmbedding(id_dropout=...)`` trains that row on ordinary ids too (DropoutNet). Either way a new
+item's content fields (category path, brand, shop, price, title) are its own. The entity indices
+(``user_index`` / ``item_index``, graphs, histories) are unchanged by this option. Measured on the recorded
+small data (benchmarks/cold_start.py): ``"train"`` with ``id_min_count=1`` scores like ``"entities"``; with
+``id_min_count=2`` row 0 learns "a rare item is not clicked" and scores every new item down (feed_new soft AUC
+0.52 -> 0.45), hence the default.
+
+Item age (``item_age=True``, items with a ``created_ts`` column): one event-level dense field
+``event.item_age`` = log1p(days between the item's creation and the event), scaled to [0, 1] on the training
+split; ``encode_entities`` then needs the events' ``ts``. Off by default for now: it changes every dense
+model's inputs, and the suites' records (reused by key) were trained without it; issue 31 turns it on together
+with the other input changes and the re-run tables (measured: DNN feed_new 0.429 -> 0.457, other scenarios
+within +-0.002; docs/models/cold_start.md).
 """
 
 from __future__ import annotations
@@ -20,10 +39,21 @@ import pyarrow.compute as pc
 
 from unisr.data.reader import has_table, read_table, table_columns
 from unisr.data.schema import DatasetSpec, FeatureDecl
-from unisr.data.vocab import OOV, DenseTransform, Vocabulary, pad_lists, to_numpy
+from unisr.data.vocab import (
+    OOV,
+    DenseTransform,
+    Vocabulary,
+    item_age_days,
+    pad_lists,
+    to_numpy,
+    training_window,
+)
 
-__all__ = ["OOV", "DenseTransform", "FeatureEncoder", "FeatureSchema", "SequenceField", "SparseField",
-           "Vocabulary", "pad_lists", "to_numpy"]
+__all__ = ["ITEM_AGE", "OOV", "DenseTransform", "FeatureEncoder", "FeatureSchema", "SequenceField",
+           "SparseField", "Vocabulary", "pad_lists", "to_numpy"]
+
+ITEM_AGE = "event.item_age"  # the event-level dense field: log1p(days since the item's creation), scaled
+ID_VOCABS = ("train", "entities")  # FeatureEncoder.fit(id_vocab=...)
 
 
 @dataclass
@@ -114,8 +144,9 @@ class _FitState:
     """
 
     def __init__(self, root: str | Path, tables: dict[str, pa.Table], embed_dim: int,
-                 over: dict[str, int]) -> None:
+                 over: dict[str, int], id_vocabs: dict[str, Vocabulary] | None = None) -> None:
         self.root, self.tables, self.embed_dim, self.over = root, tables, embed_dim, over
+        self.id_vocabs = id_vocabs or {}  # user_id / item_id vocabularies fitted on the training events
         # entity tables sorted by id so that entity index = position + 1
         self.order = {t: np.argsort(to_numpy(tables[t][c]), kind="stable")
                       for t, c in (("users", "user_id"), ("items", "item_id"))}
@@ -144,7 +175,8 @@ class _FitState:
         order = self.order[d.table]
         if d.type == "categorical":
             raw = to_numpy(tab[d.column])[order]
-            voc = Vocabulary.fit(raw, d.hash_buckets)
+            voc = self.id_vocabs.get(name) if not d.hash_buckets else None
+            voc = voc if voc is not None else Vocabulary.fit(raw, d.hash_buckets)
             self.vocabs[name] = voc
             self.cats[d.table].append(voc.lookup(raw))
             self.sparse_fields.append(SparseField(name, d.table, voc.size, self.dim_of(name, d)))
@@ -192,13 +224,24 @@ class FeatureEncoder:
     dense_tf: dict[str, DenseTransform]
     schema: FeatureSchema
     item_seq: dict[str, tuple[np.ndarray, np.ndarray]] = field(default_factory=dict)
+    item_created: np.ndarray | None = None  # [n_items + 1] float64 unix s (NaN row 0) when ITEM_AGE is a field
+    age_tf: DenseTransform | None = None  # the ITEM_AGE transform (log1p days, scaled on the training split)
+    options: dict = field(default_factory=dict)  # the fit options (id_vocab, id_min_count, item_age, splits)
 
     # ------------------------------------------------------------------ fit
     @classmethod
     def fit(cls, root: str | Path, spec: DatasetSpec, embed_dim: int = 16,
-            decls: list[FeatureDecl] | None = None, embed_dims: dict[str, int] | None = None) -> FeatureEncoder:
+            decls: list[FeatureDecl] | None = None, embed_dims: dict[str, int] | None = None, *,
+            id_vocab: str = "entities", id_min_count: int = 1, item_age: bool = False,
+            train_splits: tuple[str, ...] = ("train",)) -> FeatureEncoder:
         """``embed_dims`` overrides the embedding size per field name (``user_id``, ``user.gender``,
-        ``query_tokens`` ...) over the declarations and ``embed_dim``."""
+        ``query_tokens`` ...) over the declarations and ``embed_dim``.
+
+        ``id_vocab="train"``: ``user_id`` / ``item_id`` rows only for ids with >= ``id_min_count`` events in
+        ``train_splits``, the rest share the (trained) OOV row; ``"entities"``: a row per id of the entity
+        tables. ``item_age``: add ``ITEM_AGE`` when items have ``created_ts`` (see the module docstring)."""
+        if id_vocab not in ID_VOCABS:
+            raise ValueError(f"id_vocab {id_vocab!r}: expected one of {ID_VOCABS}")
         decls = list(decls or spec.features or default_feature_decls(root, embed_dim))
         # the ids are always features: declarations list the extra columns, the ids come first unless declared
         declared = {(d.table, d.column) for d in decls}
@@ -207,9 +250,13 @@ class FeatureEncoder:
         tables = {t: read_table(root, t) for t in ("users", "items")}
         user_ids = np.unique(to_numpy(tables["users"]["user_id"]))
         item_ids = np.unique(to_numpy(tables["items"]["item_id"]))
-        acc = _FitState(root, tables, embed_dim, dict(embed_dims or {}))
+        created, age_tf, id_vocabs = training_window(root, spec, tables["items"], item_ids, id_vocab,
+                                                     id_min_count, item_age, train_splits)
+        acc = _FitState(root, tables, embed_dim, dict(embed_dims or {}), id_vocabs)
         for d in decls:
             acc.add(d)
+        if created is not None:
+            acc.dense_names.append(ITEM_AGE)
         sparse_fields, seq_fields = acc.sparse_fields, acc.seq_fields
         cats, denses = acc.cats, acc.denses
         # event-level references to entities share the entities' id spaces: the candidate user of a share
@@ -245,6 +292,10 @@ class FeatureEncoder:
             dense_tf=acc.dense_tf,
             schema=schema,
             item_seq=acc.item_seq,
+            item_created=created,
+            age_tf=age_tf,
+            options={"id_vocab": id_vocab, "id_min_count": id_min_count, "item_age": created is not None,
+                     "train_splits": list(train_splits)},
         )
 
     # --------------------------------------------------------------- encode
@@ -260,14 +311,23 @@ class FeatureEncoder:
         return idx
 
     def encode_entities(self, user_idx: np.ndarray, item_idx: np.ndarray,
-                        event_cols: dict[str, np.ndarray] | None = None) -> tuple[np.ndarray, np.ndarray]:
+                        event_cols: dict[str, np.ndarray] | None = None,
+                        ts: np.ndarray | None = None) -> tuple[np.ndarray, np.ndarray]:
         """Sparse [N, F] and dense [N, D] for (user, item) entity indices, in schema field order.
 
         Event-level id fields (``target_user_id``, ``trigger_item_id``) take their indices from
-        ``event_cols`` (entity indices; 0 where the event has none)."""
+        ``event_cols`` (entity indices; 0 where the event has none); ``ITEM_AGE`` needs the events' ``ts``
+        ([N] unix s)."""
         n = len(user_idx)
         ev = event_cols or {}
         zeros = np.zeros(n, np.int64)
+
+        def event_dense(name: str) -> np.ndarray:
+            if name != ITEM_AGE or self.item_created is None or self.age_tf is None:
+                raise ValueError(f"dense field {name!r}: not an event-level field this encoder can compute")
+            if ts is None:
+                raise ValueError(f"dense field {ITEM_AGE!r} needs the events' ts: encode_entities(..., ts=ts)")
+            return self.age_tf(item_age_days(np.asarray(ts), self.item_created[item_idx]))
 
         def interleave(tables: list[str], user_m: np.ndarray, item_m: np.ndarray, extra) -> list[np.ndarray]:
             """Columns in declared order: the k-th users field is column k of the user matrix, etc."""
@@ -284,8 +344,8 @@ class FeatureEncoder:
 
         cols = interleave([(f.table, f.name) for f in self.schema.sparse], self.user_cat[user_idx],
                           self.item_cat[item_idx], lambda name: ev.get(name, zeros))
-        dcols = interleave([("users" if d.startswith("user.") else "items", d) for d in self.schema.dense],
-                           self.user_dense[user_idx], self.item_dense[item_idx], None)
+        dcols = interleave([(_dense_table(d), d) for d in self.schema.dense],
+                           self.user_dense[user_idx], self.item_dense[item_idx], event_dense)
         sparse = np.stack(cols, axis=1) if cols else np.zeros((n, 0), np.int64)
         dense = np.stack(dcols, axis=1) if dcols else np.zeros((n, 0), np.float32)
         return sparse, dense.astype(np.float32)
@@ -304,12 +364,16 @@ class FeatureEncoder:
                 arrays[f"vocab/{k}"] = v.values
         for k, (ids, mask) in self.item_seq.items():
             arrays[f"seq/{k}/ids"], arrays[f"seq/{k}/mask"] = ids, mask
+        if self.item_created is not None:
+            arrays["item_created"] = self.item_created
         np.savez(out / "encoders.npz", **arrays)
         meta = {
             "decls": [d.model_dump() for d in self.decls],
             "hash_buckets": {k: v.hash_buckets for k, v in self.vocabs.items()},
             "dense": {k: asdict(v) for k, v in self.dense_tf.items()},
             "schema": self.schema.to_dict(),
+            "item_age": asdict(self.age_tf) if self.age_tf is not None else None,
+            "options": self.options,
         }
         (out / "encoders.json").write_text(json.dumps(meta, indent=1))
 
@@ -333,7 +397,15 @@ class FeatureEncoder:
             dense_tf={k: DenseTransform(**v) for k, v in meta["dense"].items()},
             schema=FeatureSchema.from_dict(meta["schema"]),
             item_seq=item_seq,
+            item_created=z["item_created"] if "item_created" in z.files else None,
+            age_tf=DenseTransform(**meta["item_age"]) if meta.get("item_age") else None,
+            options=meta.get("options", {}),  # run folders written before issue 31 have none
         )
+
+
+def _dense_table(name: str) -> str:
+    """The table a dense field's values come from: ``user.*`` users, ``event.*`` the events, else items."""
+    return "users" if name.startswith("user.") else "events" if name.startswith("event.") else "items"
 
 
 def has_queries(root: str | Path) -> bool:

@@ -29,13 +29,31 @@ from unisr.data.batch import Batch
 from unisr.data.features import FeatureEncoder, to_numpy
 from unisr.data.global_labels import GlobalLabelIndex
 from unisr.data.history import HistoryIndex
-from unisr.data.reader import row_group_index
+from unisr.data.reader import row_group_index, table_files
 from unisr.data.schema import DatasetSpec
 from unisr.data.side_tables import QueryTable, TruthLookup
 from unisr.data.split import SPLIT_CODES, SplitAssigner
 
 EVENT_COLUMNS = ["event_id", "ts", "user_id", "scenario_id", "item_id", "click", "conversion",
-                 "query_id", "trigger_item_id", "target_user_id", "request_id", "session_id", "split"]
+                 "query_id", "trigger_item_id", "target_user_id", "request_id", "session_id", "split", "position"]
+NO_POSITION = -1  # ``Batch.position`` of an event without a position (null, or a part without the column)
+
+
+def events_have_positions(root: str | Path) -> bool:
+    """Whether any events row has a non-null ``position`` (from the Parquet footers' null counts, no data read;
+    a row group without statistics counts as having positions)."""
+    for f in table_files(root, "events"):
+        md = pq.ParquetFile(f).metadata
+        names = [md.schema.column(k).name for k in range(md.num_columns)]
+        if "position" not in names:
+            continue
+        col = names.index("position")
+        for rg in range(md.num_row_groups):
+            chunk = md.row_group(rg)
+            stats = chunk.column(col).statistics
+            if stats is None or not stats.has_null_count or stats.null_count < chunk.num_rows:
+                return True
+    return False
 
 
 class LoaderConfigError(ValueError):
@@ -99,6 +117,7 @@ class DatasetContext:
     truth: TruthLookup | None
     history: HistoryIndex | None = None
     labels: list[str] = field(default_factory=lambda: ["click"])
+    has_position: bool = False  # some event has a position: batches carry ``Batch.position``
 
     @classmethod
     def open(cls, root: str | Path, encoder: FeatureEncoder, history: bool = False,
@@ -113,7 +132,7 @@ class DatasetContext:
         if history:
             hist = HistoryIndex.build(root, encoder.user_index, encoder.item_index, encoder.scenario_index)
         return cls(root, spec, encoder, assigner, QueryTable.load(root, query_max_len),
-                   TruthLookup.load(root), hist, list(spec.labels))
+                   TruthLookup.load(root), hist, list(spec.labels), events_have_positions(root))
 
     def encode(self, t: pa.Table, splits: set[int], history_len: int = 0,
                scenarios: set[int] | None = None, history: HistoryIndex | None = None) -> Chunk | None:
@@ -142,7 +161,7 @@ class DatasetContext:
             ev["trigger_item_id"] = enc.item_index(to_numpy(t["trigger_item_id"]))
         if "target_user_id" in t.column_names:
             ev["target_user_id"] = enc.user_index(to_numpy(t["target_user_id"]))
-        sparse, dense = enc.encode_entities(u, i, ev)
+        sparse, dense = enc.encode_entities(u, i, ev, ts=ts)
         a: dict[str, np.ndarray] = {
             "scenario_id": enc.scenario_index(t["scenario_id"].to_numpy().astype(np.int64)),
             "sparse": sparse,
@@ -157,6 +176,9 @@ class DatasetContext:
                 a[f"label/{lab}"] = to_numpy(t[lab]).astype(np.float32)
         if "request_id" in t.column_names:
             a["request_id"] = to_numpy(t["request_id"])
+        if self.has_position:
+            a["position"] = (t["position"].cast(pa.int64()).fill_null(NO_POSITION).to_numpy().astype(np.int64)
+                             if "position" in t.column_names else np.full(len(eid), NO_POSITION, np.int64))
         if self.truth is not None:
             a["p_click"] = self.truth.lookup(eid)
         if self.queries is not None and "query_id" in t.column_names:
@@ -200,6 +222,7 @@ def to_batch(c: Chunk) -> Batch:
         trigger_index=t(a["trigger_index"]) if "trigger_index" in a else None,
         target_user_index=t(a["target_user_index"]) if "target_user_index" in a else None,
         ts=t(a["ts"]) if "ts" in a else None,
+        position=t(a["position"]) if "position" in a else None,
     )
 
 

@@ -3,19 +3,24 @@ padded + masked sequences; Arrow columns to numpy.
 
 Shapes:
     Vocabulary.lookup(raw [N]) -> [N] int64 (0 = OOV); DenseTransform(x [N]) -> [N] float32;
-    pad_lists(list column of N rows, L) -> ids [N, L] int64, mask [N, L] bool
+    pad_lists(list column of N rows, L) -> ids [N, L] int64, mask [N, L] bool;
+    training_events(...) -> raw user ids [E], raw item ids [E] of the training split's E events
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass
+from pathlib import Path
 
 import numpy as np
 import pyarrow as pa
 
-from unisr.data.split import splitmix64
+from unisr.data.reader import iter_row_groups
+from unisr.data.schema import DatasetSpec
+from unisr.data.split import SPLIT_CODES, SplitAssigner, splitmix64
 
 OOV = 0
+DAY_S = 86_400  # events.ts and items.created_ts are unix seconds (CONTRACT.md)
 
 
 # --------------------------------------------------------------------------------------------- vocabulary
@@ -27,11 +32,15 @@ class Vocabulary:
     hash_buckets: int | None = None
 
     @classmethod
-    def fit(cls, values: np.ndarray, hash_buckets: int | None = None) -> Vocabulary:
+    def fit(cls, values: np.ndarray, hash_buckets: int | None = None, min_count: int = 1) -> Vocabulary:
+        """The distinct non-null ``values`` occurring at least ``min_count`` times (rarer ones -> OOV)."""
         if hash_buckets:
             return cls(None, hash_buckets)
         values = values[~_isnull(values)]
-        return cls(np.unique(values))
+        if min_count <= 1:
+            return cls(np.unique(values))
+        uniq, counts = np.unique(values, return_counts=True)
+        return cls(uniq[counts >= min_count])
 
     @property
     def size(self) -> int:
@@ -135,4 +144,64 @@ def pad_lists(col: pa.ChunkedArray | pa.Array, max_len: int, offset: int = 1) ->
     return ids, mask
 
 
-# ---------------------------------------------------------------------------------------------- schema
+# -------------------------------------------------------------------------------------- training window
+def item_age_days(ts: np.ndarray, created: np.ndarray) -> np.ndarray:
+    """Days from an item's creation to an event (0 for events before it; NaN where the creation is unknown).
+
+    Shapes:
+        ts [N] int64 unix s, created [N] float64 unix s -> [N] float64
+    """
+    return np.maximum(ts.astype(np.float64) - created, 0.0) / DAY_S
+
+
+def training_events(root: str | Path, spec: DatasetSpec, splits: tuple[str, ...],
+                    item_ids: np.ndarray, item_created: np.ndarray | None
+                    ) -> tuple[np.ndarray, np.ndarray, DenseTransform | None]:
+    """The raw user and item ids of the events of ``splits`` (one entry per event) and, with
+    ``item_created`` ([n_items + 1] by entity index), the item-age transform fitted on those events."""
+    assigner = SplitAssigner.for_dataset(root, spec.split)
+    codes = [SPLIT_CODES[s] for s in splits]
+    kc = assigner.key_column
+    users, items = [], []
+    lo, hi = np.inf, -np.inf
+    cols = ["event_id", "ts", "user_id", "item_id", "split"] + ([kc] if kc else [])
+    for _, _, t in iter_row_groups(root, "events", cols):
+        split_col = to_numpy(t["split"]) if "split" in t.column_names else None
+        key = to_numpy(t[kc]) if kc is not None and kc in t.column_names else None
+        ts = t["ts"].to_numpy().astype(np.int64)
+        keep = np.isin(assigner.assign(t["event_id"].to_numpy().astype(np.int64), ts, split_col, key), codes)
+        u, i = to_numpy(t["user_id"])[keep], to_numpy(t["item_id"])[keep]
+        users.append(u)
+        items.append(i)
+        if item_created is not None and keep.any():
+            age = np.log1p(item_age_days(ts[keep], item_created[Vocabulary(item_ids).lookup(i)]))
+            age = age[np.isfinite(age)]
+            if len(age):
+                lo, hi = min(lo, float(age.min())), max(hi, float(age.max()))
+    age_tf = None
+    if item_created is not None:
+        age_tf = DenseTransform("log", lo, hi) if np.isfinite(lo) else DenseTransform("log", 0.0, 1.0)
+    return _concat(users), _concat(items), age_tf
+
+
+def _concat(parts: list[np.ndarray]) -> np.ndarray:
+    return np.concatenate(parts) if parts else np.zeros(0, np.int64)
+
+
+def training_window(root: str | Path, spec: DatasetSpec, items: pa.Table, item_ids: np.ndarray, id_vocab: str,
+                    id_min_count: int, item_age: bool, train_splits: tuple[str, ...]
+                    ) -> tuple[np.ndarray | None, DenseTransform | None, dict[str, Vocabulary]]:
+    """What ``FeatureEncoder.fit`` takes from the training split's events: the items' creation times ([n_items + 1] float64,
+    NaN row 0 and nulls) with the ITEM_AGE transform, and the user_id / item_id vocabularies of ``"train"``."""
+    created = None
+    if item_age and "created_ts" in items.column_names:
+        order = np.argsort(to_numpy(items["item_id"]), kind="stable")
+        raw_c = to_numpy(items["created_ts"])[order].astype(np.float64)
+        created = np.concatenate([[np.nan], np.where(raw_c < -(2**61), np.nan, raw_c)])  # nulls -> NaN
+    if id_vocab != "train" and created is None:
+        return None, None, {}
+    ev_users, ev_items, age_tf = training_events(root, spec, train_splits, item_ids, created)
+    if id_vocab != "train":
+        return created, age_tf, {}
+    return created, age_tf, {"user_id": Vocabulary.fit(ev_users, min_count=id_min_count),
+                             "item_id": Vocabulary.fit(ev_items, min_count=id_min_count)}

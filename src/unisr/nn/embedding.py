@@ -17,6 +17,8 @@ from unisr.data.features import FeatureSchema
 # matters: sparse is 0.7-0.85x dense at 10^4 rows, 2-2.8x at 2.3x10^5 (the small simulation), 10x at 10^6, 26x at
 # 3x10^6 (the earlier measurement agrees: dense 14-20% faster at MovieLens' 13k rows, benchmarks/train_throughput.py).
 SPARSE_AUTO_ROWS = 70_000
+ID_FIELDS = ("user_id", "item_id")  # the fields ``id_dropout`` acts on
+ID_DROPOUT = 0.0  # the default ``FeatureEmbedding(id_dropout=...)`` (benchmarks/cold_start.py measures it)
 
 
 def embedding_rows(schema: FeatureSchema) -> int:
@@ -37,6 +39,12 @@ class FeatureEmbedding(nn.Module):
     Sequence fields (item title tokens, category path, query tokens) are mean-pooled over their mask with
     one ``nn.EmbeddingBag`` each (padding id 0 ignored; an empty sequence pools to zeros).
 
+    ``id_dropout`` (DropoutNet, Volkovs et al., NeurIPS'17): in training, each sample's ``user_id`` / ``item_id``
+    index is replaced by the OOV row 0 with this probability, so row 0 learns "an id the model does not know"
+    over ordinary ids (not only over the rare tail) and the layers above learn to score from the content fields
+    alone: the situation of a new item or user at test time (``FeatureEncoder.fit(id_vocab="train")`` maps ids
+    unseen in training to row 0). Evaluation never drops.
+
     Shapes:
         batch.sparse: [B, F] long; batch.dense: [B, D]; batch.sequences[name]: ([B, L] long, [B, L] bool)
         fields(batch): [B, F, d] (when all fields share d)
@@ -44,8 +52,10 @@ class FeatureEmbedding(nn.Module):
     """
 
     def __init__(self, schema: FeatureSchema, *, sparse_grad: bool | None = True, include_dense: bool = True,
-                 include_sequences: bool = True, init_std: float = 1e-4) -> None:
+                 include_sequences: bool = True, init_std: float = 1e-4, id_dropout: float | None = None) -> None:
         super().__init__()
+        self.id_dropout = ID_DROPOUT if id_dropout is None else id_dropout
+        self.id_cols = [i for i, f in enumerate(schema.sparse) if f.name in ID_FIELDS]
         sparse_grad = sparse_gradients(embedding_rows(schema), sparse_grad)  # None = decide by table size
         self.sparse_grad = sparse_grad
         self.seq_names = [f.name for f in schema.sequences] if include_sequences else []
@@ -77,8 +87,19 @@ class FeatureEmbedding(nn.Module):
         self.seq_dim = sum(f.embed_dim for f in schema.sequences) if include_sequences else 0
         self.out_dim = sum(self.field_dims) + self.seq_dim + self.num_dense
 
+    def drop_ids(self, sparse: Tensor) -> Tensor:
+        """``sparse`` with each id field of each sample set to OOV with probability ``id_dropout`` (training)."""
+        if not (self.training and self.id_dropout > 0 and self.id_cols):
+            return sparse
+        cols = torch.tensor(self.id_cols, device=sparse.device)
+        drop = torch.rand(sparse.shape[0], len(self.id_cols), device=sparse.device) < self.id_dropout
+        out = sparse.clone()
+        out[:, cols] = sparse[:, cols].masked_fill(drop, 0)
+        return out
+
     def fields(self, sparse: Tensor) -> list[Tensor]:
         """Per dimension group: [B, F_g, d_g]."""
+        sparse = self.drop_ids(sparse)
         out = []
         for g, emb in enumerate(self.groups):
             idx = sparse[:, self.group_fields[g]] + getattr(self, f"offsets_{g}")

@@ -19,7 +19,7 @@ from unisr.models.registry import build_model, get_model_info
 from unisr.pipeline.config import RunConfig, resolve_config
 from unisr.pipeline.pipeline import Pipeline
 from unisr.pipeline.run_folder import load_run
-from unisr.train.objective import Objective
+from unisr.train.objective import Objective, build_position_bias
 from unisr.train.optim import OptimizerSet
 from unisr.train.trainer import EarlyStopping, JsonlLogger, Trainer, seed_everything
 
@@ -85,7 +85,9 @@ def train_run(model: str, data: str | Path, out: str | Path, *, config_file: str
     seed_everything(cfg.train.seed)
     net = build_model(cfg.model_name, cfg.model_params, encoder.schema)
     tasks = _tasks(cfg)
-    objective = Objective(net, cfg.train.losses)
+    # built after the model, so the model's initial weights do not depend on the switch
+    bias = build_position_bias(cfg.train.position_bias, pipe.ctx.has_position, encoder.schema.num_scenarios)
+    objective = Objective(net, cfg.train.losses, bias)
     early = EarlyStopping(monitor=cfg.train.monitor, mode=cfg.train.mode, patience=cfg.train.patience)
     log_path = out / "train_log.jsonl"
     if not resume and log_path.exists():
@@ -95,14 +97,14 @@ def train_run(model: str, data: str | Path, out: str | Path, *, config_file: str
     def evaluate_valid() -> dict:
         return flatten_tasks(evaluate_model(net, pipe.batches("valid"), names, tasks))
 
-    trainer = Trainer(objective, OptimizerSet(net, cfg.train), clip_norm=cfg.train.clip_norm,
+    trainer = Trainer(objective, OptimizerSet(objective, cfg.train), clip_norm=cfg.train.clip_norm,
                       callbacks=[early, JsonlLogger(log_path)], checkpoint_path=out / "checkpoints" / "last.pt",
                       checkpoint_every=cfg.train.checkpoint_every, progress=cfg.train.progress,
                       max_steps_per_epoch=cfg.train.max_steps_per_epoch)
     t0 = time.perf_counter()
     trainer.fit(pipe.epochs("train"), evaluate_valid, cfg.train.epochs, resume=resume)
     wall = time.perf_counter() - t0
-    save_model(net, str(out / "model.safetensors"))
+    save_model(net, str(out / "model.safetensors"))  # the position-free model (no training-only components)
 
     metrics = {
         "model": cfg.model_name,
@@ -117,6 +119,7 @@ def train_run(model: str, data: str | Path, out: str | Path, *, config_file: str
         "best_epoch": early.best_epoch,
         "best_valid": early.best,
         "monitor": cfg.train.monitor,
+        "position_bias": bias is not None,  # trained with the training-only position bias (train.position_bias)
     }
     (out / "metrics.json").write_text(json.dumps(metrics, indent=1, default=float))
     return TrainedRun(out, cfg, metrics, net, encoder)

@@ -118,7 +118,8 @@ class JsonlLogger(Callback):
 class Trainer:
     """Runs epochs of ``objective`` over a loader; evaluates with ``evaluate_fn`` after each epoch.
 
-    ``checkpoint_path``: a resumable checkpoint (model, optimizers, RNG, callbacks, epoch) written after
+    ``checkpoint_path``: a resumable checkpoint (model, the objective's training-only components such as the
+    position bias, optimizers, RNG, callbacks, epoch) written after
     each epoch; ``fit(resume=True)`` continues from it and reaches the same final state as an
     uninterrupted run, because the loader's order depends only on (seed, epoch).
     """
@@ -215,6 +216,7 @@ class Trainer:
             "next_epoch": next_epoch,
             "stop": self.stop,
             "model": self.model.state_dict(),
+            "objective": self.objective.component_state_dict(),  # training-only components (position bias)
             "optimizers": self.optimizers.state_dict(),
             "torch_rng": torch.get_rng_state(),
             "samples_seen": self.samples_seen,
@@ -229,6 +231,7 @@ class Trainer:
     def load_checkpoint(self, path: Path) -> int:
         state = torch.load(path, weights_only=True)
         self.model.load_state_dict(state["model"])
+        self.objective.load_component_state_dict(state.get("objective", {}))
         self.optimizers.load_state_dict(state["optimizers"])
         torch.set_rng_state(state["torch_rng"])
         self.samples_seen = state["samples_seen"]
