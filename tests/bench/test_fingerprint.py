@@ -32,3 +32,16 @@ def test_data_fingerprint_is_the_content_not_the_file_bytes(tmp_path):
     assert data_fingerprint(tmp_path) != a
 
 
+
+
+def test_fingerprint_is_recomputed_when_a_file_changes(tmp_path):
+    """The per-process cache never hides a changed dataset: a rewritten table gives a new fingerprint."""
+    import pyarrow as pa
+    import pyarrow.parquet as pq
+
+    (tmp_path / "dataset.yaml").write_text("name: x\n")
+    pq.write_table(pa.table({"a": [1, 2]}), tmp_path / "events.parquet")
+    first = data_fingerprint(tmp_path)
+    assert data_fingerprint(tmp_path) == first
+    pq.write_table(pa.table({"a": [1, 3, 4]}), tmp_path / "events.parquet")
+    assert data_fingerprint(tmp_path) != first

@@ -12,7 +12,7 @@ from unisr.data.features import FeatureEncoder
 from unisr.data.loader import DatasetContext, EventLoader, LoaderConfig
 from unisr.data.schema import DatasetSpec
 from unisr.graph.build import social_type
-from unisr.graph.hooks import HOOKS, SocialHook, SocialSpec, hook_for, make_social_hook
+from unisr.graph.hooks import SocialHook, SocialSpec, hook_for
 from unisr.graph.store import HeteroGraph
 from unisr.graph.subgraph import SocialSubgraph
 
@@ -43,10 +43,6 @@ def _hops(sub: SocialSubgraph) -> dict[str, torch.Tensor]:
                 for name in ("nodes", "mask", "pre", "edge", "feat"):
                     out[f"{v}.{role}.hop{k}.{name}"] = getattr(h, name)
     return out
-
-
-def test_registered() -> None:
-    assert HOOKS["graph:social"] is make_social_hook
 
 
 def test_keys_shapes_and_true_neighbours(graph: HeteroGraph, encoder: FeatureEncoder, share_batch) -> None:
@@ -119,14 +115,13 @@ def test_non_share_rows_and_missing_target(graph: HeteroGraph, encoder: FeatureE
 
 
 def test_factory_builds_graph(sim_dir: Path, encoder: FeatureEncoder, tmp_path: Path) -> None:
-    hook = make_social_hook(sim_dir, encoder, None, {"views": ["pay"], "fanouts": [2]}, tmp_path / "g")
+    hook = hook_for(SocialSpec(["pay"], [2]), sim_dir, encoder, None, tmp_path / "g")
+    assert isinstance(hook, SocialHook)
     assert hook.views == ["pay"] and hook.fanouts == [2] and hook.spec == SocialSpec(("pay",), (2,))
-    same = hook_for(SocialSpec(["pay"], [2]), sim_dir, encoder, None, tmp_path / "g")
-    assert isinstance(same, SocialHook) and same.spec == hook.spec
     with pytest.raises(ValueError, match="no social view"):
-        make_social_hook(sim_dir, encoder, None, {"views": ["nope"], "fanouts": [2]}, tmp_path / "g")
-    with pytest.raises(ValueError, match="SocialSpec needs fanouts"):  # no default of its own: the model's config
-        make_social_hook(sim_dir, encoder, None, {"views": ["pay"]}, tmp_path / "g")
+        hook_for(SocialSpec(["nope"], [2]), sim_dir, encoder, None, tmp_path / "g")
+    with pytest.raises(TypeError, match="fanouts"):  # no default of its own: the model's config is the source
+        SocialSpec(["pay"])
 
 
 def test_loader_selects_scenarios_by_kind(sim_dir: Path, encoder: FeatureEncoder) -> None:

@@ -10,7 +10,7 @@ import pytest
 from unisr.data.features import FeatureEncoder
 from unisr.data.loader import DatasetContext, EventLoader, LoaderConfig
 from unisr.data.schema import DatasetSpec
-from unisr.graph.hooks import SRJGraphHook, TargetAwareSpec, make_srjgraph_hook
+from unisr.graph.hooks import SRJGraphHook, TargetAwareSpec, hook_for
 from unisr.graph.store import HeteroGraph
 
 
@@ -100,16 +100,16 @@ def test_sampled_slots_carry_their_rows_and_padding_is_zero(graph: HeteroGraph, 
     assert n_query > 0  # the query rows are exercised
 
 
-def test_factory_takes_every_sampling_value_from_the_model_config(sim_dir: Path, encoder: FeatureEncoder,
-                                                                  tmp_path: Path) -> None:
-    """``make_srjgraph_hook`` validates the resolved config through ``TargetAwareSpec`` (no default of its own)."""
-    params = {"user_widths": [3, 1, 2], "item_widths": [1, 4, 1], "category_filter": False, "temporal": False,
-              "heads": 2}
-    hook = make_srjgraph_hook(sim_dir, encoder, None, params, tmp_path / "g", ["search_text"])
+def test_hook_takes_every_sampling_value_from_its_spec(sim_dir: Path, encoder: FeatureEncoder,
+                                                      tmp_path: Path) -> None:
+    """``hook_for(TargetAwareSpec(...))`` builds the hook of exactly those values; the spec has no default of its
+    own (the model's config is the one source)."""
+    spec = TargetAwareSpec([3, 1, 2], [1, 4, 1], False, False)
+    hook = hook_for(spec, sim_dir, encoder, None, tmp_path / "g", ["search_text"])
     assert hook.spec == TargetAwareSpec((3, 1, 2), (1, 4, 1), False, False)
     assert hook.sampler.user_widths == [3, 1, 2] and not hook.sampler.category_filter and not hook.temporal
     assert (tmp_path / "g" / "clicks-search_text").is_dir()
-    with pytest.raises(ValueError, match="TargetAwareSpec needs category_filter, temporal"):
-        make_srjgraph_hook(sim_dir, encoder, None, {"user_widths": [3], "item_widths": [2]}, tmp_path / "g")
+    with pytest.raises(TypeError, match="category_filter"):
+        TargetAwareSpec((3,), (2,))  # no defaults
     with pytest.raises(ValueError, match="user_widths must be a non-empty list of widths >= 1"):
         TargetAwareSpec((), (1,), True, True)

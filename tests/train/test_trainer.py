@@ -146,7 +146,7 @@ def test_weighted_multi_task_losses(data, tmp_path):
     # ctcvr label = click * conversion; DNN predicts only click, so ctcvr weight is ignored for it
     obj = Objective(build_model("dnn", {}, tiny_schema()), {"click": 0.5, "ctcvr": 1.0})
     b = random_batch(tiny_schema(), 8)
-    assert torch.equal(Objective.label(b, "ctcvr"), b.labels["click"] * b.labels["conversion"])
+    assert torch.equal(b.label("ctcvr"), b.labels["click"] * b.labels["conversion"])
     loss, parts = obj(b)
     assert loss.item() == pytest.approx(0.5 * parts["loss_click"], rel=1e-5)
 

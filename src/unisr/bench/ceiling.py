@@ -3,7 +3,7 @@
 without position, next to the oracle.
 
 Shapes:
-    (no tensors) ceiling file + data fingerprint + scenario names -> a ReportTable (or None)
+    (no tensors) ceiling file + dataset + scenario names -> [ReportTable] (empty if none)
 """
 
 from __future__ import annotations
@@ -11,6 +11,7 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
+from unisr.bench.fingerprint import data_fingerprint
 from unisr.bench.report import ReportTable
 
 CEILING_FILE = Path("benchmarks/results/observable-ceiling.json")
@@ -27,11 +28,12 @@ def load_ceiling(fingerprint: str, path: Path = CEILING_FILE) -> dict[str, dict]
     return raw.get("scenarios") or None
 
 
-def ceiling_table(fingerprint: str, scenarios: list[str], path: Path = CEILING_FILE) -> ReportTable | None:
-    """The ceiling of ``scenarios`` (a name missing from the file is left out) as one report table, or None."""
-    found = load_ceiling(fingerprint, path)
+def ceiling_tables(data: Path, scenarios: list[str], path: Path = CEILING_FILE) -> list[ReportTable]:
+    """The ceiling of ``scenarios`` on dataset ``data`` (a name missing from the file is left out) as one report
+    table, or no table when the file was measured on other data or has none of them."""
+    found = load_ceiling(data_fingerprint(data), path)
     if not found:
-        return None
+        return []
     rows = []
     for s in scenarios:
         r = found.get(s)
@@ -40,9 +42,9 @@ def ceiling_table(fingerprint: str, scenarios: list[str], path: Path = CEILING_F
         rows.append([s, f"{r['auc_no_position']:.4f}", f"{r['auc_position']:.4f}", f"{r['oracle_auc']:.4f}",
                      f"{r['events']['test']:,} / {r['test_clicks']:,}"])
     if not rows:
-        return None
-    return ReportTable(
+        return []
+    return [ReportTable(
         "Observable ceiling: a GBDT on hand-made features from the same columns (benchmarks/observable_ceiling.py)",
         ["scenario", "GBDT test AUC, no position", "with position", "oracle AUC", "test events / clicks"], rows,
         "The bar a deep model on the same inputs should reach; the models above are scored position-free, so "
-        "compare them with the no-position column.")
+        "compare them with the no-position column.")]

@@ -6,6 +6,7 @@ Shapes:
 
 from __future__ import annotations
 
+import functools
 import json
 from pathlib import Path
 
@@ -38,13 +39,26 @@ def _hash_array(h, arr) -> None:
 def data_fingerprint(data: Path) -> str:
     """The identity of a canonical dataset's content: its ``dataset.yaml`` (parsed) and every column of every
     Parquet file, value by value. File bytes are not used: two machines with other Polars/Arrow versions write
-    the same table to Parquet files of other sizes (seen: the same ``small`` simulation, 2026-12-02)."""
+    the same table to Parquet files of other sizes (seen: the same ``small`` simulation, 2026-12-02).
+
+    Reading every column is slow on large data, so the result is kept per process for as long as no file of
+    the folder changes (path, size and modification time of ``dataset.yaml`` and each Parquet file)."""
+    data = Path(data).resolve()
+    files = [data / "dataset.yaml"]
+    for f in sorted(data.glob("*.parquet")):  # a table is a file or a folder of part files
+        files += sorted(f.rglob("*")) if f.is_dir() else [f]
+    stamp = tuple((str(f.relative_to(data)), f.stat().st_size, f.stat().st_mtime_ns) for f in files if f.exists())
+    return _fingerprint(str(data), stamp)
+
+
+@functools.lru_cache(maxsize=16)
+def _fingerprint(data_dir: str, stamp: tuple) -> str:
     import hashlib
 
     import pyarrow.parquet as pq
     import yaml
 
-    data = Path(data)
+    data = Path(data_dir)
     meta = yaml.safe_load((data / "dataset.yaml").read_text())
     h = hashlib.sha256(json.dumps(meta, sort_keys=True, default=str).encode())
     for f in sorted(data.glob("*.parquet")):

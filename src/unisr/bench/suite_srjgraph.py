@@ -34,8 +34,7 @@ from pathlib import Path
 
 from rich.console import Console
 
-from unisr.bench.ceiling import ceiling_table
-from unisr.bench.fingerprint import data_fingerprint
+from unisr.bench.ceiling import ceiling_tables
 from unisr.bench.matrix import Override, RunSpec, epoch_limit_note, invocation, run_matrix, suite_options
 from unisr.bench.plots import bar_plot
 from unisr.bench.provision import ensure_simulated
@@ -362,7 +361,7 @@ def srjgraph_suite(out: Path, data: Path | None, seeds: int, sets: list[str], mo
         raise SuiteError(f"no finished runs under {out / 'runs'} for these tables and models")
     res = Results(runs, seeds)
     out_tables = report_tables(res, tables, seeds)
-    out_tables += [t for t in [ceiling_table(data_fingerprint(data), [SEARCH, REC])] if t is not None]
+    out_tables += ceiling_tables(data, [SEARCH, REC])
     lines = claims(res)
     lines.insert(0, ["(training budget)", "n/a", epoch_limit_note(runs)])
     out_tables.append(ReportTable("The paper's claims (sections 5.4-5.6) on this data",

@@ -35,8 +35,7 @@ from pathlib import Path
 import numpy as np
 from rich.console import Console
 
-from unisr.bench.ceiling import ceiling_table
-from unisr.bench.fingerprint import data_fingerprint
+from unisr.bench.ceiling import ceiling_tables
 from unisr.bench.matrix import Override, RunSpec, epoch_limit_note, invocation, run_matrix, suite_options
 from unisr.bench.plots import bar_plot, heatmaps, norm_entropy, pca2, scatter2d, silhouette
 from unisr.bench.probes import gate_utilisation, scenario_representations, untrained_representations
@@ -353,9 +352,7 @@ def treems_suite(out: Path, data: Path | None, seeds: int, sets: list[str], mode
     claims: list[str] = []
     summary: dict = {"rows": {}, "traffic": {s: traffic.get(s, 0) for s in leaves}}
     tables = [table2(by, seeds, summary, claims)]
-    ceiling = ceiling_table(data_fingerprint(data), ["share"])  # the share leaves pooled, as in table 2
-    if ceiling is not None:
-        tables.append(ceiling)
+    tables += ceiling_tables(data, ["share"])  # the share leaves pooled, as in table 2
     table, figures = head_tail_section(by, data, out, leaves, traffic, summary, claims)
     tables.append(table)
     seed0 = {n: out / "runs" / n / "seed0" for n in ("TreeMS", "TreeMS-no-Laux", "MMoE")}

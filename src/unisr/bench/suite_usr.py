@@ -23,8 +23,7 @@ from pathlib import Path
 import numpy as np
 from rich.console import Console
 
-from unisr.bench.ceiling import ceiling_table
-from unisr.bench.fingerprint import data_fingerprint
+from unisr.bench.ceiling import ceiling_tables
 from unisr.bench.matrix import Override, RunSpec, epoch_limit_note, invocation, run_matrix, suite_options
 from unisr.bench.provision import require_scenarios
 from unisr.bench.records import has_model
@@ -295,9 +294,7 @@ def usr_suite(out: Path, data: Path | None, seeds: int, sets: list[str], models:
     claims: list[str] = []
     rs = Rows(by)
     tables = [table1(rs, backbones, seeds, oracle, summary, claims)]
-    ceiling = ceiling_table(data_fingerprint(data), ["search_text", "feed_main"])  # CTR only: no CTCVR ceiling yet
-    if ceiling is not None:
-        tables.append(ceiling)
+    tables += ceiling_tables(data, ["search_text", "feed_main"])  # CTR only: no CTCVR ceiling yet
     if opts["ablation"] and "star" in backbones:
         tables.append(ablation_table(rs, summary, claims))
     if dims and "star" in backbones:

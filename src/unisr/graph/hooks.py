@@ -11,9 +11,8 @@ Shapes:
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
+from collections.abc import Sequence
 from pathlib import Path
-from typing import Any
 
 from unisr.data.features import FeatureEncoder
 from unisr.data.loader import QueryTable
@@ -21,33 +20,11 @@ from unisr.graph.social_hook import SocialHook, SocialSpec
 from unisr.graph.target_aware_hook import SRJGraphHook, TargetAwareSpec
 
 SamplerSpec = TargetAwareSpec | SocialSpec
-SPECS: dict[str, type[TargetAwareSpec] | type[SocialSpec]] = {"graph:srjgraph": TargetAwareSpec,
-                                                              "graph:social": SocialSpec}
 
-__all__ = ["HOOKS", "SPECS", "SRJGraphHook", "SamplerSpec", "SocialHook", "SocialSpec", "TargetAwareSpec",
-           "hook_for", "make_social_hook", "make_srjgraph_hook"]
+__all__ = ["SRJGraphHook", "SamplerSpec", "SocialHook", "SocialSpec", "TargetAwareSpec", "hook_for"]
 
 
 def hook_for(spec: SamplerSpec, root: str | Path, encoder: FeatureEncoder, queries: QueryTable | None,
              graph_dir: str | Path, scenarios: Sequence[str] | None = None) -> SRJGraphHook | SocialHook:
     """The batch hook of a model's sampler spec, on the dataset's cached graph of its training window."""
     return spec.build(root, encoder, queries, graph_dir, scenarios)
-
-
-def make_srjgraph_hook(root: str | Path, encoder: FeatureEncoder, queries: QueryTable | None,
-                       params: Mapping[str, Any], graph_dir: str | Path,
-                       scenarios: Sequence[str] | None = None) -> SRJGraphHook:
-    """``hook_for(TargetAwareSpec.from_params(params), ...)``: ``params`` is a resolved model config (every
-    sampling field present; prefer ``Model.sampler_spec(cfg)`` and ``hook_for``)."""
-    return TargetAwareSpec.from_params(params).build(root, encoder, queries, graph_dir, scenarios)
-
-
-def make_social_hook(root: str | Path, encoder: FeatureEncoder, queries: QueryTable | None,
-                     params: Mapping[str, Any], graph_dir: str | Path) -> SocialHook:
-    """``hook_for(SocialSpec.from_params(params), ...)``: ``params`` is a resolved model config (``views`` and
-    ``fanouts`` present; prefer ``Model.sampler_spec(cfg)`` and ``hook_for``)."""
-    return SocialSpec.from_params(params).build(root, encoder, queries, graph_dir)
-
-
-# model need -> hook factory
-HOOKS = {"graph:srjgraph": make_srjgraph_hook, "graph:social": make_social_hook}

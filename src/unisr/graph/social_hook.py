@@ -7,10 +7,10 @@ Shapes:
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
+from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, ClassVar
+from typing import TYPE_CHECKING, ClassVar
 
 import numpy as np
 import torch
@@ -21,7 +21,6 @@ from unisr.data.loader import QueryTable
 from unisr.graph.build import social_type
 from unisr.graph.store import HeteroGraph
 from unisr.graph.subgraph import SocialHop, SocialNeighbourhood, SocialSubgraph
-from unisr.graph.target_aware_hook import _required
 
 if TYPE_CHECKING:
     from unisr.graph.samplers.blocks import Blocks
@@ -39,7 +38,6 @@ class SocialSpec:
     views: tuple[str, ...] | None
     fanouts: tuple[int, ...]
     need: ClassVar[str] = "graph:social"
-    FIELDS: ClassVar[tuple[str, ...]] = ("views", "fanouts")
 
     def __post_init__(self) -> None:
         if self.views is not None:
@@ -48,11 +46,6 @@ class SocialSpec:
         if not fan or any(f < 1 for f in fan):
             raise ValueError(f"fanouts must be a non-empty list of fanouts >= 1, got {list(self.fanouts)}")
         object.__setattr__(self, "fanouts", fan)
-
-    @classmethod
-    def from_params(cls, params: Mapping[str, Any]) -> SocialSpec:
-        """The spec from a resolved model config's parameters (every field required; other keys ignored)."""
-        return cls(**_required(cls, params, cls.FIELDS))
 
     def build(self, root: str | Path, encoder: FeatureEncoder, queries: QueryTable | None, graph_dir: str | Path,
               scenarios: Sequence[str] | None = None) -> SocialHook:

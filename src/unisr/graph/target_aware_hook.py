@@ -7,10 +7,10 @@ Shapes:
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
+from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, ClassVar
+from typing import ClassVar
 
 import numpy as np
 import torch
@@ -20,14 +20,6 @@ from unisr.data.features import FeatureEncoder
 from unisr.data.loader import QueryTable
 from unisr.graph.store import HeteroGraph
 from unisr.graph.subgraph import TargetAwareSubgraph, TreeHop
-
-
-def _required(cls: type, params: Mapping[str, Any], keys: Sequence[str]) -> dict[str, Any]:
-    missing = [k for k in keys if k not in params]
-    if missing:
-        raise ValueError(f"{cls.__name__} needs {', '.join(missing)} (from the model's config); got "
-                         f"{sorted(params)}")
-    return {k: params[k] for k in keys}
 
 
 def _widths(name: str, widths: Sequence[int]) -> tuple[int, ...]:
@@ -51,18 +43,12 @@ class TargetAwareSpec:
     category_filter: bool  # user -> item hops keep the target item's category only
     temporal: bool  # only clicks made strictly before the target event
     need: ClassVar[str] = "graph:srjgraph"
-    FIELDS: ClassVar[tuple[str, ...]] = ("user_widths", "item_widths", "category_filter", "temporal")
 
     def __post_init__(self) -> None:
         object.__setattr__(self, "user_widths", _widths("user_widths", self.user_widths))
         object.__setattr__(self, "item_widths", _widths("item_widths", self.item_widths))
         object.__setattr__(self, "category_filter", bool(self.category_filter))
         object.__setattr__(self, "temporal", bool(self.temporal))
-
-    @classmethod
-    def from_params(cls, params: Mapping[str, Any]) -> TargetAwareSpec:
-        """The spec from a resolved model config's parameters (every field required; other keys ignored)."""
-        return cls(**_required(cls, params, cls.FIELDS))
 
     def build(self, root: str | Path, encoder: FeatureEncoder, queries: QueryTable | None, graph_dir: str | Path,
               scenarios: Sequence[str] | None = None) -> SRJGraphHook:

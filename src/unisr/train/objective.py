@@ -42,10 +42,6 @@ class Objective(nn.Module):
         self.weights = dict(weights)
         self.position_bias = position_bias
 
-    @staticmethod
-    def label(batch: Batch, task: str) -> Tensor:
-        return batch.label(task)
-
     def add_training_terms(self, batch: Batch, out: dict[str, Tensor]) -> dict[str, Tensor]:
         """The training logits: the model's outputs with the position bias added to the click logit."""
         if self.position_bias is None or batch.position is None or POSITION_TASK not in out:
@@ -64,7 +60,7 @@ class Objective(nn.Module):
         for task, w in self.weights.items():
             if w == 0 or task not in logits:
                 continue
-            loss = F.binary_cross_entropy_with_logits(logits[task], self.label(batch, task))
+            loss = F.binary_cross_entropy_with_logits(logits[task], batch.label(task))
             total = total + w * loss
             parts[f"loss_{task}"] = float(loss.detach())
         extra = getattr(self.model, "extra_losses", None)
@@ -79,13 +75,11 @@ class Objective(nn.Module):
         return {k: v for k, v in self.state_dict().items() if not k.startswith("model.")}
 
     def load_component_state_dict(self, state: dict[str, Tensor]) -> None:
-        missing = set(self.component_state_dict()) ^ set(state)
-        if missing:
-            raise KeyError(f"checkpoint and objective differ in training-only components: {sorted(missing)}")
-        for name, module in self.named_children():
-            if name != "model":
-                prefix = f"{name}."
-                module.load_state_dict({k[len(prefix):]: v for k, v in state.items() if k.startswith(prefix)})
+        """Restore what ``component_state_dict`` gave (the model's weights are restored on their own)."""
+        res = self.load_state_dict(state, strict=False)
+        differ = [k for k in res.missing_keys if not k.startswith("model.")] + list(res.unexpected_keys)
+        if differ:
+            raise KeyError(f"checkpoint and objective differ in training-only components: {sorted(differ)}")
 
 
 def build_position_bias(switch: Literal["auto", "on", "off"], has_position: bool, num_scenarios: int
