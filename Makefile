@@ -33,12 +33,18 @@ bench-env:
 
 # the `small` simulation every benchmark record was made on (fingerprint b475b4b1ebd2cc80), on any x86-64 CPU:
 # numpy and OpenBLAS held to their AVX2 code paths (the simulation depends on them; docs/SIMULATOR.md)
+# SIM_VERSION=2: data version 2 (CPU-independent, no switches needed; docs/SIMULATOR.md "Data version 2")
 SIM ?= /tmp/sim_small
+SIM_VERSION ?= 1
+SIM_FP_1 := b475b4b1ebd2cc80
+SIM_FP_2 := 7b156291b27949f3
 sim-recorded: $(STAMP)
-	NPY_DISABLE_CPU_FEATURES="X86_V4 AVX512_ICL AVX512_SPR" OPENBLAS_CORETYPE=Haswell \
-		$(BIN)/unisr simulate --preset small --seed 0 --out $(SIM)
+	if [ "$(SIM_VERSION)" = 1 ]; then \
+		NPY_DISABLE_CPU_FEATURES="X86_V4 AVX512_ICL AVX512_SPR" OPENBLAS_CORETYPE=Haswell \
+		$(BIN)/unisr simulate --preset small --seed 0 --out $(SIM); \
+	else $(BIN)/unisr simulate --preset small --seed 0 --set version=$(SIM_VERSION) --out $(SIM); fi
 	$(BIN)/python -c "from unisr.bench.fingerprint import data_fingerprint as f; fp = f('$(SIM)'); \
-		print('fingerprint', fp); raise SystemExit(fp != 'b475b4b1ebd2cc80')"
+		print('fingerprint', fp); raise SystemExit(fp != '$(SIM_FP_$(SIM_VERSION))')"
 
 # docs/BENCHMARKS.md from the benchmark output files in benchmarks/results/ (unisr.bench.page; reads no records)
 benchmarks-page: $(STAMP)

@@ -60,3 +60,24 @@ def test_stale_run_names_the_differing_keys(tmp_path):
     (run / "config.yaml").write_text(yaml.safe_dump({"train": {"epochs": 2, "lr": 0.1}, "data_path": "/a"}))
     assert stale_run(run, {"train": {"epochs": 2, "lr": 0.1, "new_key": 1}, "data_path": "/b"}) == []
     assert stale_run(run, {"train": {"epochs": 4, "lr": 0.1}}) == ["train.epochs: run 2, row 4"]
+
+
+def test_a_key_without_inputs_is_a_record_of_version_1(tmp_path):
+    import json
+
+    from unisr.bench.records import INPUTS_BEFORE_KEY, RecordStore, effective, inputs_of
+
+    run = tmp_path / "run"
+    run.mkdir()
+    for f in ("metrics.json", "config.yaml"):
+        (run / f).write_text("{}")
+    old = {"row": "dnn", "model": "dnn", "sets": [], "seed": 0, "data": "x", "budget": {}}
+    store = RecordStore(tmp_path / "rec")
+    store.save(run, old)
+    store = RecordStore(tmp_path / "rec")
+    assert store.find({**old, "inputs": INPUTS_BEFORE_KEY}) is not None
+    assert store.find({**old, "inputs": {"version": 2, "position_bias": "auto"}}) is None
+    assert effective(old) == effective({**old, "inputs": INPUTS_BEFORE_KEY})
+    assert inputs_of({"data": {"inputs": {"version": 2}}, "train": {"position_bias": "auto"}}) == {
+        "version": 2, "position_bias": "auto"}
+    assert json.loads(effective(old))["inputs"] == INPUTS_BEFORE_KEY

@@ -108,3 +108,24 @@ def test_scenario_metrics_per_scenario_and_oracle():
     assert res["overall"]["oracle_auc"] == pytest.approx(roc_auc_score(y, p))
     assert res["scenarios"]["b"]["auc"] == pytest.approx(roc_auc_score(y[sc == 1], p[sc == 1]))
     assert "mrr" in res["overall"] and "hr@5" in res["overall"]
+
+
+def test_oracle_auc_no_position_is_the_auc_of_the_position_free_truth():
+    import numpy as np
+    from sklearn.metrics import roc_auc_score
+
+    from unisr.evaluate.metrics import ScenarioMetrics
+
+    rng = np.random.default_rng(0)
+    y = (rng.random(400) < 0.3).astype(np.float32)
+    p = rng.random(400).astype(np.float32)
+    pos = rng.integers(0, 10, 400)
+    logit = np.log(p / (1 - p))
+    p_nopos = 1 / (1 + np.exp(-(logit + 0.8 * np.log2(1 + pos))))  # the position term removed by hand
+    p_nopos[:5] = np.nan  # unknown rows are left out
+    m = ScenarioMetrics(["a"])
+    m.update(scenario=np.zeros(400, np.int64), label=y, prob=p, user=np.arange(400), p_true=p,
+             p_true_no_position=p_nopos.astype(np.float32))
+    out = m.compute()["scenarios"]["a"]
+    assert abs(out["oracle_auc_no_position"] - roc_auc_score(y[5:], p_nopos[5:])) < 1e-9
+    assert abs(out["oracle_auc"] - roc_auc_score(y, p)) < 1e-9

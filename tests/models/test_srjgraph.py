@@ -84,7 +84,7 @@ def test_empty_neighbourhoods_are_masked():
 def _side(net, b):
     e_u = net.user_emb(b.subgraph.user_seed_feat)
     e_p = net.item_emb(b.subgraph.item_seed_feat)
-    e_q = net.query_emb(b.sequences["query_tokens"][0])
+    e_q = net.query_emb(b)
     return net._side(b.subgraph, "user", "user", e_u, e_q, e_p, torch.cat([e_u, e_q, e_p], -1))
 
 
@@ -99,7 +99,7 @@ def dense_side(net, sub, side, seed_kind, e_u, e_q, e_p, e_i):
     for h, kind in enumerate(kinds):
         hop = sub.hops(side)[h]
         pre_kind = seed_kind if h == 0 else kinds[h - 1]
-        e0.append(net._upstream(net._entity(pre_kind, hop.pre_feat), net.query_emb(hop.qtok),
+        e0.append(net._upstream(net._entity(pre_kind, hop.pre_feat), net.query_emb.terms(hop.qtok),
                                 net._entity(kind, hop.feat), kind))
         masks.append(hop.mask)
     seed_e0 = net._upstream(e_p if seed_kind == "user" else e_u, e_q, e_u if seed_kind == "user" else e_p, seed_kind)
@@ -132,7 +132,7 @@ def test_reachable_node_aggregation_equals_dense(flags, empty):
                 unit.attn.in_proj_bias.normal_()
         e_u = net.user_emb(b.subgraph.user_seed_feat)
         e_p = net.item_emb(b.subgraph.item_seed_feat)
-        e_q = net.query_emb(b.sequences["query_tokens"][0])
+        e_q = net.query_emb(b)
         e_i = torch.cat([e_u, e_q, e_p], -1)
         out = []
         for side, kind in (("user", "user"), ("item", "item")):
@@ -172,7 +172,7 @@ def test_intention_switch():
     def side(net, scale):
         e_u = net.user_emb(b.subgraph.user_seed_feat)
         e_p = net.item_emb(b.subgraph.item_seed_feat)
-        e_q = net.query_emb(b.sequences["query_tokens"][0])
+        e_q = net.query_emb(b)
         e_i = torch.cat([e_u, e_q, e_p], -1) * scale
         return net._side(b.subgraph, "user", "user", e_u, e_q, e_p, e_i)
 

@@ -14,13 +14,13 @@ def test_sequences_mean_pooled_over_mask():
     b.sequences["query_tokens"] = (ids, ids > 0)
     out = emb(b)
     assert out.shape == (3, emb.out_dim) and emb.out_dim == 3 * 8 + 4 + 1
-    w = emb.bags["query_tokens"].weight
+    w = emb.seq.table("query_tokens").weight
     q = out[:, 24:28]
     assert torch.allclose(q[0], (w[1] + w[2]) / 2)
     assert torch.allclose(q[1], torch.zeros(4))  # empty query (recommendation) pools to zeros
     assert torch.allclose(q[2], w[5])
     out.sum().backward()
-    assert emb.bags["query_tokens"].weight.grad.is_sparse
+    assert emb.seq.table("query_tokens").weight.grad.is_sparse
 
 
 def test_missing_sequence_gives_zeros():

@@ -11,8 +11,15 @@ def test_empty_query_uses_reserved_term():
     q = QueryEmbedding(20, 8, sparse=False)
     tok = torch.tensor([[0, 0, 0, 0], [3, 5, 0, 0]])
     e = q(tok)
-    assert torch.allclose(e[0], 4 * q.table.weight[20])  # padded to full length with the reserved id
+    assert torch.allclose(e[0], q.empty)  # the empty query: its own learned vector (the reserved term)
     assert torch.allclose(e[1], q.table.weight[3] + q.table.weight[5])  # sum pooling (eq. 3)
+
+
+def test_shared_table_is_not_copied():
+    table = torch.nn.Embedding(20, 8, padding_idx=0)
+    q = QueryEmbedding(20, 8, sparse=False, table=table)
+    assert q.terms is table and "table.weight" not in q.state_dict()
+    assert torch.allclose(q(torch.tensor([[7, 0]]))[0], table.weight[7])
 
 
 def test_field_embedding_per_field_sizes():

@@ -29,7 +29,7 @@ def test_field_stack_gives_every_feature_one_vector_of_one_size():
     # a dense feature is its value times a learned vector
     assert torch.allclose(x[:, fs.names.index("user.age")], b.dense[:, :1] * fs.dense_vec[0])
     x.sum().backward()
-    assert fs.embedding.groups[0].weight.grad.is_sparse and fs.bags[0].weight.grad.is_sparse
+    assert fs.embedding.groups[0].weight.grad.is_sparse and fs.seq.table("item.category_path").weight.grad.is_sparse
 
 
 def test_field_stack_without_query_or_scenario():

@@ -48,8 +48,8 @@ def test_homogeneous_layout_and_prediction():
 def test_one_sparse_rule_and_the_override():
     schema = cases.schema()  # a few hundred rows: dense below SPARSE_AUTO_ROWS
     assert sum(f.vocab_size for f in schema.sparse) < SPARSE_AUTO_ROWS
-    assert not TreeGNNRanker.inputs(schema, TreeGNNConfig())[0].tables[0].sparse
-    assert TreeGNNRanker.inputs(schema, TreeGNNConfig(sparse_grad=True))[0].tables[0].sparse
+    assert not TreeGNNRanker.inputs(schema, TreeGNNConfig())[0].fields.tables[0].sparse
+    assert TreeGNNRanker.inputs(schema, TreeGNNConfig(sparse_grad=True))[0].fields.tables[0].sparse
 
 
 def test_sampler_spec_and_missing_sample():

@@ -114,7 +114,7 @@ def test_run_trains_with_it_and_serves_without_it(pos_data, tmp_path):
 
 @pytest.mark.parametrize(("given", "read"), [("off", "off"), ("on", "on"), ("auto", "auto"), ("'off'", "off")])
 def test_switch_reads_yaml_on_off_as_words(given, read):
-    assert resolve_config("dnn").train.position_bias == "off"  # the default until issue 31's inputs land
+    assert resolve_config("dnn").train.position_bias == "auto"  # on where the events have positions (issue 31)
     assert resolve_config("dnn", sets=[f"train.position_bias={given}"]).train.position_bias == read
     with pytest.raises(ConfigError, match="train.position_bias"):
         resolve_config("dnn", sets=["train.position_bias=sometimes"])

@@ -17,7 +17,7 @@ from pathlib import Path
 
 from rich.console import Console
 
-from unisr.bench.records import RecordStore, budget_of, portable_sets, stale_run
+from unisr.bench.records import RecordStore, budget_of, inputs_of, portable_sets, stale_run
 from unisr.bench.registry import SuiteError
 
 Scalar = str | int | float | bool | None
@@ -143,7 +143,7 @@ class _Matrix:
 
     def key(self, row: RunSpec, sets: list[str], seed: int, budget: dict) -> dict:
         return {"row": row.name, "model": row.model, "sets": portable_sets(sets, self.out), "seed": seed,
-                "data": self.fp, "budget": budget}
+                "data": self.fp, "budget": budget["budget"], "inputs": budget["inputs"]}
 
     def one(self, row: RunSpec, seed: int, budget: dict | None) -> dict | None:
         """The metrics of (row, seed): from its run folder, the record, or trained now (None: left out)."""
@@ -178,9 +178,11 @@ class _Matrix:
 
 
 def _budget(row: RunSpec, data: Path, sets: list[str]) -> dict:
+    """The budget and the inputs (``records.inputs_of``) of a row's resolved config, for its record key."""
     from unisr.train.run import run_config
 
-    return budget_of(run_config(row.model, data, sets=[*sets, *row.sets], seed=0).model_dump(mode="json"))
+    cfg = run_config(row.model, data, sets=[*sets, *row.sets], seed=0).model_dump(mode="json")
+    return {"budget": budget_of(cfg), "inputs": inputs_of(cfg)}
 
 
 def run_matrix(models: Sequence[str | RunSpec], data: Path, out: Path, seeds: int,

@@ -1,10 +1,11 @@
 """The record store: finished runs kept in git (``metrics.json``, ``config.yaml``) with a ``record.json`` key,
 found by that key wherever they lie in a suite's record folder; and the stale-run check of a run folder.
 
-A key is ``{"row", "model", "sets", "seed", "data", "budget"}``: the matrix row's name, the registered model,
-every override (``key=value`` strings as the config reads them; order and repeats do not matter), the training
-seed, the :func:`~unisr.bench.fingerprint.data_fingerprint` and the training budget the config resolved to
-(:data:`BUDGET_KEYS`). Folder names carry none of it: a record lies in ``<root>/<row slug>/seed<k>-<hash>/``.
+A key is ``{"row", "model", "sets", "seed", "data", "budget", "inputs"}``: the matrix row's name, the registered
+model, every override (``key=value`` strings as the config reads them; order and repeats do not matter), the
+training seed, the :func:`~unisr.bench.fingerprint.data_fingerprint`, the training budget the config resolved to
+(:data:`BUDGET_KEYS`) and its input version and position-bias switch (:func:`inputs_of`; a key without them is
+a record made before, :data:`INPUTS_BEFORE_KEY`). Folder names carry none of it: a record lies in ``<root>/<row slug>/seed<k>-<hash>/``.
 
 Shapes:
     (no tensors) key dict -> record folder
@@ -24,9 +25,21 @@ RECORD_FILES = ("metrics.json", "config.yaml")
 BUDGET_KEYS = (("train", "epochs"), ("train", "max_steps_per_epoch"), ("train", "patience"))
 
 
+# what a record made before the key carried the inputs was trained with (issue 31): input version 1, no position
+# bias; a key without "inputs" reads as this
+INPUTS_BEFORE_KEY = {"version": 1, "position_bias": "off"}
+
+
 def budget_of(config: dict) -> dict:
     """The training budget of a resolved config (``RunConfig.model_dump()`` or a run's ``config.yaml``)."""
     return {f"{sec}.{k}": (config.get(sec) or {}).get(k) for sec, k in BUDGET_KEYS}
+
+
+def inputs_of(config: dict) -> dict:
+    """The input version and the position-bias switch of a resolved config: defaults that change what a run
+    means without any ``--set`` (``data.inputs.version``, ``train.position_bias``), so they belong to the key."""
+    inputs = ((config.get("data") or {}).get("inputs") or {})
+    return {"version": inputs.get("version", 1), "position_bias": (config.get("train") or {}).get("position_bias", "off")}
 
 
 def effective(key: dict) -> str:
@@ -34,7 +47,8 @@ def effective(key: dict) -> str:
     order does not matter: ``--set a=1 --set b=2`` and ``--set b=2 --set a=1`` are the same run), canonical."""
     from unisr.pipeline.config import parse_set
 
-    return json.dumps({**key, "sets": parse_set(list(key.get("sets", [])))}, sort_keys=True, default=str)
+    return json.dumps({"inputs": INPUTS_BEFORE_KEY, **key, "sets": parse_set(list(key.get("sets", [])))},
+                      sort_keys=True, default=str)
 
 
 def slug(name: str) -> str:

@@ -22,6 +22,7 @@ class Batch:
         event_id: [B] long
         request_id: [B] long or None (impressions shown together)
         p_click: [B] float or None (the simulator's true click probability)
+        p_click_no_position: [B] float or None (the same with the position term removed, where the truth has it)
         sequences: name -> (ids [B, L] long, mask [B, L] bool), e.g. ``history``, ``query_tokens``
         query_emb: [B, Q] float or None (visual queries)
         trigger_index: [B] long or None (similar-product search trigger item)
@@ -32,6 +33,8 @@ class Batch:
             None when the dataset has no ``events.position`` values. Read by training-only components
             (``unisr.nn.position.PositionBias`` in ``train/objective.py``), never by a model, so a model's
             score is position-free and serving needs no position.
+        vectors: name -> [B, k] float, the schema's vector fields (``item.image_emb``, ``trigger.image_emb``,
+            ``query.emb`` ...; zeros where a sample has none)
     """
 
     scenario_id: Tensor
@@ -43,6 +46,7 @@ class Batch:
     event_id: Tensor
     request_id: Tensor | None = None
     p_click: Tensor | None = None
+    p_click_no_position: Tensor | None = None
     sequences: dict[str, tuple[Tensor, Tensor]] = field(default_factory=dict)
     query_emb: Tensor | None = None
     trigger_index: Tensor | None = None
@@ -50,6 +54,7 @@ class Batch:
     ts: Tensor | None = None
     subgraph: object | None = None  # a typed sampled subgraph (unisr.graph.subgraph) or None
     position: Tensor | None = None
+    vectors: dict[str, Tensor] = field(default_factory=dict)
 
     def __len__(self) -> int:
         return int(self.scenario_id.shape[0])

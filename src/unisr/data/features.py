@@ -37,6 +37,7 @@ import numpy as np
 import pyarrow as pa
 import pyarrow.compute as pc
 
+from unisr.data.inputs import QUERY_VECTOR_SPACE, Inputs
 from unisr.data.reader import has_table, read_table, table_columns
 from unisr.data.schema import DatasetSpec, FeatureDecl
 from unisr.data.vocab import (
@@ -50,7 +51,7 @@ from unisr.data.vocab import (
 )
 
 __all__ = ["ITEM_AGE", "OOV", "DenseTransform", "FeatureEncoder", "FeatureSchema", "SequenceField",
-           "SparseField", "Vocabulary", "pad_lists", "to_numpy"]
+           "SparseField", "VectorField", "Vocabulary", "pad_lists", "to_numpy"]
 
 ITEM_AGE = "event.item_age"  # the event-level dense field: log1p(days since the item's creation), scaled
 ID_VOCABS = ("train", "entities")  # FeatureEncoder.fit(id_vocab=...)
@@ -66,11 +67,32 @@ class SparseField:
 
 @dataclass
 class SequenceField:
+    """A list-of-ids field. ``vocab``: the key of the embedding table it is pooled with (fields with the same key
+    share one table: a shared vocabulary, ``unisr.data.inputs``, or a trigger item's copy of an item field);
+    "" = a table of its own."""
+
     name: str
     table: str
     vocab_size: int
     max_len: int
     embed_dim: int
+    vocab: str = ""
+
+    @property
+    def table_key(self) -> str:
+        return self.vocab or self.name
+
+
+@dataclass
+class VectorField:
+    """A fixed-size float vector per sample (``item.image_emb``, ``trigger.image_emb``, ``query.emb``).
+    ``space``: vectors of one space are projected by one matrix in every model; ``embed_dim``: its output size."""
+
+    name: str
+    table: str
+    dim: int
+    embed_dim: int
+    space: str
 
 
 @dataclass
@@ -86,6 +108,7 @@ class FeatureSchema:
     num_items: int
     tree_paths: list[list[str]] | None = None
     extra: dict = field(default_factory=dict)
+    vectors: list[VectorField] = field(default_factory=list)
 
     @property
     def num_scenarios(self) -> int:
@@ -105,7 +128,17 @@ class FeatureSchema:
         d = dict(d)
         d["sparse"] = [SparseField(**f) for f in d["sparse"]]
         d["sequences"] = [SequenceField(**f) for f in d["sequences"]]
+        d["vectors"] = [VectorField(**f) for f in d.get("vectors", [])]
         return cls(**d)
+
+    def item_node_terms(self) -> int:
+        """Title terms per item node of the graph models (SRJGraph eqs. 1-3: an item's attributes include its
+        title terms, embedded with the query-term table): the title's ``max_len`` when titles and queries share
+        a vocabulary, else 0. ``SRJGraphHook`` appends that many title ids to each item node's fields."""
+        title, query = self.sequence("item.title_tokens"), self.sequence("query_tokens")
+        if title is None or query is None or not title.vocab or title.vocab != query.vocab:
+            return 0
+        return title.max_len
 
 
 # -------------------------------------------------------------------------------------------- encoder
@@ -144,8 +177,10 @@ class _FitState:
     """
 
     def __init__(self, root: str | Path, tables: dict[str, pa.Table], embed_dim: int,
-                 over: dict[str, int], id_vocabs: dict[str, Vocabulary] | None = None) -> None:
+                 over: dict[str, int], id_vocabs: dict[str, Vocabulary] | None = None,
+                 inputs: Inputs | None = None) -> None:
         self.root, self.tables, self.embed_dim, self.over = root, tables, embed_dim, over
+        self.inputs = inputs or Inputs()
         self.id_vocabs = id_vocabs or {}  # user_id / item_id vocabularies fitted on the training events
         # entity tables sorted by id so that entity index = position + 1
         self.order = {t: np.argsort(to_numpy(tables[t][c]), kind="stable")
@@ -158,6 +193,8 @@ class _FitState:
         self.dense_names: list[str] = []
         self.seq_fields: list[SequenceField] = []
         self.item_seq: dict[str, tuple[np.ndarray, np.ndarray]] = {}
+        self.item_vec: dict[str, np.ndarray] = {}
+        self.vec_fields: list[VectorField] = []
 
     def dim_of(self, name: str, d: FeatureDecl) -> int:
         return self.over.get(name) or d.embed_dim or self.embed_dim
@@ -194,7 +231,7 @@ class _FitState:
             pad = (np.zeros((1, max_len), np.int64), np.zeros((1, max_len), bool))
             self.item_seq[name] = (np.vstack([pad[0], ids]), np.vstack([pad[1], mask]))
             self.seq_fields.append(SequenceField(name, d.table, int(ids.max(initial=0)) + 1, max_len,
-                                                 self.dim_of(name, d)))
+                                                 self.dim_of(name, d), self.inputs.vocab_of(d.table, d.column) or ""))
 
     def _add_query(self, d: FeatureDecl) -> None:
         # query token sequences are looked up per event by the loader (``QueryTable``); the schema only
@@ -205,7 +242,73 @@ class _FitState:
                 flat = pc.list_flatten(q[d.column])
                 vmax = int(pc.max(flat).as_py() or 0) if len(flat) else 0
                 self.seq_fields.append(SequenceField("query_tokens", "queries", vmax + 2, d.max_len or 8,
-                                                     self.dim_of("query_tokens", d)))
+                                                     self.dim_of("query_tokens", d),
+                                                     self.inputs.vocab_of("queries", d.column) or ""))
+
+    def add_inputs(self, ev_cols: set[str]) -> None:
+        """The version-2 inputs after the declared features (``unisr.data.inputs``): the query's category, the
+        trigger item's content, the item vectors; then every shared vocabulary gets one size and one width."""
+        inp = self.inputs
+        has_q = has_table(self.root, "queries")
+        qcols = set(table_columns(self.root, "queries")) if has_q else set()
+        if inp.query_category and "category" in qcols:
+            cat = read_table(self.root, "queries", ["category"])["category"]
+            vmax = int(pc.max(cat).as_py() or 0) if len(cat) else 0
+            vocab = inp.vocab_of("queries", "category") or ""
+            self.seq_fields.append(SequenceField("query.category", "queries", vmax + 2, 1,
+                                                 self.dim_of("query.category", FeatureDecl(
+                                                     table="queries", column="category", type="sequence")), vocab))
+        items = self.tables["items"]
+        order = self.order["items"]
+        for col in inp.item_vectors:
+            if col not in items.column_names:
+                continue
+            mat = _vectors(items[col].take(pa.array(order)), f"items.parquet column {col!r}")
+            if mat is None:
+                continue
+            name = f"item.{col}"
+            self.item_vec[name] = np.vstack([np.zeros((1, mat.shape[1]), np.float32), mat])
+            self.vec_fields.append(VectorField(name, "items", mat.shape[1], self.over.get(name) or self.embed_dim, col))
+        if inp.trigger_content and "trigger_item_id" in ev_cols:
+            for f in [f for f in self.seq_fields if f.table == "items"]:
+                self.seq_fields.append(SequenceField(f"trigger.{f.name[5:]}", "events", f.vocab_size, f.max_len,
+                                                     f.embed_dim, f.table_key))
+            for v in [v for v in self.vec_fields if v.table == "items"]:
+                self.vec_fields.append(VectorField(f"trigger.{v.name[5:]}", "events", v.dim, v.embed_dim, v.space))
+        image = next((v for v in self.vec_fields if v.name == f"item.{QUERY_VECTOR_SPACE}"), None)
+        if image is not None and "emb" in qcols:
+            qemb = read_table(self.root, "queries", ["emb"])["emb"]
+            lens = pc.list_value_length(qemb).drop_null()
+            if len(lens) and int(pc.max(lens).as_py()) == image.dim:
+                self.vec_fields.append(VectorField("query.emb", "queries", image.dim, image.embed_dim, image.space))
+        self._unify()
+
+    def _unify(self) -> None:
+        """Fields sharing a table get its size (the largest of theirs) and its width (its first field's)."""
+        size: dict[str, int] = {}
+        width: dict[str, int] = {}
+        for f in self.seq_fields:
+            size[f.table_key] = max(size.get(f.table_key, 0), f.vocab_size)
+            width.setdefault(f.table_key, f.embed_dim)
+        for f in self.seq_fields:
+            f.vocab_size, f.embed_dim = size[f.table_key], width[f.table_key]
+
+
+def _vectors(col: pa.ChunkedArray, what: str) -> np.ndarray | None:
+    """A list<float> column of fixed length -> [N, k] float32 (nulls -> zeros); None if every row is null."""
+    col = col.combine_chunks()
+    lens = pc.list_value_length(col).fill_null(0).to_numpy()
+    k = int(lens.max(initial=0))
+    if not k:
+        return None
+    bad = np.flatnonzero((lens != k) & (lens != 0))
+    if len(bad):
+        raise ValueError(f"{what}: row {int(bad[0])} has {int(lens[bad[0]])} values, expected {k} (a fixed-size "
+                         f"vector per row, or null)")
+    out = np.zeros((len(col), k), np.float32)
+    ok = lens == k
+    out[ok] = np.asarray(col.filter(pa.array(ok)).flatten().to_numpy(zero_copy_only=False), np.float32).reshape(-1, k)
+    return out
 
 
 @dataclass
@@ -227,19 +330,24 @@ class FeatureEncoder:
     item_created: np.ndarray | None = None  # [n_items + 1] float64 unix s (NaN row 0) when ITEM_AGE is a field
     age_tf: DenseTransform | None = None  # the ITEM_AGE transform (log1p days, scaled on the training split)
     options: dict = field(default_factory=dict)  # the fit options (id_vocab, id_min_count, item_age, splits)
+    item_vec: dict[str, np.ndarray] = field(default_factory=dict)  # item vectors [n_items + 1, k] (row 0 zeros)
 
     # ------------------------------------------------------------------ fit
     @classmethod
     def fit(cls, root: str | Path, spec: DatasetSpec, embed_dim: int = 16,
             decls: list[FeatureDecl] | None = None, embed_dims: dict[str, int] | None = None, *,
             id_vocab: str = "entities", id_min_count: int = 1, item_age: bool = False,
-            train_splits: tuple[str, ...] = ("train",)) -> FeatureEncoder:
+            train_splits: tuple[str, ...] = ("train",), inputs: Inputs | None = None) -> FeatureEncoder:
         """``embed_dims`` overrides the embedding size per field name (``user_id``, ``user.gender``,
         ``query_tokens`` ...) over the declarations and ``embed_dim``.
 
         ``id_vocab="train"``: ``user_id`` / ``item_id`` rows only for ids with >= ``id_min_count`` events in
         ``train_splits``, the rest share the (trained) OOV row; ``"entities"``: a row per id of the entity
-        tables. ``item_age``: add ``ITEM_AGE`` when items have ``created_ts`` (see the module docstring)."""
+        tables. ``item_age``: add ``ITEM_AGE`` when items have ``created_ts`` (see the module docstring).
+        ``inputs``: the input switches (``unisr.data.inputs``; None = version 1, the inputs before issue 31);
+        its ``item_age`` adds ``ITEM_AGE`` as ``item_age`` does."""
+        inputs = inputs or Inputs()
+        item_age = item_age or inputs.item_age
         if id_vocab not in ID_VOCABS:
             raise ValueError(f"id_vocab {id_vocab!r}: expected one of {ID_VOCABS}")
         decls = list(decls or spec.features or default_feature_decls(root, embed_dim))
@@ -252,9 +360,11 @@ class FeatureEncoder:
         item_ids = np.unique(to_numpy(tables["items"]["item_id"]))
         created, age_tf, id_vocabs = training_window(root, spec, tables["items"], item_ids, id_vocab,
                                                      id_min_count, item_age, train_splits)
-        acc = _FitState(root, tables, embed_dim, dict(embed_dims or {}), id_vocabs)
+        acc = _FitState(root, tables, embed_dim, dict(embed_dims or {}), id_vocabs, inputs)
         for d in decls:
             acc.add(d)
+        ev_cols = set(table_columns(root, "events"))
+        acc.add_inputs(ev_cols)
         if created is not None:
             acc.dense_names.append(ITEM_AGE)
         sparse_fields, seq_fields = acc.sparse_fields, acc.seq_fields
@@ -278,6 +388,7 @@ class FeatureEncoder:
             num_users=len(user_ids),
             num_items=len(item_ids),
             tree_paths=[s.tree_path or [] for s in scen] if any(s.tree_path for s in scen) else None,
+            vectors=acc.vec_fields,
         )
         return cls(
             decls=decls,
@@ -295,7 +406,8 @@ class FeatureEncoder:
             item_created=created,
             age_tf=age_tf,
             options={"id_vocab": id_vocab, "id_min_count": id_min_count, "item_age": created is not None,
-                     "train_splits": list(train_splits)},
+                     "train_splits": list(train_splits), "inputs": inputs.as_dict()},
+            item_vec=acc.item_vec,
         )
 
     # --------------------------------------------------------------- encode
@@ -366,6 +478,8 @@ class FeatureEncoder:
             arrays[f"seq/{k}/ids"], arrays[f"seq/{k}/mask"] = ids, mask
         if self.item_created is not None:
             arrays["item_created"] = self.item_created
+        for k, v in self.item_vec.items():
+            arrays[f"vec/{k}"] = v
         np.savez(out / "encoders.npz", **arrays)
         meta = {
             "decls": [d.model_dump() for d in self.decls],
@@ -400,6 +514,7 @@ class FeatureEncoder:
             item_created=z["item_created"] if "item_created" in z.files else None,
             age_tf=DenseTransform(**meta["item_age"]) if meta.get("item_age") else None,
             options=meta.get("options", {}),  # run folders written before issue 31 have none
+            item_vec={n[4:]: z[n] for n in z.files if n.startswith("vec/")},
         )
 
 

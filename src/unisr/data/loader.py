@@ -181,6 +181,11 @@ class DatasetContext:
                              if "position" in t.column_names else np.full(len(eid), NO_POSITION, np.int64))
         if self.truth is not None:
             a["p_click"] = self.truth.lookup(eid)
+            nopos = self.truth.lookup_no_position(eid)
+            if nopos is not None:
+                a["p_click_no_position"] = nopos
+        schema = enc.schema
+        q = None
         if self.queries is not None and "query_id" in t.column_names:
             q = self.queries.vocab.lookup(to_numpy(t["query_id"]))
             if self.queries.tokens is not None:
@@ -188,6 +193,9 @@ class DatasetContext:
                 a["seqmask/query_tokens"] = self.queries.mask[q]
             if self.queries.emb is not None:
                 a["query_emb"] = self.queries.emb[q]
+            if self.queries.category is not None and schema.sequence("query.category") is not None:
+                a["seq/query.category"] = self.queries.category[q]
+                a["seqmask/query.category"] = self.queries.category_mask[q]
         if "trigger_item_id" in ev:
             a["trigger_index"] = ev["trigger_item_id"]
         if "target_user_id" in ev:
@@ -195,6 +203,20 @@ class DatasetContext:
         for name, (ids, mask) in enc.item_seq.items():
             a[f"seq/{name}"] = ids[i]
             a[f"seqmask/{name}"] = mask[i]
+        trig = ev.get("trigger_item_id", np.zeros(len(i), np.int64))
+        for f in schema.sequences:  # the trigger item's copies of the item sequences (index 0 = no trigger)
+            if f.name.startswith("trigger."):
+                ids, mask = enc.item_seq[f"item.{f.name[8:]}"]
+                a[f"seq/{f.name}"], a[f"seqmask/{f.name}"] = ids[trig], mask[trig]
+        for v in schema.vectors:
+            if v.table == "items":
+                a[f"vec/{v.name}"] = enc.item_vec[v.name][i]
+            elif v.name.startswith("trigger."):
+                a[f"vec/{v.name}"] = enc.item_vec[f"item.{v.name[8:]}"][trig]
+            elif v.name == "query.emb":
+                emb = self.queries.emb if self.queries is not None else None
+                a["vec/query.emb"] = (emb[q] if emb is not None and q is not None and emb.shape[1] == v.dim
+                                      else np.zeros((len(i), v.dim), np.float32))
         hist = history if history is not None else self.history
         if history_len and hist is not None:
             h_items, h_scen, h_mask = hist.lookup(u, ts, history_len)
@@ -217,12 +239,14 @@ def to_batch(c: Chunk) -> Batch:
         event_id=t(a["event_id"]),
         request_id=t(a["request_id"]) if "request_id" in a else None,
         p_click=t(a["p_click"]) if "p_click" in a else None,
+        p_click_no_position=t(a["p_click_no_position"]) if "p_click_no_position" in a else None,
         sequences=seqs,
         query_emb=t(a["query_emb"]) if "query_emb" in a else None,
         trigger_index=t(a["trigger_index"]) if "trigger_index" in a else None,
         target_user_index=t(a["target_user_index"]) if "target_user_index" in a else None,
         ts=t(a["ts"]) if "ts" in a else None,
         position=t(a["position"]) if "position" in a else None,
+        vectors={k[4:]: t(v) for k, v in a.items() if k.startswith("vec/")},
     )
 
 

@@ -115,7 +115,7 @@ SOCIAL = TableSchema(
 TRUTH = TableSchema(
     name="truth",
     required={"event_id": pa.int64(), "p_click": pa.float32()},
-    optional={"p_conversion": pa.float32()},
+    optional={"p_conversion": pa.float32(), "p_click_no_position": pa.float32()},
     key="event_id",
 )
 

@@ -2,8 +2,9 @@
 simulator's true click probability by event id.
 
 Shapes:
-    QueryTable: tokens [n_queries + 1, L] int64, mask [n + 1, L] bool, emb [n + 1, Q] float32 (row 0 = no query)
-    TruthLookup.lookup(event_id [N]) -> [N] float32 (NaN where unknown)
+    QueryTable: tokens [n_queries + 1, L] int64, mask [n + 1, L] bool, emb [n + 1, Q] float32 (row 0 = no query),
+        category / category_mask [n + 1, 1] (the category id + 1, as ``pad_lists`` shifts the category path)
+    TruthLookup.lookup(event_id [N]) -> [N] float32 (NaN where unknown); lookup_no_position likewise
 """
 
 from __future__ import annotations
@@ -15,7 +16,7 @@ import numpy as np
 import pyarrow as pa
 import pyarrow.compute as pc
 
-from unisr.data.reader import has_table, read_table
+from unisr.data.reader import has_table, read_table, table_columns
 from unisr.data.vocab import Vocabulary, pad_lists, to_numpy
 
 
@@ -27,6 +28,8 @@ class QueryTable:
     tokens: np.ndarray | None  # [n + 1, L]
     mask: np.ndarray | None
     emb: np.ndarray | None  # [n + 1, Q]
+    category: np.ndarray | None = None  # [n + 1, 1] int64, category id + 1 (0 = none)
+    category_mask: np.ndarray | None = None  # [n + 1, 1] bool
 
     @classmethod
     def load(cls, root: str | Path, max_len: int) -> QueryTable | None:
@@ -52,25 +55,49 @@ class QueryTable:
                 flat = col.filter(pa.array(ok)).flatten().to_numpy(zero_copy_only=False)
                 e[1:][ok] = np.asarray(flat, np.float32).reshape(-1, dim)
                 emb = e
-        return cls(vocab, tokens, mask, emb)
+        category = category_mask = None
+        if "category" in t.column_names:
+            raw = t["category"].combine_chunks()
+            valid = np.asarray(raw.is_valid())
+            vals = np.asarray(raw.fill_null(0).to_numpy(zero_copy_only=False), np.int64)
+            category = np.zeros((len(raw) + 1, 1), np.int64)
+            category[1:, 0] = np.where(valid, vals + 1, 0)
+            category_mask = category > 0
+        return cls(vocab, tokens, mask, emb, category, category_mask)
 
 
 @dataclass
 class TruthLookup:
-    """``p_click`` by event id (simulated data), sorted arrays for a vectorised join."""
+    """``p_click`` (and ``p_click_no_position`` where the truth has it) by event id (simulated data), sorted
+    arrays for a vectorised join."""
 
     event_id: np.ndarray
     p_click: np.ndarray
+    p_click_no_position: np.ndarray | None = None
 
     @classmethod
     def load(cls, root: str | Path) -> TruthLookup | None:
         if not has_table(root, "truth"):
             return None
-        t = read_table(root, "truth", ["event_id", "p_click"])
+        cols = ["event_id", "p_click"] + [c for c in ("p_click_no_position",) if c in table_columns(root, "truth")]
+        t = read_table(root, "truth", cols)
         eid = t["event_id"].to_numpy()
         order = np.argsort(eid, kind="stable")
-        return cls(eid[order], t["p_click"].to_numpy().astype(np.float32)[order])
+        nopos = (t["p_click_no_position"].to_numpy().astype(np.float32)[order]
+                 if "p_click_no_position" in t.column_names else None)
+        return cls(eid[order], t["p_click"].to_numpy().astype(np.float32)[order], nopos)
+
+    def _pos(self, event_id: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        pos = np.minimum(np.searchsorted(self.event_id, event_id), len(self.event_id) - 1)
+        return pos, self.event_id[pos] == event_id
 
     def lookup(self, event_id: np.ndarray) -> np.ndarray:
-        pos = np.minimum(np.searchsorted(self.event_id, event_id), len(self.event_id) - 1)
-        return np.where(self.event_id[pos] == event_id, self.p_click[pos], np.nan).astype(np.float32)
+        pos, hit = self._pos(event_id)
+        return np.where(hit, self.p_click[pos], np.nan).astype(np.float32)
+
+    def lookup_no_position(self, event_id: np.ndarray) -> np.ndarray | None:
+        """``p_click_no_position`` by event id (NaN where unknown), None when the truth has no such column."""
+        if self.p_click_no_position is None:
+            return None
+        pos, hit = self._pos(event_id)
+        return np.where(hit, self.p_click_no_position[pos], np.nan).astype(np.float32)

@@ -15,7 +15,7 @@ from unisr.evaluate.metrics import ScenarioMetrics
 def evaluate_model(model: nn.Module, batches: Iterable[Batch], scenario_names: list[str],
                    tasks: tuple[str, ...] = ("click",)) -> dict[str, dict]:
     """Returns ``{task: {"overall": {...}, "scenarios": {name: {...}}}}``. Oracle AUC uses ``p_click``
-    (the simulator's truth) for the click task."""
+    (the simulator's truth) for the click task, ``oracle_auc_no_position`` its ``p_click_no_position``."""
     was_training = model.training
     model.eval()
     mets = {t: ScenarioMetrics(scenario_names) for t in tasks}
@@ -36,6 +36,8 @@ def evaluate_model(model: nn.Module, batches: Iterable[Batch], scenario_names: l
                     user=batch.user_index.numpy(),
                     request=None if batch.request_id is None else batch.request_id.numpy(),
                     p_true=batch.p_click.numpy() if (batch.p_click is not None and t == "click") else None,
+                    p_true_no_position=(batch.p_click_no_position.numpy()
+                                        if batch.p_click_no_position is not None and t == "click" else None),
                 )
     finally:
         model.train(was_training)

@@ -145,8 +145,11 @@ class ScenarioMetrics:
     parts: dict[str, list[np.ndarray]] = field(default_factory=dict)
 
     def update(self, *, scenario: np.ndarray, label: np.ndarray, prob: np.ndarray, user: np.ndarray,
-               request: np.ndarray | None = None, p_true: np.ndarray | None = None) -> None:
+               request: np.ndarray | None = None, p_true: np.ndarray | None = None,
+               p_true_no_position: np.ndarray | None = None) -> None:
         cols = {"scenario": scenario, "label": label, "prob": prob, "user": user}
+        if p_true_no_position is not None:
+            cols["p_true_no_position"] = p_true_no_position
         if request is not None:
             cols["request"] = request
         if p_true is not None:
@@ -172,6 +175,10 @@ class ScenarioMetrics:
             if ok.any():
                 out["oracle_auc"] = auc(y[ok], a["p_true"][ok])
                 out["oracle_logloss"] = logloss(y[ok], a["p_true"][ok])
+        if "p_true_no_position" in a:  # the ceiling of a position-free score (CONTRACT.md)
+            ok = np.isfinite(a["p_true_no_position"])
+            if ok.any():
+                out["oracle_auc_no_position"] = auc(y[ok], a["p_true_no_position"][ok])
         if "request" in a:
             lm = list_metrics(y, p, a["request"])
             if lm["requests"]:

@@ -100,6 +100,9 @@ class SRJGraphHook:
             # 0 = unknown): SRJGraph embeds category like brand (paper table 2)
             leaf = np.asarray(graph.item_category, np.int64) + 1
             item_feats = np.concatenate([item_feats, np.clip(leaf, 0, None)[:, None]], 1)
+        if encoder.schema.item_node_terms():
+            # the item's title term ids after its fields (SRJGraph eqs. 1-3; ``nn.entity.NodeEmbedding``)
+            item_feats = np.concatenate([item_feats, encoder.item_seq["item.title_tokens"][0]], 1)
         self.feats = {"user": encoder.user_cat, "item": item_feats}
         lq = queries.tokens.shape[1] if queries is not None and queries.tokens is not None else 1
         qt = np.zeros((len(graph.query_ids) + 1, lq), np.int64)  # graph query node -> padded tokens

@@ -23,14 +23,14 @@ from torch import Tensor, nn
 
 from unisr.data.batch import Batch
 from unisr.data.features import FeatureSchema
-from unisr.models.registry import RankerConfig, register_model
+from unisr.models.registry import MatchRankerConfig, register_model
 from unisr.nn.behaviour import BehaviourEmbedding
 from unisr.nn.embedding import embedding_rows, sparse_gradients
 from unisr.nn.fields import FieldStack, default_dim
 from unisr.nn.mlp import MLP
 
 
-class AEMDINConfig(RankerConfig):
+class AEMDINConfig(MatchRankerConfig):
     dim: int | None = None  # None = the schema's embedding size (16 on the simulated data)
     attention_hidden: list[int] = [80, 40]  # DIN's activation unit
     softmax: bool = False  # False = DIN (unnormalised weights); True = AEM (softmax over the behaviours)
@@ -81,13 +81,13 @@ class AEMDIN(nn.Module):
         self.fields, self.behaviours = fields, behaviours
         self.att_query = nn.Linear(2 * d, d)  # W_a on [e_q || e_t]
         self.attention = TargetAttention(d, attention_hidden, softmax)
-        self.mlp = MLP(fields.num_fields * d + 2 * d, mlp, 1, activation="prelu", dropout=dropout)
+        self.mlp = MLP(fields.num_fields * d + 2 * d + fields.match_dim, mlp, 1, activation="prelu", dropout=dropout)
 
     @classmethod
     def from_config(cls, schema: FeatureSchema, cfg: AEMDINConfig) -> AEMDIN:
         sparse = sparse_gradients(embedding_rows(schema) + schema.num_items + 1, cfg.sparse_grad)
         dim = cfg.dim or default_dim(schema)
-        return cls(FieldStack(schema, dim, sparse_grad=sparse),
+        return cls(FieldStack(schema, dim, sparse_grad=sparse, match=cfg.match),
                    BehaviourEmbedding(schema.num_items, schema.num_scenarios, dim, sparse_grad=sparse,
                                       scenario=cfg.history_scenario),
                    cfg.attention_hidden, cfg.mlp, softmax=cfg.softmax, dropout=cfg.dropout)
@@ -100,6 +100,6 @@ class AEMDIN(nn.Module):
     def forward(self, batch: Batch) -> dict[str, Tensor]:
         x = self.fields(batch)
         e_q = self.fields.query_of(x, batch)
-        e_t = self.behaviours.target(batch)
+        e_t = self.behaviours.target(batch) + self.fields.item_content(x)  # the item: its id and its content
         u, _ = self.interest(batch, e_q, e_t)
-        return {"click": self.mlp(torch.cat([x.flatten(1), e_t, u], 1)).squeeze(1)}
+        return {"click": self.mlp(torch.cat([x.flatten(1), e_t, u, self.fields.match_features(batch)], 1)).squeeze(1)}

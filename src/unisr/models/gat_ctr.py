@@ -14,7 +14,7 @@ from unisr.data.features import FeatureSchema
 from unisr.graph.trees import SampledTrees, layer_slices
 from unisr.models.graph_configs import TREE_GNN_DEFAULTS, TREE_GNN_NEEDS, TreeGNNConfig
 from unisr.models.registry import register_model
-from unisr.nn.entity import FieldEmbedding, QueryEmbedding
+from unisr.nn.entity import NodeEmbedding, QueryEncoder
 from unisr.nn.tree_gnn import TreeGNNRanker
 
 PAPER = "Velickovic et al., Graph Attention Networks, ICLR'18 (baseline of SRJGraph, WSDM'22)"
@@ -38,7 +38,7 @@ class GATRanker(TreeGNNRanker):
         batch -> {"click": [B] logits}; internally x: [N, du + dp] -> [N_top, heads * hidden] per layer
     """
 
-    def __init__(self, user_emb: FieldEmbedding, item_emb: FieldEmbedding, query_emb: QueryEmbedding,
+    def __init__(self, user_emb: NodeEmbedding, item_emb: NodeEmbedding, query_emb: QueryEncoder,
                  is_search: Tensor, user_widths: list[int],
                  item_widths: list[int], *, hidden: int = 32, heads: int = 2, attn_dropout: float = 0.0,
                  dropout: float = 0.0, mlp: list[int] | None = None) -> None:

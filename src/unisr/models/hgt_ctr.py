@@ -16,7 +16,7 @@ from unisr.data.features import FeatureSchema
 from unisr.graph.trees import METADATA, SampledTrees
 from unisr.models.graph_configs import TREE_GNN_DEFAULTS, TREE_GNN_NEEDS, TreeGNNConfig
 from unisr.models.registry import register_model
-from unisr.nn.entity import FieldEmbedding, QueryEmbedding
+from unisr.nn.entity import NodeEmbedding, QueryEncoder
 from unisr.nn.tree_gnn import TreeGNNRanker
 
 PAPER = "Hu et al., Heterogeneous Graph Transformer, WWW'20 (baseline of SRJGraph, WSDM'22)"
@@ -39,7 +39,7 @@ class HGTRanker(TreeGNNRanker):
         batch -> {"click": [B] logits}; internally x_dict[t]: [N_t_top, hidden] per layer
     """
 
-    def __init__(self, user_emb: FieldEmbedding, item_emb: FieldEmbedding, query_emb: QueryEmbedding,
+    def __init__(self, user_emb: NodeEmbedding, item_emb: NodeEmbedding, query_emb: QueryEncoder,
                  is_search: Tensor, user_widths: list[int], item_widths: list[int], *, hidden: int = 64,
                  heads: int = 2, dropout: float = 0.0, mlp: list[int] | None = None) -> None:
         super().__init__(user_emb, item_emb, query_emb, is_search, user_widths, item_widths, hidden,

@@ -15,7 +15,7 @@ from unisr.data.features import FeatureSchema
 from unisr.graph.trees import SampledTrees, layer_slices
 from unisr.models.graph_configs import TREE_GNN_DEFAULTS, TREE_GNN_NEEDS, TreeGNNConfig
 from unisr.models.registry import register_model
-from unisr.nn.entity import FieldEmbedding, QueryEmbedding
+from unisr.nn.entity import NodeEmbedding, QueryEncoder
 from unisr.nn.tree_gnn import TreeGNNRanker
 
 PAPER = ("He et al., LightGCN: Simplifying and Powering Graph Convolution Network for Recommendation, SIGIR'20 "
@@ -38,7 +38,7 @@ class LightGCNRanker(TreeGNNRanker):
         batch -> {"click": [B] logits}; internally e^(l): [N_top, du + dp]
     """
 
-    def __init__(self, user_emb: FieldEmbedding, item_emb: FieldEmbedding, query_emb: QueryEmbedding,
+    def __init__(self, user_emb: NodeEmbedding, item_emb: NodeEmbedding, query_emb: QueryEncoder,
                  is_search: Tensor, user_widths: list[int], item_widths: list[int], *, dropout: float = 0.0,
                  mlp: list[int] | None = None) -> None:
         super().__init__(user_emb, item_emb, query_emb, is_search, user_widths, item_widths,

@@ -78,9 +78,10 @@ class M2M(nn.Module):
             num_dense = 0
         else:
             dims = set(embedding.field_dims)
-            if len(dims) != 1 or embedding.seq_dim:
+            if len(dims) != 1 or embedding.seq_dim or embedding.vectors.out_dim:
                 raise ValueError("M2M attends over field tokens: all sparse fields need one embedding dimension "
-                                 f"and no sequence fields (got dims {sorted(dims)}, sequences {embedding.seq_dim})")
+                                 f"and no sequence or vector fields (got dims {sorted(dims)}, sequences "
+                                 f"{embedding.seq_dim}, vectors {embedding.vectors.out_dim})")
             d = dims.pop()
             self.num_fields = len(embedding.field_dims)
             self.pad = 0

@@ -7,17 +7,18 @@ f_BI(V_x) = 1/2 [(sum_i v_i)^2 - sum_i v_i^2] (paper eq. 4) over the field embed
 
 from __future__ import annotations
 
+import torch
 from torch import Tensor, nn
 
 from unisr.data.batch import Batch
 from unisr.data.features import FeatureSchema
-from unisr.models.registry import RankerConfig, register_model
+from unisr.models.registry import MatchRankerConfig, register_model
 from unisr.nn.embedding import embedding_rows, sparse_gradients
 from unisr.nn.fields import FieldStack, FirstOrder, default_dim
 from unisr.nn.mlp import MLP
 
 
-class NFMConfig(RankerConfig):
+class NFMConfig(MatchRankerConfig):
     dim: int | None = None  # None = the schema's embedding size (16 on the simulated data)
     hidden: list[int] = [64]  # the paper's best: one hidden layer
     dropout: float = 0.0  # dropout on the bi-interaction vector and hidden layers
@@ -49,15 +50,16 @@ class NFM(nn.Module):
         self.fields, self.first_order = fields, first_order
         self.bi_norm = nn.BatchNorm1d(fields.dim) if bi_batch_norm else nn.Identity()
         self.bi_dropout = nn.Dropout(dropout) if dropout > 0 else nn.Identity()
-        self.mlp = MLP(fields.dim, hidden, 1, dropout=dropout)
+        self.mlp = MLP(fields.dim + fields.match_dim, hidden, 1, dropout=dropout)
 
     @classmethod
     def from_config(cls, schema: FeatureSchema, cfg: NFMConfig) -> NFM:
         sparse = sparse_gradients(embedding_rows(schema), cfg.sparse_grad)
-        fields = FieldStack(schema, cfg.dim or default_dim(schema), sparse_grad=sparse)
+        fields = FieldStack(schema, cfg.dim or default_dim(schema), sparse_grad=sparse, match=cfg.match)
         return cls(fields, FirstOrder(schema, sparse_grad=sparse), cfg.hidden, dropout=cfg.dropout,
                    bi_batch_norm=cfg.bi_batch_norm)
 
     def forward(self, batch: Batch) -> dict[str, Tensor]:
         bi = self.bi_dropout(self.bi_norm(bi_interaction(self.fields(batch))))
+        bi = torch.cat([bi, self.fields.match_features(batch)], 1)  # match features: only with ``match``
         return {"click": self.first_order(batch) + self.mlp(bi).squeeze(1)}

@@ -24,7 +24,7 @@ from unisr.data.features import FeatureSchema
 from unisr.graph.trees import SampledTrees, layer_slices
 from unisr.models.graph_configs import TREE_GNN_DEFAULTS, TREE_GNN_NEEDS, TreeGNNConfig
 from unisr.models.registry import register_model
-from unisr.nn.entity import FieldEmbedding, QueryEmbedding
+from unisr.nn.entity import NodeEmbedding, QueryEncoder
 from unisr.nn.tree_gnn import TreeGNNRanker
 
 PAPER = "Wang et al., Neural Graph Collaborative Filtering, SIGIR'19 (baseline of SRJGraph, WSDM'22)"
@@ -66,7 +66,7 @@ class NGCFRanker(TreeGNNRanker):
         batch -> {"click": [B] logits}; h: [B, du + dp + sum(layer_dims)] per seed
     """
 
-    def __init__(self, user_emb: FieldEmbedding, item_emb: FieldEmbedding, query_emb: QueryEmbedding,
+    def __init__(self, user_emb: NodeEmbedding, item_emb: NodeEmbedding, query_emb: QueryEncoder,
                  is_search: Tensor, user_widths: list[int], item_widths: list[int], *,
                  layer_dims: list[int] | None = None, message_dropout: float = 0.1, dropout: float = 0.0,
                  mlp: list[int] | None = None) -> None:

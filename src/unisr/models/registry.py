@@ -33,6 +33,14 @@ class RankerConfig(ModelConfig):
     sparse_grad: bool | None = None
 
 
+class MatchRankerConfig(RankerConfig):
+    """A ranker that can also take the query-item match features."""
+
+    # the query-item match features of nn/match.py (K-NRM term kernels, category levels, vector cosines) as
+    # extra inputs; False = the inputs the model's paper describes (each model's doc says which it reads)
+    match: bool = False
+
+
 @dataclass(frozen=True)
 class ModelInfo:
     name: str

@@ -18,9 +18,10 @@ from unisr.data.batch import Batch
 from unisr.data.features import FeatureSchema
 from unisr.graph.hooks import TargetAwareSpec
 from unisr.graph.subgraph import TargetAwareSubgraph, require
-from unisr.models.registry import RankerConfig, register_model
+from unisr.models.registry import MatchRankerConfig, register_model
 from unisr.nn.embedding import embedding_rows, sparse_gradients
-from unisr.nn.entity import FieldEmbedding, QueryEmbedding, entity_fields
+from unisr.nn.entity import NodeEmbedding, QueryEncoder, entity_encoders
+from unisr.nn.match import QueryItemMatch, standalone_match
 from unisr.nn.mlp import MLP
 from unisr.nn.routing import ScenarioGroups
 
@@ -32,7 +33,7 @@ PAPER_DIMS = {"user_id": 16, "user.gender": 4, "user.age_level": 4, "user.purcha
               "query_tokens": 16}
 
 
-class SRJGraphConfig(RankerConfig):
+class SRJGraphConfig(MatchRankerConfig):
     # dense embedding gradients by default, overriding the table-size rule (which gives sparse from 70,000 rows):
     # SRJGraph's step is its aggregation, and dense Adagrad is the faster mode on the small marketplace (229,501
     # rows: sparse / dense 0.90 and 0.91 in two runs, e.g. dense 4,137 vs sparse 3,719 samples/s,
@@ -121,16 +122,18 @@ class SRJGraph(nn.Module):
         batch (with a ``TargetAwareSubgraph`` from ``SRJGraphHook``) -> {"click": [B] logits}
     """
 
-    def __init__(self, user_emb: FieldEmbedding, item_emb: FieldEmbedding, query_emb: QueryEmbedding,
+    def __init__(self, user_emb: NodeEmbedding, item_emb: NodeEmbedding, query_emb: QueryEncoder,
                  is_search: Tensor, user_widths: list[int], item_widths: list[int], *, heads: int = 2,
                  ffn_dim: int = 128, dropout: float = 0.0, mlp: list[int] | None = None,
-                 query_on_edges: bool = True, intention: bool = True, upstream: bool = True) -> None:
+                 query_on_edges: bool = True, intention: bool = True, upstream: bool = True,
+                 match: QueryItemMatch | None = None) -> None:
         super().__init__()
+        self.match = match  # query-item match features beside eq. 12's input (``model.match``; not in the paper)
         self.user_emb, self.item_emb, self.query_emb = user_emb, item_emb, query_emb
         self.register_buffer("is_search", is_search, persistent=False)
         self.widths = {"user": list(user_widths), "item": list(item_widths)}
         self.flags = {"query": query_on_edges, "intention": intention, "upstream": upstream}
-        du, dp, dq = user_emb.out_dim, item_emb.out_dim, query_emb.table.embedding_dim
+        du, dp, dq = user_emb.out_dim, item_emb.out_dim, query_emb.dim
         self.d0 = du + dq + dp  # e_pre || e_q || e_n has this size for user and item nodes alike (eq. 11)
         depth = max(len(user_widths), len(item_widths))
         width = max(*user_widths, *item_widths)
@@ -140,21 +143,17 @@ class SRJGraph(nn.Module):
         self.w_e = nn.ModuleList(nn.Linear(self.d0, self.d0, bias=False) for _ in range(depth)) if intention else None
         self.units = nn.ModuleList(TransformerUnit(self.d0, heads, ffn_dim, width + 1, dropout)
                                    for _ in range(depth))
-        ex = du + dq + dp + 2 * self.d0  # eq. 12
+        ex = du + dq + dp + 2 * self.d0 + (match.out_dim if match is not None else 0)  # eq. 12
         self.mlps = nn.ModuleList([MLP(ex, mlp or [200, 80], 1, dropout=dropout),  # MLP_r
                                    MLP(ex, mlp or [200, 80], 1, dropout=dropout)])  # MLP_s (eq. 13)
 
     @classmethod
     def from_config(cls, schema: FeatureSchema, cfg: SRJGraphConfig) -> SRJGraph:
-        fields = entity_fields(schema)
         sparse = sparse_gradients(embedding_rows(schema), cfg.sparse_grad)
-        qf = schema.sequence("query_tokens")
         is_search = torch.tensor([k.startswith("search") for k in schema.scenario_kinds], dtype=torch.long)
-        return cls(FieldEmbedding(*fields["user"], sparse), FieldEmbedding(*fields["item"], sparse),
-                   QueryEmbedding(qf.vocab_size if qf else 2, qf.embed_dim if qf else fields["user"][1][0], sparse),
-                   is_search, cfg.user_widths, cfg.item_widths, heads=cfg.heads, ffn_dim=cfg.ffn_dim,
+        return cls(*entity_encoders(schema, sparse), is_search, cfg.user_widths, cfg.item_widths, heads=cfg.heads, ffn_dim=cfg.ffn_dim,
                    dropout=cfg.dropout, mlp=cfg.mlp, query_on_edges=cfg.query_on_edges, intention=cfg.intention,
-                   upstream=cfg.upstream)
+                   upstream=cfg.upstream, match=standalone_match(schema, sparse) if cfg.match else None)
 
     @classmethod
     def sampler_spec(cls, cfg: SRJGraphConfig) -> TargetAwareSpec:
@@ -202,7 +201,7 @@ class SRJGraph(nn.Module):
         for h, (kind, hop, (_, idx, _)) in enumerate(zip(kinds, sub.hops(side), nodes, strict=True)):
             pre_kind = seed_kind if h == 0 else kinds[h - 1]
             pre, q, node = (t.flatten(0, 1)[idx] for t in (hop.pre_feat, hop.qtok, hop.feat))
-            e0.append(self._upstream(self._entity(pre_kind, pre), self.query_emb(q), self._entity(kind, node), kind))
+            e0.append(self._upstream(self._entity(pre_kind, pre), self.query_emb.terms(q), self._entity(kind, node), kind))
         # the seed's upstream is the sample itself: its counterpart and the target query
         seed_e0 = self._upstream(e_p if seed_kind == "user" else e_u, e_q,
                                  e_u if seed_kind == "user" else e_p, seed_kind)
@@ -229,13 +228,13 @@ class SRJGraph(nn.Module):
         sub.check_widths("SRJGraph", self.widths["user"], self.widths["item"])
         e_u = self.user_emb(sub.user_seed_feat)
         e_p = self.item_emb(sub.item_seed_feat)
-        qt = batch.sequences.get("query_tokens")
-        tokens = qt[0] if qt is not None else torch.zeros(len(batch), 1, dtype=torch.long)
-        e_q = self.query_emb(tokens)
+        e_q = self.query_emb(batch)  # eq. 3 (+ trigger / visual content, nn.entity.QueryEncoder)
         e_i = torch.cat([e_u, e_q, e_p], -1)  # intention representation e^I
         e_uk = self._side(sub, "user", "user", e_u, e_q, e_p, e_i)
         e_pk = self._side(sub, "item", "item", e_u, e_q, e_p, e_i)
         e_x = torch.cat([e_u, e_q, e_p, e_uk, e_pk], -1)  # eq. 12
+        if self.match is not None:
+            e_x = torch.cat([e_x, self.match(batch)], -1)
         task = self.is_search[batch.scenario_id]
         logit = ScenarioGroups(task).apply(e_x, lambda t, x: self.mlps[t](x)).squeeze(1)  # eq. 13
         return {"click": logit}

@@ -11,8 +11,10 @@ Here (a CTR model trained point-wise with BCE, as every baseline of the SRJGraph
 - behaviours h_j: the user's last ``data.history_len`` (paper: 25) clicks strictly before the impression, each an
   item-id embedding plus its click scenario's embedding (``data.history_scenarios`` restricts them);
 - a learned position embedding per slot (the query slot first), key padding for absent behaviours;
+- the item e_t: its id embedding plus the mean of its content fields (title terms, category path) from the
+  shared tables (inputs version 2), so TEM's query-item product compares the query with the item's content;
 - prediction: MLP over [every field embedding || e_t || M_qu || M_qu * e_t] (the last term is TEM's dot-product
-  score kept as a feature vector).
+  score kept as a feature vector), with ``model.match`` also the match features of nn/match.py.
 
 Not to be confused with the Tree-enhanced Embedding Model (Wang et al., WWW'18), which also abbreviates to TEM:
 the SRJGraph paper cites and describes the transformer model (see docs/models/baselines_srjgraph.md).
@@ -25,14 +27,14 @@ from torch import Tensor, nn
 
 from unisr.data.batch import Batch
 from unisr.data.features import FeatureSchema
-from unisr.models.registry import RankerConfig, register_model
+from unisr.models.registry import MatchRankerConfig, register_model
 from unisr.nn.behaviour import BehaviourEmbedding
 from unisr.nn.embedding import embedding_rows, sparse_gradients
 from unisr.nn.fields import FieldStack, default_dim
 from unisr.nn.mlp import MLP
 
 
-class TEMConfig(RankerConfig):
+class TEMConfig(MatchRankerConfig):
     dim: int | None = None  # None = the schema's embedding size (16 on the simulated data)
     layers: int = 1  # TEM's best setting in Bi et al. is a single layer
     heads: int = 2
@@ -63,13 +65,13 @@ class TEM(nn.Module):
         self.pos = nn.Parameter(torch.randn(max_len, d) * 0.02)
         layer = nn.TransformerEncoderLayer(d, heads, ffn_dim, dropout=dropout, batch_first=True)
         self.encoder = nn.TransformerEncoder(layer, layers, enable_nested_tensor=False)
-        self.mlp = MLP(fields.num_fields * d + 3 * d, mlp, 1, dropout=dropout)
+        self.mlp = MLP(fields.num_fields * d + 3 * d + fields.match_dim, mlp, 1, dropout=dropout)
 
     @classmethod
     def from_config(cls, schema: FeatureSchema, cfg: TEMConfig) -> TEM:
         sparse = sparse_gradients(embedding_rows(schema) + schema.num_items + 1, cfg.sparse_grad)
         dim = cfg.dim or default_dim(schema)
-        return cls(FieldStack(schema, dim, sparse_grad=sparse),
+        return cls(FieldStack(schema, dim, sparse_grad=sparse, match=cfg.match),
                    BehaviourEmbedding(schema.num_items, schema.num_scenarios, dim, sparse_grad=sparse,
                                       scenario=cfg.history_scenario),
                    cfg.mlp, layers=cfg.layers, heads=cfg.heads, ffn_dim=cfg.ffn_dim, max_len=cfg.max_len,
@@ -86,6 +88,7 @@ class TEM(nn.Module):
 
     def forward(self, batch: Batch) -> dict[str, Tensor]:
         x = self.fields(batch)
-        e_t = self.behaviours.target(batch)
+        e_t = self.behaviours.target(batch) + self.fields.item_content(x)  # the item: its id and its content
         m_qu = self.personalised_query(batch, self.fields.query_of(x, batch))
-        return {"click": self.mlp(torch.cat([x.flatten(1), e_t, m_qu, m_qu * e_t], 1)).squeeze(1)}
+        z = torch.cat([x.flatten(1), e_t, m_qu, m_qu * e_t, self.fields.match_features(batch)], 1)
+        return {"click": self.mlp(z).squeeze(1)}

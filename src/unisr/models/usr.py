@@ -185,10 +185,21 @@ class USR(nn.Module):
             for j, f in enumerate(idx):
                 if schema.sparse[f].name == "item_id":
                     self.item_field = (g, j)
-        self.seq_agn = [f.name for f in schema.sequences if f.name != "query_tokens" and f.name in embedding.seq_names]
-        agn_dim += sum(f.embed_dim for f in schema.sequences if f.name in self.seq_agn) + embedding.num_dense
+        # item content is scenario-agnostic; the query's category and the trigger item's content are the
+        # scenario's own (e_s), like the event-level id fields
+        seqs = [f for f in schema.sequences if f.name != "query_tokens" and f.name in embedding.seq_names]
+        self.seq_agn = [f.name for f in seqs if f.table == "items"]
+        self.seq_spec = [f.name for f in seqs if f.table != "items"]
+        vec_table = {v.name: v.table for v in schema.vectors}
+        self.vec_agn = [vec_table.get(n) == "items" for n in embedding.vectors.names]
+        vdims = embedding.vectors.dims
+        agn_dim += (sum(embedding.seq.dim(n) for n in self.seq_agn) + embedding.num_dense
+                    + sum(dv for dv, a in zip(vdims, self.vec_agn, strict=True) if a))
+        spec_dim += (sum(embedding.seq.dim(n) for n in self.seq_spec)
+                     + sum(dv for dv, a in zip(vdims, self.vec_agn, strict=True) if not a))
         qf = schema.sequence("query_tokens")
-        self.q_proj = nn.Linear(qf.embed_dim, d) if qf is not None and qf.embed_dim != d else None
+        qd = embedding.seq.dim("query_tokens") if qf is not None and "query_tokens" in embedding.seq_names else d
+        self.q_proj = nn.Linear(qd, d) if qd != d else None
         # item ids (history + target): the item_id field's rows of the shared table when there is one
         if self.item_field is not None:
             self.item_emb = None
@@ -242,19 +253,17 @@ class USR(nn.Module):
         agn = [x[:, self.agn_pos[g]].flatten(1) for g, x in enumerate(groups) if self.agn_pos[g]]
         spec = [x[:, self.spec_pos[g]].flatten(1) for g, x in enumerate(groups) if self.spec_pos[g]]
         b = len(batch)
-        for name in self.seq_agn:
-            bag = emb.bags[name.replace(".", "__")]
-            if name in batch.sequences:
-                agn.append(bag(batch.sequences[name][0].clamp(max=bag.num_embeddings - 1)))
-            else:
-                agn.append(batch.dense.new_zeros((b, bag.embedding_dim)))
+        agn += emb.seq.pooled(batch, self.seq_agn)
         if emb.num_dense:
             agn.append(batch.dense)
+        vecs = emb.vectors(batch)
+        agn += [v for v, a in zip(vecs, self.vec_agn, strict=True) if a]
+        spec += emb.seq.pooled(batch, self.seq_spec)
+        spec += [v for v, a in zip(vecs, self.vec_agn, strict=True) if not a]
         d = self.cfg.dim
         e_q = batch.dense.new_zeros((b, d))
         if "query_tokens" in emb.seq_names and "query_tokens" in batch.sequences:
-            bag = emb.bags["query_tokens"]
-            q = bag(batch.sequences["query_tokens"][0].clamp(max=bag.num_embeddings - 1))
+            q = emb.seq.pool("query_tokens", batch.sequences["query_tokens"][0])
             e_q = e_q + (self.q_proj(q) if self.q_proj is not None else q)
         if batch.trigger_index is not None:  # similar-product search: the trigger item is the query
             e_q = e_q + self._items(batch.trigger_index) * (batch.trigger_index > 0).unsqueeze(1)

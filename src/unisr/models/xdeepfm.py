@@ -13,13 +13,13 @@ from torch import Tensor, nn
 
 from unisr.data.batch import Batch
 from unisr.data.features import FeatureSchema
-from unisr.models.registry import RankerConfig, register_model
+from unisr.models.registry import MatchRankerConfig, register_model
 from unisr.nn.embedding import embedding_rows, sparse_gradients
 from unisr.nn.fields import FieldStack, FirstOrder, default_dim
 from unisr.nn.mlp import ACTIVATIONS, MLP
 
 
-class XDeepFMConfig(RankerConfig):
+class XDeepFMConfig(MatchRankerConfig):
     dim: int | None = None  # None = the schema's embedding size (16 on the simulated data)
     cin: list[int] = [64, 64]  # feature maps H_k per CIN layer
     cin_activation: str = "identity"  # the paper's CIN uses no non-linearity on the feature maps
@@ -73,16 +73,17 @@ class XDeepFM(nn.Module):
         self.fields, self.first_order = fields, first_order
         self.cin = CIN(fields.num_fields, cin, cin_activation)
         self.cin_out = nn.Linear(self.cin.out_dim, 1, bias=False)  # w_cin
-        self.dnn = MLP(fields.num_fields * fields.dim, hidden, 1, dropout=dropout)  # w_dnn on its last layer
+        self.dnn = MLP(fields.num_fields * fields.dim + fields.match_dim, hidden, 1, dropout=dropout)  # w_dnn on its last layer
 
     @classmethod
     def from_config(cls, schema: FeatureSchema, cfg: XDeepFMConfig) -> XDeepFM:
         sparse = sparse_gradients(embedding_rows(schema), cfg.sparse_grad)
-        fields = FieldStack(schema, cfg.dim or default_dim(schema), sparse_grad=sparse)
+        fields = FieldStack(schema, cfg.dim or default_dim(schema), sparse_grad=sparse, match=cfg.match)
         return cls(fields, FirstOrder(schema, sparse_grad=sparse), cfg.cin, cfg.hidden,
                    cin_activation=cfg.cin_activation, dropout=cfg.dropout)
 
     def forward(self, batch: Batch) -> dict[str, Tensor]:
         x0 = self.fields(batch)
-        logit = self.first_order(batch) + self.cin_out(self.cin(x0)).squeeze(1) + self.dnn(x0.flatten(1)).squeeze(1)
+        deep = torch.cat([x0.flatten(1), self.fields.match_features(batch)], 1)  # match: only with ``match``
+        logit = self.first_order(batch) + self.cin_out(self.cin(x0)).squeeze(1) + self.dnn(deep).squeeze(1)
         return {"click": logit}

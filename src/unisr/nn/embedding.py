@@ -7,6 +7,8 @@ from torch import Tensor, nn
 
 from unisr.data.batch import Batch
 from unisr.data.features import FeatureSchema
+from unisr.nn.content import SequenceTables, VectorProjections
+from unisr.nn.match import QueryItemMatch
 
 # The one automatic dense-vs-sparse threshold of every model (``sparse_gradients``). Measured by
 # benchmarks/sparse_threshold.py (results: benchmarks/results/sparse_threshold.json; training step samples/s,
@@ -22,8 +24,12 @@ ID_DROPOUT = 0.0  # the default ``FeatureEmbedding(id_dropout=...)`` (benchmarks
 
 
 def embedding_rows(schema: FeatureSchema) -> int:
-    """Rows of every embedding table a schema asks for (categorical fields and sequence fields)."""
-    return sum(f.vocab_size for f in schema.sparse) + sum(f.vocab_size for f in schema.sequences)
+    """Rows of every embedding table a schema asks for (categorical fields and sequence tables; fields that share
+    a table count once)."""
+    tables: dict[str, int] = {}
+    for f in schema.sequences:
+        tables[f.table_key] = max(tables.get(f.table_key, 0), f.vocab_size)
+    return sum(f.vocab_size for f in schema.sparse) + sum(tables.values())
 
 
 def sparse_gradients(rows: int, override: bool | None = None) -> bool:
@@ -36,8 +42,11 @@ class FeatureEmbedding(nn.Module):
     """All sparse fields in one ``nn.Embedding`` (one lookup per batch); ``sparse=True`` gives sparse gradients.
 
     Fields may declare their own dimension; fields are grouped into one table per distinct dimension.
-    Sequence fields (item title tokens, category path, query tokens) are mean-pooled over their mask with
-    one ``nn.EmbeddingBag`` each (padding id 0 ignored; an empty sequence pools to zeros).
+    Sequence fields (item title tokens, category path, query tokens, the query's category, the trigger item's
+    title and path) are mean-pooled over their non-padding ids, with one table per vocabulary
+    (``nn.content.SequenceTables``: query and title terms share one); vector fields (item image, trigger image,
+    visual query) are projected, one matrix per space (``nn.content.VectorProjections``). With ``match`` the
+    query-item match features of ``nn.match.QueryItemMatch`` follow (the model's config ``match``).
 
     ``id_dropout`` (DropoutNet, Volkovs et al., NeurIPS'17): in training, each sample's ``user_id`` / ``item_id``
     index is replaced by the OOV row 0 with this probability, so row 0 learns "an id the model does not know"
@@ -48,24 +57,21 @@ class FeatureEmbedding(nn.Module):
     Shapes:
         batch.sparse: [B, F] long; batch.dense: [B, D]; batch.sequences[name]: ([B, L] long, [B, L] bool)
         fields(batch): [B, F, d] (when all fields share d)
-        forward(batch): [B, sum(d_f) + sum(d_seq) + D]
+        forward(batch): [B, sum(d_f) + sum(d_seq) + D + sum(d_vec)]
     """
 
     def __init__(self, schema: FeatureSchema, *, sparse_grad: bool | None = True, include_dense: bool = True,
-                 include_sequences: bool = True, init_std: float = 1e-4, id_dropout: float | None = None) -> None:
+                 include_sequences: bool = True, include_vectors: bool = True, init_std: float = 1e-4,
+                 id_dropout: float | None = None, match: bool = False) -> None:
         super().__init__()
         self.id_dropout = ID_DROPOUT if id_dropout is None else id_dropout
         self.id_cols = [i for i, f in enumerate(schema.sparse) if f.name in ID_FIELDS]
         sparse_grad = sparse_gradients(embedding_rows(schema), sparse_grad)  # None = decide by table size
         self.sparse_grad = sparse_grad
-        self.seq_names = [f.name for f in schema.sequences] if include_sequences else []
-        self.bags = nn.ModuleDict()
-        for f in schema.sequences if include_sequences else []:
-            bag = nn.EmbeddingBag(f.vocab_size, f.embed_dim, mode="mean", sparse=sparse_grad, padding_idx=0)
-            nn.init.normal_(bag.weight, std=init_std)
-            with torch.no_grad():
-                bag.weight[0].zero_()
-            self.bags[f.name.replace(".", "__")] = bag
+        seqs = schema.sequences if include_sequences else []
+        self.seq_names = [f.name for f in seqs]
+        self.seq = SequenceTables(seqs, sparse=sparse_grad, init_std=init_std)
+        self.vectors = VectorProjections(schema.vectors if include_vectors else [])
         dims = sorted({f.embed_dim for f in schema.sparse})
         self.groups = nn.ModuleList()
         self.group_fields: list[list[int]] = []
@@ -84,8 +90,11 @@ class FeatureEmbedding(nn.Module):
         self.include_dense = include_dense
         self.num_dense = len(schema.dense) if include_dense else 0
         self.field_dims = [f.embed_dim for f in schema.sparse]
-        self.seq_dim = sum(f.embed_dim for f in schema.sequences) if include_sequences else 0
-        self.out_dim = sum(self.field_dims) + self.seq_dim + self.num_dense
+        self.seq_dim = sum(self.seq.dim(n) for n in self.seq_names)
+        # query-item match features on the shared tables (nn/match.py), for models that take them (``match``)
+        self.match = QueryItemMatch(schema, self.seq, self.vectors) if match else None
+        self.match_dim = self.match.out_dim if self.match is not None else 0
+        self.out_dim = sum(self.field_dims) + self.seq_dim + self.num_dense + self.vectors.out_dim + self.match_dim
 
     def drop_ids(self, sparse: Tensor) -> Tensor:
         """``sparse`` with each id field of each sample set to OOV with probability ``id_dropout`` (training)."""
@@ -108,13 +117,10 @@ class FeatureEmbedding(nn.Module):
 
     def forward(self, batch: Batch) -> Tensor:
         parts = [e.flatten(1) for e in self.fields(batch.sparse)]
-        for name in self.seq_names:
-            bag = self.bags[name.replace(".", "__")]
-            if name in batch.sequences:
-                ids, _ = batch.sequences[name]
-                parts.append(bag(ids.clamp(max=bag.num_embeddings - 1)))
-            else:  # e.g. recommendation data without queries
-                parts.append(batch.sparse.new_zeros((len(batch), bag.embedding_dim), dtype=torch.float32))
+        parts += self.seq.pooled(batch, self.seq_names)
         if self.include_dense and self.num_dense:
             parts.append(batch.dense)
+        parts += self.vectors(batch)
+        if self.match is not None:
+            parts.append(self.match(batch))
         return torch.cat(parts, dim=1)

@@ -1,9 +1,12 @@
-"""Entity embeddings of sampled graph nodes: an entity's categorical fields concatenated (SRJGraph eqs. 1-2)
-and a query as the sum of its term embeddings (eq. 3).
+"""Entity embeddings of sampled graph nodes: an entity's categorical fields concatenated (SRJGraph eqs. 1-2),
+for items also their title terms (with the query-term table), and a query as the sum of its term embeddings
+(eq. 3), plus the content of a trigger item or a visual query where the sample has one.
 
 Shapes:
     FieldEmbedding: idx [..., F] long -> [..., sum(dims)]
+    NodeEmbedding: idx [..., F + L] long (L trailing title-term ids for items) -> [..., sum(dims) + d_term]
     QueryEmbedding: tokens [..., L] long (0 = padding; all-zero = the empty query) -> [..., d]
+    QueryEncoder: batch -> [B, d] (the target query: terms + trigger title terms + projected visual query)
     entity_fields: schema -> {"user": (vocab sizes, dims), "item": (vocab sizes, dims)}
 """
 
@@ -12,6 +15,7 @@ from __future__ import annotations
 import torch
 from torch import Tensor, nn
 
+from unisr.data.batch import Batch
 from unisr.data.features import FeatureSchema
 
 
@@ -66,22 +70,117 @@ class FieldEmbedding(nn.Module):
 
 
 class QueryEmbedding(nn.Module):
-    """e_q = sum of the query's term embeddings (eq. 3, sum-pooling). The empty query of recommendation is
-    padded to the full length with a reserved term id that no real query uses.
+    """e_q = sum of the query's term embeddings (eq. 3, sum-pooling). The empty query of recommendation has a
+    learned vector of its own (the paper's reserved term). ``table``: an existing term table to share (the
+    item title terms' table when queries and titles share a vocabulary); else a table of its own.
 
     Shapes:
         tokens: [..., L] long (0 = padding; all-zero = the empty query) -> [..., d]
     """
 
-    def __init__(self, vocab_size: int, dim: int, sparse: bool) -> None:
+    def __init__(self, vocab_size: int, dim: int, sparse: bool, table: nn.Embedding | None = None) -> None:
         super().__init__()
-        self.empty_id = vocab_size  # reserved term
-        self.table = nn.Embedding(vocab_size + 1, dim, padding_idx=0, sparse=sparse)
-        nn.init.normal_(self.table.weight, std=1e-4)
-        with torch.no_grad():
-            self.table.weight[0].zero_()
+        if table is None:
+            table = nn.Embedding(vocab_size, dim, padding_idx=0, sparse=sparse)
+            nn.init.normal_(table.weight, std=1e-4)
+            with torch.no_grad():
+                table.weight[0].zero_()
+            self.table = table
+        else:  # shared: held by its owner (not registered twice, so the state dict has it once)
+            self._shared = [table]
+        self.dim = self.terms.embedding_dim
+        self.empty = nn.Parameter(torch.randn(self.dim) * 1e-4)
+
+    @property
+    def terms(self) -> nn.Embedding:
+        return self._shared[0] if hasattr(self, "_shared") else self.table
 
     def forward(self, tokens: Tensor) -> Tensor:
+        t = self.terms
         empty = (tokens == 0).all(-1, keepdim=True)
-        tokens = torch.where(empty, torch.full_like(tokens, self.empty_id), tokens.clamp(max=self.empty_id - 1))
-        return self.table(tokens).sum(-2)
+        out = t(tokens.clamp(max=t.num_embeddings - 1)).sum(-2)
+        return torch.where(empty, self.empty.expand_as(out), out)
+
+
+class NodeEmbedding(nn.Module):
+    """A graph node's embedding: its categorical fields (``FieldEmbedding``) and, for item nodes of a schema
+    with ``item_node_terms() > 0``, the mean of its title terms' vectors in the query-term table (SRJGraph
+    eqs. 1-3: an item's attributes include its title terms; with one table a title term and the same query term
+    are one vector). The node rows carry the title ids after the fields (``SRJGraphHook``).
+
+    Shapes:
+        idx: [..., F + L] long -> [..., out_dim]
+    """
+
+    def __init__(self, fields: FieldEmbedding, n_fields: int, terms: nn.Embedding | None = None,
+                 n_terms: int = 0) -> None:
+        super().__init__()
+        self.fields, self.n_fields, self.n_terms = fields, n_fields, n_terms if terms is not None else 0
+        self._terms = [terms] if terms is not None and n_terms else []  # held by the QueryEmbedding
+        self.out_dim = fields.out_dim + (terms.embedding_dim if self._terms else 0)
+
+    def forward(self, idx: Tensor) -> Tensor:
+        e = self.fields(idx[..., : self.n_fields])
+        if not self._terms:
+            return e
+        t = self._terms[0]
+        ids = idx[..., self.n_fields:].clamp(max=t.num_embeddings - 1)
+        n = (ids > 0).sum(-1, keepdim=True).clamp(min=1)
+        return torch.cat([e, t(ids).sum(-2) / n], -1)
+
+
+class QueryEncoder(nn.Module):
+    """The target query of a sample: e_q = sum of its terms (eq. 3), plus, where the sample has them, the mean of
+    its trigger item's title terms (similar-product search: the trigger item is the query) and its visual
+    embedding through a linear map (a visual query). The paper's queries are text only; the two additions give
+    the other search scenarios' queries content instead of the empty query (issue 31).
+
+    Shapes:
+        batch -> [B, d]; terms(tokens [..., L]) -> [..., d] (the edge queries of a sampled graph)
+    """
+
+    def __init__(self, query_emb: QueryEmbedding, visual_dim: int = 0) -> None:
+        super().__init__()
+        self.query_emb = query_emb
+        self.dim = query_emb.dim
+        self.visual = nn.Linear(visual_dim, self.dim, bias=False) if visual_dim else None
+
+    def terms(self, tokens: Tensor) -> Tensor:
+        """e_q of term ids alone (eq. 3): the edge queries of a sampled graph."""
+        return self.query_emb(tokens)
+
+    def forward(self, batch: Batch) -> Tensor:
+        qt = batch.sequences.get("query_tokens")
+        tokens = qt[0] if qt is not None else batch.sparse.new_zeros((len(batch), 1))
+        e_q = self.query_emb(tokens)
+        trig = batch.sequences.get("trigger.title_tokens")
+        if trig is not None:
+            t = self.query_emb.terms
+            ids = trig[0].clamp(max=t.num_embeddings - 1)
+            e_q = e_q + t(ids).sum(-2) / (ids > 0).sum(-1, keepdim=True).clamp(min=1)
+        emb = batch.vectors.get("query.emb")
+        if self.visual is not None and emb is not None:
+            e_q = e_q + self.visual(emb)
+        return e_q
+
+
+def entity_encoders(schema: FeatureSchema, sparse: bool) -> tuple[NodeEmbedding, NodeEmbedding, QueryEncoder]:
+    """The user and item node embeddings and the query encoder of the graph models (SRJGraph, its GNN
+    baselines), on the node rows ``SRJGraphHook`` gives; item title terms and queries share one term table.
+
+    Shapes:
+        schema -> (user NodeEmbedding, item NodeEmbedding, QueryEncoder)
+    """
+    fields = entity_fields(schema)
+    qf = schema.sequence("query_tokens")
+    query = QueryEmbedding(qf.vocab_size if qf else 2, qf.embed_dim if qf else fields["user"][1][0], sparse)
+    if qf is not None and schema.item_node_terms():
+        title = schema.sequence("item.title_tokens")
+        if title is not None and title.vocab_size > query.terms.num_embeddings:
+            raise ValueError(f"item.title_tokens has {title.vocab_size} ids, the shared term table "
+                             f"{query.terms.num_embeddings}")
+    users = NodeEmbedding(FieldEmbedding(*fields["user"], sparse), len(fields["user"][0]))
+    items = NodeEmbedding(FieldEmbedding(*fields["item"], sparse), len(fields["item"][0]), query.terms,
+                          schema.item_node_terms())
+    visual = next((v.dim for v in schema.vectors if v.name == "query.emb"), 0)
+    return users, items, QueryEncoder(query, visual)

@@ -1,10 +1,12 @@
 """Every input feature as one field vector of a common size, for the field-interaction and behaviour-sequence
 baselines (NFM, xDeepFM, TEM, AEM+DIN).
 
-Fields, in this order: the categorical fields of the schema (users, items, event-level ids), each item list
-feature (mean-pooled, e.g. category path, title tokens), the search query (sum of its term embeddings; a
-recommendation sample carries the empty query, embedded as a reserved term exactly as in SRJGraph eq. 3),
-each dense feature (its value times a learned vector, as in factorisation machines) and the scenario.
+Fields, in this order: the categorical fields of the schema (users, items, event-level ids), each list
+feature (mean-pooled: category path, title tokens, the query's category, the trigger item's path and title;
+one table per vocabulary, so a query term and a title term are one vector), the search query (sum of its term
+embeddings; a recommendation sample carries the empty query, embedded as a reserved term exactly as in
+SRJGraph eq. 3), each vector feature (item image, trigger image, visual query: projected, one matrix per
+space), each dense feature (its value times a learned vector, as in factorisation machines) and the scenario.
 
 Shapes:
     FieldStack: batch -> [B, F, dim]
@@ -20,10 +22,13 @@ from torch import Tensor, nn
 
 from unisr.data.batch import Batch
 from unisr.data.features import FeatureSchema
+from unisr.nn.content import SequenceTables, VectorProjections
 from unisr.nn.embedding import FeatureEmbedding
 from unisr.nn.entity import QueryEmbedding
+from unisr.nn.match import QueryItemMatch
 
 QUERY = "query_tokens"
+CONTENT = ("item.title_tokens", "item.category_path")  # the item content fields ``item_content`` averages
 
 
 def default_dim(schema: FeatureSchema) -> int:
@@ -43,7 +48,7 @@ class FieldStack(nn.Module):
     """
 
     def __init__(self, schema: FeatureSchema, dim: int, *, sparse_grad: bool, scenario_field: bool = True,
-                 init_std: float = 1e-4) -> None:
+                 init_std: float = 1e-4, match: bool = False) -> None:
         super().__init__()
         self.dim = dim
         uniform = replace(schema, sparse=[replace(f, embed_dim=dim) for f in schema.sparse])
@@ -53,19 +58,16 @@ class FieldStack(nn.Module):
         for idx in self.embedding.group_fields:
             names.extend(schema.sparse[i].name for i in idx)
         self.seq_names = [f.name for f in schema.sequences if f.name != QUERY]
-        self.bags = nn.ModuleList()
-        for name in self.seq_names:
-            f = schema.sequence(name)
-            bag = nn.EmbeddingBag(f.vocab_size, dim, mode="mean", sparse=sparse_grad, padding_idx=0)
-            nn.init.normal_(bag.weight, std=init_std)
-            with torch.no_grad():
-                bag.weight[0].zero_()
-            self.bags.append(bag)
-            names.append(name)
+        # one table per vocabulary, at the common width: query terms and title terms share one
+        self.seq = SequenceTables(schema.sequences, dim=dim, sparse=sparse_grad, init_std=init_std)
+        names.extend(self.seq_names)
         qf = schema.sequence(QUERY)
-        self.query_emb = QueryEmbedding(qf.vocab_size, dim, sparse_grad) if qf is not None else None
+        self.query_emb = (QueryEmbedding(qf.vocab_size, dim, sparse_grad, table=self.seq.table(QUERY))
+                          if qf is not None else None)
         if self.query_emb is not None:
             names.append(QUERY)
+        self.vectors = VectorProjections(schema.vectors, dim=dim)
+        names.extend(self.vectors.names)
         self.num_dense = len(schema.dense)
         self.dense_vec = nn.Parameter(torch.randn(self.num_dense, dim) * 0.01) if self.num_dense else None
         names.extend(schema.dense)
@@ -75,6 +77,23 @@ class FieldStack(nn.Module):
             names.append("scenario")
         self.names = names
         self.num_fields = len(names)
+        # query-item match features on the shared tables (nn/match.py), for models configured with ``match``
+        self.match = QueryItemMatch(schema, self.seq, self.vectors) if match else None
+        self.match_dim = self.match.out_dim if self.match is not None else 0
+        self.content_fields = [names.index(n) for n in CONTENT if n in names]
+
+    def match_features(self, batch: Batch) -> Tensor:
+        """[B, match_dim] (nn/match.py; [B, 0] without ``match``)."""
+        if self.match is None:
+            return batch.dense.new_zeros((len(batch), 0))
+        return self.match(batch)
+
+    def item_content(self, x: Tensor) -> Tensor:
+        """The mean of the item's content fields (title, category path) of a ``forward`` output x [B, F, dim]
+        -> [B, dim] (zeros without them): the item in the query's term space (the tables are shared)."""
+        if not self.content_fields:
+            return x.new_zeros((x.shape[0], self.dim))
+        return x[:, self.content_fields].mean(1)
 
     def query(self, batch: Batch) -> Tensor:
         """e_q: the sum-pooled query terms; the empty query (recommendation, or no tokens) -> the reserved term."""
@@ -92,16 +111,10 @@ class FieldStack(nn.Module):
 
     def forward(self, batch: Batch) -> Tensor:
         parts = list(self.embedding.fields(batch.sparse))
-        b = len(batch)
-        pooled = []
-        for name, bag in zip(self.seq_names, self.bags, strict=True):
-            if name in batch.sequences:
-                ids, _ = batch.sequences[name]
-                pooled.append(bag(ids.clamp(max=bag.num_embeddings - 1)))
-            else:
-                pooled.append(batch.dense.new_zeros((b, self.dim)))
+        pooled = self.seq.pooled(batch, self.seq_names)
         if self.query_emb is not None:
             pooled.append(self.query(batch))
+        pooled += self.vectors(batch)
         if pooled:
             parts.append(torch.stack(pooled, 1))
         if self.dense_vec is not None:

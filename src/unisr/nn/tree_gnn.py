@@ -25,7 +25,7 @@ from unisr.graph.hooks import TargetAwareSpec
 from unisr.graph.subgraph import TargetAwareSubgraph, require
 from unisr.graph.trees import SampledTrees, build_trees
 from unisr.nn.embedding import embedding_rows, sparse_gradients
-from unisr.nn.entity import FieldEmbedding, QueryEmbedding, entity_fields
+from unisr.nn.entity import NodeEmbedding, QueryEncoder, entity_encoders
 from unisr.nn.mlp import MLP
 from unisr.nn.routing import ScenarioGroups
 
@@ -49,7 +49,7 @@ class TreeGNNRanker(nn.Module):
         batch (with a ``TargetAwareSubgraph`` from ``SRJGraphHook``) -> {"click": [B] logits}
     """
 
-    def __init__(self, user_emb: FieldEmbedding, item_emb: FieldEmbedding, query_emb: QueryEmbedding,
+    def __init__(self, user_emb: NodeEmbedding, item_emb: NodeEmbedding, query_emb: QueryEncoder,
                  is_search: Tensor, user_widths: list[int], item_widths: list[int], out_dim: int,
                  mlp: list[int], dropout: float) -> None:
         super().__init__()
@@ -57,7 +57,7 @@ class TreeGNNRanker(nn.Module):
         self.register_buffer("is_search", is_search, persistent=False)
         self.user_widths, self.item_widths = list(user_widths), list(item_widths)
         self.depth = max(len(user_widths), len(item_widths))
-        ex = 2 * out_dim + query_emb.table.embedding_dim
+        ex = 2 * out_dim + query_emb.dim
         self.mlps = nn.ModuleList([MLP(ex, mlp, 1, dropout=dropout),  # recommendation
                                    MLP(ex, mlp, 1, dropout=dropout)])  # search
 
@@ -67,16 +67,13 @@ class TreeGNNRanker(nn.Module):
         return cfg.sampler_spec()
 
     @staticmethod
-    def inputs(schema: FeatureSchema, cfg: TreeGNNSettings) -> tuple[FieldEmbedding, FieldEmbedding,
-                                                                        QueryEmbedding, Tensor]:
-        """Embeddings as SRJGraph's (eqs. 1-3, the same node fields) and the search flag of each scenario."""
-        fields = entity_fields(schema)
+    def inputs(schema: FeatureSchema, cfg: TreeGNNSettings) -> tuple[NodeEmbedding, NodeEmbedding,
+                                                                        QueryEncoder, Tensor]:
+        """Embeddings as SRJGraph's (eqs. 1-3, the same node fields and query encoder) and the search flag of
+        each scenario."""
         sparse = sparse_gradients(embedding_rows(schema), cfg.sparse_grad)
-        qf = schema.sequence("query_tokens")
         is_search = torch.tensor([k.startswith("search") for k in schema.scenario_kinds], dtype=torch.long)
-        return (FieldEmbedding(*fields["user"], sparse), FieldEmbedding(*fields["item"], sparse),
-                QueryEmbedding(qf.vocab_size if qf else 2, qf.embed_dim if qf else fields["user"][1][0], sparse),
-                is_search)
+        return (*entity_encoders(schema, sparse), is_search)
 
     @property
     def node_dims(self) -> dict[str, int]:
@@ -114,9 +111,7 @@ class TreeGNNRanker(nn.Module):
         sub = require(batch.subgraph, TargetAwareSubgraph, type(self).__name__, "graph:srjgraph")
         sub.check_widths(type(self).__name__, self.user_widths, self.item_widths)
         h_u, h_p = self.encode(build_trees(sub))
-        qt = batch.sequences.get("query_tokens")
-        tokens = qt[0] if qt is not None else torch.zeros(len(batch), 1, dtype=torch.long, device=h_u.device)
-        x = torch.cat([h_u, self.query_emb(tokens), h_p], -1)
+        x = torch.cat([h_u, self.query_emb(batch), h_p], -1)
         task = self.is_search[batch.scenario_id]
         logit = ScenarioGroups(task).apply(x, lambda t, z: self.mlps[t](z)).squeeze(1)
         return {"click": logit}

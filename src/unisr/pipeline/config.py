@@ -15,6 +15,7 @@ from typing import Any, Literal
 import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
 
+from unisr.data.inputs import InputsConfig
 from unisr.data.loader import LoaderConfig
 from unisr.models.registry import get_model_info
 
@@ -56,12 +57,9 @@ class TrainConfig(BaseModel):
     progress: bool = True
     checkpoint_every: int = 1  # epochs between resumable checkpoints (0 = never)
     # training-only position bias (nn/position.py) on the click logit: auto = on where the events have positions;
-    # evaluation and serving always use the model's position-free score. Default off for now: with today's inputs
-    # it does not raise DNN's position-free test AUC on the recorded data (search_text 0.5591 on / 0.5591 off,
-    # feed_main 0.6719 / 0.6720; even the simulator's exact position term as a fixed bias gives 0.5599), and every
-    # recorded run trained without it (records are reused by key). Issue 31 turns it on with the new inputs and
-    # the re-run tables
-    position_bias: Literal["auto", "on", "off"] = "off"
+    # evaluation and serving always use the model's position-free score (issue 31: on by default with the
+    # version-2 inputs; records key it, bench/records.inputs_of; the runs before it trained without: "off")
+    position_bias: Literal["auto", "on", "off"] = "auto"
 
     @field_validator("position_bias", mode="before")
     @classmethod
@@ -74,6 +72,9 @@ class DataConfig(LoaderConfig):
     embed_dim: int = 16
     embed_dims: dict[str, int] = Field(default_factory=dict)  # per field name, e.g. {"user.gender": 4}
     graph_dir: str | None = None  # where the dataset's graph is cached (default: DATA/graph)
+    # which inputs the encoder gives every model (unisr.data.inputs): version 2 (shared term / category tables,
+    # the query's category, the trigger item's content, item vectors, item age) or 1 (before issue 31)
+    inputs: InputsConfig = Field(default_factory=InputsConfig)
 
 
 class RunConfig(BaseModel):

@@ -1,6 +1,9 @@
 """The simulated marketplace: every scenario of the five papers at once, with the true click probability.
 
 ``simulate(preset, out, seed, overrides)`` writes a canonical dataset (CONTRACT.md); see docs/SIMULATOR.md.
+
+Shapes:
+    (no tensors) the package's public functions
 """
 
 from unisr.simulate.api import SimulationSummary, resolve_config, simulate, simulate_config

@@ -1,4 +1,8 @@
-"""``simulate(preset, out, seed, overrides)``: build the world, run chunks of users, write the dataset."""
+"""``simulate(preset, out, seed, overrides)``: build the world, run chunks of users, write the dataset.
+
+Shapes:
+    (no tensors) preset + seed -> a dataset folder (Parquet tables, dataset.yaml)
+"""
 
 from __future__ import annotations
 
@@ -69,19 +73,28 @@ def dataset_spec(world: World, preset: str | None) -> DatasetSpec:
             "labels": ["click", "conversion"],
             "split": TimeSplit(proportions={"background": 14, "train": 7, "valid": 1, "test": 2}).model_dump(),
             "features": [f.model_dump(mode="json", exclude_none=True) for f in _features()],
-            "simulator": {
-                "preset": preset,
-                "seed": world.seed,
-                "config": world.cfg.model_dump(mode="json"),
-                "notes": {
-                    "truth": "truth.parquet: p_click = P(click); p_conversion = P(conversion | click) (0 on share)",
-                    "query_ids": "text 0..; visual 2^32 + n (one per request); trigger 2^40 + item_id",
-                    "scenario_ids": "0-2 search, 10+ feeds, 100+ share leaves",
-                    "latent": "latent/ holds hidden truth for analysis only, never model input",
-                },
-            },
+            "simulator": _simulator_meta(world, preset),
         }
     )
+
+
+def _simulator_meta(world: World, preset: str | None) -> dict[str, Any]:
+    """``dataset.yaml``'s ``simulator:``. Version 1 writes exactly what it wrote before versions existed (no
+    ``version`` key, no ``version``/``mechanisms`` in the config), so its fingerprint stays the recorded one."""
+    cfg = world.cfg
+    notes = {
+        "truth": "truth.parquet: p_click = P(click); p_conversion = P(conversion | click) (0 on share)",
+        "query_ids": "text 0..; visual 2^32 + n (one per request); trigger 2^40 + item_id",
+        "scenario_ids": "0-2 search, 10+ feeds, 100+ share leaves",
+        "latent": "latent/ holds hidden truth for analysis only, never model input",
+    }
+    if cfg.version == 1:
+        return {"preset": preset, "seed": world.seed, "config": cfg.model_dump(mode="json", exclude={"version", "mechanisms"}),
+                "notes": notes}
+    notes["truth"] = ("truth.parquet: p_click = P(click); p_click_no_position = the same without the position "
+                      "term; p_conversion = P(conversion | click) (0 on share)")
+    return {"version": cfg.version, "preset": preset, "seed": world.seed, "config": cfg.model_dump(mode="json"),
+            "notes": notes}
 
 
 _WORLD: World | None = None  # set before forking the chunk workers (shared copy-on-write)

@@ -2,6 +2,9 @@
 
 ``python -m unisr.simulate.checks DIR`` prints per-scenario traffic, click rates, oracle AUC, the click
 rate by position and the item-popularity tail.
+
+Shapes:
+    (no tensors) dataset folder -> per-scenario tables (polars)
 """
 
 from __future__ import annotations

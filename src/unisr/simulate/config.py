@@ -2,14 +2,17 @@
 
 Every number here is fixed from a realism argument (see docs/SIMULATOR.md), never tuned for a model.
 ``apply_overrides`` applies ``--set key=value`` (dotted keys, YAML-parsed values) with validation.
+
+Shapes:
+    (no tensors) nested Pydantic config
 """
 
 from __future__ import annotations
 
-from typing import Any
+from typing import Any, Literal
 
 import yaml
-from pydantic import BaseModel, ConfigDict, Field, ValidationError
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
 
 DAY = 86_400
 
@@ -177,8 +180,59 @@ class ClickConfig(_Strict):
     conv_recommend: float = -0.5  # recommendation clicks convert less than search clicks
 
 
+class Mechanism(_Strict):
+    """One named, switchable part of data version 2 (docs/SIMULATOR.md, "Mechanisms of v2"): ``strength``
+    multiplies its effect; 0 removes it, 1 is the documented default (frozen before any model was trained)."""
+
+    strength: float = Field(1.0, ge=0, le=5)
+
+
+class ViewConversion(Mechanism):
+    """Conversion after a search click rises with the query's match to the item (``rel``: category and
+    attribute words of the query found in the item); after a feed click with cheapness and popularity."""
+
+    search_rel: float = 0.55  # per unit of the text/visual/similar relevance feature (unit spread)
+    feed_cheap: float = 0.6  # [price_level <= 1] (impulse purchases of cheap items)
+    feed_pop: float = 0.35  # per unit of standardised log popularity (social proof)
+
+
+class CrossOverlap(Mechanism):
+    """Search candidates include items the user was shown in the session's last feed page, and feed
+    candidates items of its last search page (see-then-search, re-targeting)."""
+
+    slots: int = Field(4, ge=0, le=10)  # candidate slots (of 30) taken from the other kind's last page at strength 1
+    refind: float = 0.6  # click-logit bonus of an item met on that page (re-finding), times the strength
+
+
+class SocialDiffusion(Mechanism):
+    """Share choice rises with the number of the candidate's friends who like the item's level-2 category."""
+
+    weight: float = 0.8  # per unit of log(1 + friends whose taste holds a leaf of the item's level-2 category)
+
+
+class LeafSpecificity(Mechanism):
+    """Share leaves weigh observable relations differently (friend, pay out, pay in, interaction count),
+    drawn down the tree (siblings closer than cousins); the latent tie's weight shrinks by ``tie_shrink``."""
+
+    level_noise: list[float] = Field(default_factory=lambda: [0.7, 0.45, 0.25, 0.12, 0.1])
+    tie_shrink: float = Field(0.6, ge=0, le=1)
+
+
+class MechanismsConfig(_Strict):
+    """The v2 mechanisms (ignored by version 1, whose data they would change), and v2's other parameters."""
+
+    view_conversion: ViewConversion = Field(default_factory=ViewConversion)
+    cross_overlap: CrossOverlap = Field(default_factory=CrossOverlap)
+    social_diffusion: SocialDiffusion = Field(default_factory=SocialDiffusion)
+    leaf_specificity: LeafSpecificity = Field(default_factory=LeafSpecificity)
+    conv_base: float = -2.2  # v2 conversion intercept (v1: clicks.conv_base = -2.6); docs/SIMULATOR.md
+
+
 class SimConfig(_Strict):
     name: str = "sim"
+    # data version: 1 = the recorded data (fingerprint b475b4b1ebd2cc80 for small seed 0 with the CPU
+    # switches of `make sim-recorded`); 2 = CPU-independent arithmetic and the named mechanisms
+    version: Literal[1, 2] = 1
     n_events: int = Field(2_000_000, ge=100)  # target number of impressions
     n_days: int = Field(24, ge=2)
     start_ts: int = 1_767_225_600  # 2026-01-01 00:00:00 UTC
@@ -189,6 +243,22 @@ class SimConfig(_Strict):
     scenarios: ScenarioConfig = Field(default_factory=ScenarioConfig)
     sessions: SessionConfig = Field(default_factory=SessionConfig)
     clicks: ClickConfig = Field(default_factory=ClickConfig)
+    mechanisms: MechanismsConfig = Field(default_factory=MechanismsConfig)
+
+    @model_validator(mode="after")
+    def _mechanisms_need_v2(self) -> SimConfig:
+        if self.version == 1 and self.mechanisms != MechanismsConfig():
+            raise ValueError("mechanisms.*: the mechanisms exist in data version 2 only (set version=2)")
+        return self
+
+    @property
+    def exact(self) -> bool:
+        """CPU-independent arithmetic (``unisr.simulate.numerics``): data version 2 on."""
+        return self.version >= 2
+
+    def strength(self, name: str) -> float:
+        """A mechanism's strength; 0 for every mechanism in version 1."""
+        return getattr(self.mechanisms, name).strength if self.version >= 2 else 0.0
 
 
 class OverrideError(ValueError):

@@ -2,6 +2,9 @@
 
 Steps of all sessions of a chunk are processed together (a loop over <= max_requests steps, vectorised
 over sessions), so a similar-product search at step k can take as trigger the item clicked at step k-1.
+
+Shapes:
+    per step: sessions S -> requests R -> candidates [R, M] -> shown [R, K] -> event columns [N]
 """
 
 from __future__ import annotations
@@ -14,13 +17,13 @@ from unisr.simulate.clicks import click_prob, conversion_prob, item_features, li
 from unisr.simulate.items import IMAGE_DIM
 from unisr.simulate.queries import TRIGGER_QUERY_BASE, VISUAL_QUERY_BASE, choose_text_query
 from unisr.simulate.retrieval import candidates
-from unisr.simulate.sampling import F32, child_rng, sample_in_ranges, unit_rows
+from unisr.simulate.sampling import F32, child_rng, dedupe_rows, sample_in_ranges, unit_rows
 from unisr.simulate.sessions import Sessions, make_sessions
 from unisr.simulate.share import share_panels
 from unisr.simulate.world import World
 
 COLUMNS = ("ts", "user", "scenario", "item", "click", "query", "trigger", "target", "request", "session",
-           "position", "conversion", "p_click", "p_conv")
+           "position", "conversion", "p_click", "p_conv", "p_click0")
 
 
 @dataclass
@@ -57,9 +60,33 @@ def _forced(world: World) -> list[tuple[int, int]]:
     return out
 
 
+def _cross_overlap(
+    world: World, kind: str, sel: np.ndarray, ts: np.ndarray, cand: np.ndarray, valid: np.ndarray,
+    last_page: dict[str, np.ndarray],
+) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """v2 ``cross_overlap``: the last candidate slots of a search request take the top items of the session's
+    last feed page (see-then-search), those of a feed request the top of its last search page; returns the
+    candidates, their validity and ``seen`` [R, M] (the item was on that other page: the re-finding bonus)."""
+    s = world.cfg.strength("cross_overlap")
+    n = int(round(world.cfg.mechanisms.cross_overlap.slots * s))
+    page = last_page["feed" if kind != "recommend" else "search"][sel]  # [R, P], -1 = none
+    rows = np.nonzero((page >= 0).any(1))[0]  # sessions that saw a page of the other kind (the others: as is)
+    seen = np.zeros(cand.shape, bool)
+    if len(rows) == 0:
+        return cand, valid, seen
+    c, pg = cand[rows], page[rows]
+    if n > 0:
+        c[:, -n:] = np.where(pg[:, :n] >= 0, pg[:, :n], c[:, -n:])
+        cand, valid = cand.copy(), valid.copy()
+        cand[rows] = c
+        valid[rows] = dedupe_rows(c) & (world.cat.created[c] <= ts[rows, None])
+    seen[rows] = ((c[:, :, None] == pg[:, None, :]) & (pg[:, None, :] >= 0)).any(-1)
+    return cand, valid, seen
+
+
 def _item_block(
     world: World, ses: Sessions, sel: np.ndarray, k: int, grp: int, last_click: np.ndarray,
-    counters: Counters, res: ChunkResult, rng: np.random.Generator,
+    counters: Counters, res: ChunkResult, rng: np.random.Generator, last_page: dict[str, np.ndarray] | None = None,
 ) -> dict[str, np.ndarray]:
     cfg, cat, reg = world.cfg, world.cat, world.reg
     sc = next(s for s in reg.scenarios if s.group == grp)
@@ -98,9 +125,15 @@ def _item_block(
     elif sc.name == "feed_new":
         source = "feed_new"
     cand, valid = candidates(world, source, user, ts, leaf, rng)
+    seen = None
+    if last_page is not None:
+        cand, valid, seen = _cross_overlap(world, sc.kind, sel, ts, cand, valid, last_page)
     needed = set(sc.weights) | {"intent"}
     x = item_features(world, sc.kind, needed, user, ts, intent, cand, q)
     score = linear_score(x, sc.weights, cfg.clicks.scale)
+    if seen is not None:  # re-finding: an item met on the other kind's last page is more likely clicked
+        bonus = cfg.mechanisms.cross_overlap.refind * cfg.strength("cross_overlap")
+        score = score + np.float32(bonus) * seen.astype(F32)
     # the platform's ranker: knows the true score up to noise
     eng = np.where(valid, 0.5 * score + rng.normal(0, 1.0, score.shape), -np.inf)
     K = min(cfg.scenarios.page_size, cand.shape[1])
@@ -109,15 +142,21 @@ def _item_block(
     ok = np.take_along_axis(valid, order, axis=1)
     s_k = np.take_along_axis(score, order, axis=1)
     pos = np.broadcast_to(np.arange(K, dtype=np.int64), (R, K))
-    p = click_prob(sc.base, s_k, pos, sc.position_bias)
+    ex = cfg.exact
+    p = click_prob(sc.base, s_k, pos, sc.position_bias, ex)
+    p0 = click_prob(sc.base, s_k, pos, 0.0, ex)  # the same logit without the position term (truth only)
     intent_x = np.take_along_axis(x["intent"], order, axis=1)
-    pc = conversion_prob(world, user[:, None], item, intent_x, sc.kind == "recommend")
-    click = rng.random(p.shape, dtype=F32) < p
-    conv = click & (rng.random(p.shape, dtype=F32) < pc)
+    rel_k = np.take_along_axis(x["rel"], order, axis=1) if "rel" in x else None
+    pc = conversion_prob(world, user[:, None], item, intent_x, sc.kind == "recommend", rel_k)
+    # v2: float64 uniforms against float64 probabilities from exact arithmetic (the same on every CPU)
+    click = rng.random(p.shape, dtype=np.float64 if ex else F32) < p
+    conv = click & (rng.random(p.shape, dtype=np.float64 if ex else F32) < pc)
     # the first clicked item becomes the trigger of a later similar-product search in the session
     clicked_any = (click & ok).any(axis=1)
     first = np.argmax(click & ok, axis=1)
     last_click[sel[clicked_any]] = item[clicked_any, first[clicked_any]]
+    if last_page is not None:  # the page this session saw last, per kind (v2 cross_overlap)
+        last_page["feed" if sc.kind == "recommend" else "search"][sel, :K] = np.where(ok, item, -1)
     rows, cols = np.nonzero(ok)
     return {
         "ts": ts[rows],
@@ -132,8 +171,9 @@ def _item_block(
         "session": sel[rows],
         "position": pos[rows, cols],
         "conversion": conv[rows, cols],
-        "p_click": p[rows, cols],
-        "p_conv": pc[rows, cols],
+        "p_click": p[rows, cols].astype(F32),  # drawn above in float64 (v2); stored as written (float32)
+        "p_conv": pc[rows, cols].astype(F32),
+        "p_click0": p0[rows, cols].astype(F32),
     }
 
 
@@ -144,7 +184,7 @@ def _share_block(
     item = np.where(last_click[sel] >= 0, last_click[sel], ses.intent[sel])
     leaf_idx = ses.share_leaf[sel]
     panel = share_panels(world, user, ts, item, leaf_idx, rng)
-    click = rng.random(panel.p_click.shape, dtype=F32) < panel.p_click
+    click = rng.random(panel.p_click.shape, dtype=np.float64 if world.cfg.exact else F32) < panel.p_click
     rows, cols = np.nonzero(panel.valid)
     n = len(rows)
     return {
@@ -160,8 +200,9 @@ def _share_block(
         "session": sel[rows],
         "position": panel.position[rows, cols],
         "conversion": np.zeros(n, bool),
-        "p_click": panel.p_click[rows, cols],
+        "p_click": panel.p_click[rows, cols].astype(F32),
         "p_conv": np.zeros(n, F32),
+        "p_click0": panel.p_click_no_position[rows, cols].astype(F32),
     }
 
 
@@ -178,6 +219,9 @@ def run_chunk(world: World, chunk: int, chunk_users: np.ndarray) -> ChunkResult:
     res = ChunkResult({}, np.zeros(0, np.int64), np.zeros((0, IMAGE_DIM), F32), np.zeros(0, np.int64),
                       np.zeros(0, np.int64), (np.zeros(0, np.int64),) * 3)
     last_click = np.full(ses.n, -1, np.int64)
+    P = world.cfg.scenarios.page_size
+    last_page = ({"feed": np.full((ses.n, P), -1, np.int64), "search": np.full((ses.n, P), -1, np.int64)}
+                 if world.cfg.strength("cross_overlap") > 0 else None)
     blocks: list[dict[str, np.ndarray]] = []
     req_ts: list[np.ndarray] = []
     n_req = 0
@@ -191,7 +235,7 @@ def run_chunk(world: World, chunk: int, chunk_users: np.ndarray) -> ChunkResult:
             if grp == world.reg.share_group:
                 b = _share_block(world, ses, sel, k, last_click, rng)
             else:
-                b = _item_block(world, ses, sel, k, int(grp), last_click, counters, res, rng)
+                b = _item_block(world, ses, sel, k, int(grp), last_click, counters, res, rng, last_page)
             b["request"] = b["request"] + n_req
             req_ts.append(ses.ts[sel, k])
             n_req += len(sel)

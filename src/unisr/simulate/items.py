@@ -3,6 +3,9 @@
 Items are held in an internal order sorted by leaf category (so a leaf is a contiguous range and
 popularity-weighted sampling inside a category is one ``searchsorted``); ``ext_id`` is the public
 ``item_id`` (a seeded permutation, so ids carry no category information).
+
+Shapes:
+    items [n] with latent parts [n, d], image [n, 64], exposed embeddings [n, 2d]
 """
 
 from __future__ import annotations
@@ -11,6 +14,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from unisr.simulate import numerics
 from unisr.simulate.config import DAY, SimConfig
 from unisr.simulate.sampling import F32, child_rng, noisy_units, rows_from_cum, unit_rows
 
@@ -116,13 +120,13 @@ def _brands(c, n: int, n2: int, l2: np.ndarray, rng: np.random.Generator):
     return brand, n_brands, price, shop
 
 
-def _popularity_and_time(c, n: int, t0: int, t_end: int, rng: np.random.Generator):
+def _popularity_and_time(c, n: int, t0: int, t_end: int, rng: np.random.Generator, exact: bool = False):
     """Zipf popularity over a random rank (a long tail of rarely clicked items) and the creation time (most
     items exist before the range, new items arrive late)."""
     rank = rng.permutation(n) + 1
-    pop = 1.0 / rank.astype(np.float64) ** c.pop_exponent
+    pop = numerics.power(rank, -c.pop_exponent) if exact else 1.0 / rank.astype(np.float64) ** c.pop_exponent
     pop /= pop.sum()
-    logp = np.log(pop)
+    logp = numerics.log(pop) if exact else np.log(pop)
     pop_z = ((logp - logp.mean()) / logp.std()).astype(F32)
     created = t0 - rng.integers(DAY, 365 * DAY, n)
     is_new = rng.random(n) < c.new_item_frac
@@ -130,7 +134,7 @@ def _popularity_and_time(c, n: int, t0: int, t_end: int, rng: np.random.Generato
     return pop, pop_z, created
 
 
-def _latent_parts(c, n: int, sizes: tuple[int, int, int], levels, rng: np.random.Generator):
+def _latent_parts(c, n: int, sizes: tuple[int, int, int], levels, rng: np.random.Generator, exact: bool = False):
     """The named latent parts of every item (unit rows: category, style, texture, attributes, common,
     collaborative), the style / texture ids and the attribute tokens."""
     n1, n2, n_leaf = sizes
@@ -151,9 +155,11 @@ def _latent_parts(c, n: int, sizes: tuple[int, int, int], levels, rng: np.random
 
     A, a = c.attrs_per_leaf, min(c.attrs_per_item, c.attrs_per_leaf)
     leaf_attr_tok = np.argsort(rng.random((n_leaf, c.attr_vocab)), axis=1)[:, :A].astype(np.int64)
-    attr_pop = np.log(1.0 / np.arange(1, A + 1) ** 0.8)
+    ranks = np.arange(1, A + 1, dtype=np.float64)
+    attr_pop = -0.8 * numerics.log(ranks) if exact else np.log(1.0 / np.arange(1, A + 1) ** 0.8)
     keys = attr_pop[None, :] + rng.gumbel(size=(n, A))
-    local = np.argpartition(-keys, a - 1, axis=1)[:, :a]
+    local = np.argpartition(-keys, a - 1, axis=1)[:, :a]  # order inside the partition: numpy's SIMD sort
+    local = np.sort(local, axis=1) if exact else local
     attr_tok = np.take_along_axis(leaf_attr_tok[leaf], local, axis=1)
     attr_emb = unit_rows(rng.standard_normal((c.attr_vocab, d), dtype=F32))
     attr = noisy_units(attr_emb[attr_tok].mean(axis=1), c.part_noise, rng)
@@ -163,12 +169,13 @@ def _latent_parts(c, n: int, sizes: tuple[int, int, int], levels, rng: np.random
     return parts, style_id, texture_id, attr_tok, leaf_attr_tok
 
 
-def _image_and_exposed(c, parts: dict[str, np.ndarray], rng: np.random.Generator):
+def _image_and_exposed(c, parts: dict[str, np.ndarray], rng: np.random.Generator, exact: bool = False):
     """Image embedding (a fixed random projection of (style, category) + noise) and the exposed content per
     search scenario (the common part + the part that scenario shows)."""
     d = c.part_dim
     w_img = rng.standard_normal((2 * d, IMAGE_DIM), dtype=F32)
-    image = unit_rows(np.concatenate([parts["style"], 0.7 * parts["cat"]], axis=1) @ w_img)
+    src = np.concatenate([parts["style"], 0.7 * parts["cat"]], axis=1)
+    image = unit_rows(numerics.matmul(src, w_img, np.float32) if exact else src @ w_img)
     image = unit_rows(image + c.image_noise * rng.standard_normal(image.shape, dtype=F32) / np.sqrt(IMAGE_DIM))
     exposed = {
         s: noisy_units(np.concatenate([parts["common"], parts[p]], axis=1), c.exposed_noise, rng)
@@ -187,9 +194,11 @@ def build_catalog(cfg: SimConfig, seed: int) -> Catalog:
     t0, t_end = cfg.start_ts, cfg.start_ts + cfg.n_days * DAY
     leaf, l2, l1, leaf_start = _leaves(n, c.branching, rng)
     brand, n_brands, price, shop = _brands(c, n, n2, l2, rng)
-    pop, pop_z, created = _popularity_and_time(c, n, t0, t_end, rng)
-    parts, style_id, texture_id, attr_tok, leaf_attr_tok = _latent_parts(c, n, (n1, n2, n_leaf), (l1, l2, leaf), rng)
-    image, exposed = _image_and_exposed(c, parts, rng)
+    ex = cfg.exact
+    pop, pop_z, created = _popularity_and_time(c, n, t0, t_end, rng, ex)
+    parts, style_id, texture_id, attr_tok, leaf_attr_tok = _latent_parts(
+        c, n, (n1, n2, n_leaf), (l1, l2, leaf), rng, ex)
+    image, exposed = _image_and_exposed(c, parts, rng, ex)
 
     # ---- titles: category words of the three levels, brand, attribute words, a style word
     vocab = Vocab(n_cat=n1 + n2 + n_leaf, n_leaf=n_leaf, n_brands=n_brands, n_attr=c.attr_vocab, n_styles=c.n_styles)

@@ -1,4 +1,8 @@
-"""The four presets: tiny (tests), small (the demo), medium, large (streamed in chunks of users)."""
+"""The four presets: tiny (tests), small (the demo), medium, large (streamed in chunks of users).
+
+Shapes:
+    (no tensors) preset name -> SimConfig
+"""
 
 from __future__ import annotations
 

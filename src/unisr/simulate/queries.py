@@ -5,6 +5,9 @@ query-popularity bins need. Each pool entry is (a wording of the category: its l
 it or the broader level-2 word) + up to two of the leaf's attribute words. A user with intent item ``i``
 picks the pool entry that best matches ``i``'s attributes, with Gumbel noise: sometimes a query names
 attributes the item does not have (noise) or a synonym the titles never use.
+
+Shapes:
+    text pool [n_leaf, q]; chosen query ids [R]
 """
 
 from __future__ import annotations
@@ -14,6 +17,7 @@ from itertools import combinations
 
 import numpy as np
 
+from unisr.simulate import numerics
 from unisr.simulate.items import Catalog
 from unisr.simulate.sampling import child_rng
 
@@ -39,8 +43,10 @@ class TextPool:
         return out
 
 
-def build_text_pool(cat: Catalog, q: int, seed: int) -> TextPool:
+def build_text_pool(cat: Catalog, q: int, seed: int, exact: bool = False) -> TextPool:
     rng = child_rng(seed, 2)
+    log = numerics.log if exact else np.log
+    log1p = (lambda v: numerics.log(1.0 + np.asarray(v, np.float64))) if exact else np.log1p
     A = cat.leaf_attr_tok.shape[1]
     subsets: list[tuple[int, ...]] = [()] + [(i,) for i in range(A)] + list(combinations(range(A), 2))
     combos = [(w, s) for w in range(3) for s in subsets]  # wording 0 leaf word, 1 synonym, 2 level-2 word
@@ -49,10 +55,10 @@ def build_text_pool(cat: Catalog, q: int, seed: int) -> TextPool:
     local = np.full((len(combos), 2), -1, dtype=np.int64)
     for k, (_, s) in enumerate(combos):
         local[k, : len(s)] = s
-    base_logw = np.log(np.array([0.5, 0.25, 0.25]))[w_of] + np.log(np.array([0.3, 0.45, 0.25]))[size_of]
-    base_logw -= np.log(np.array([1, A, A * (A - 1) / 2]))[size_of]
+    base_logw = log(np.array([0.5, 0.25, 0.25]))[w_of] + log(np.array([0.3, 0.45, 0.25]))[size_of]
+    base_logw -= log(np.array([1, A, A * (A - 1) / 2]))[size_of]
     # attribute popularity inside a leaf: earlier local attributes are more common (matches items.py)
-    attr_bonus = np.where(local >= 0, -0.8 * np.log1p(np.maximum(local, 0)), 0.0).sum(axis=1)
+    attr_bonus = np.where(local >= 0, -0.8 * log1p(np.maximum(local, 0)), 0.0).sum(axis=1)
     q = min(q, len(combos))
     keys = (base_logw + attr_bonus)[None, :] + rng.gumbel(size=(cat.n_leaf, len(combos)))
     chosen = np.argsort(-keys, axis=1)[:, :q]  # without replacement: unique queries per leaf
@@ -64,7 +70,7 @@ def build_text_pool(cat: Catalog, q: int, seed: int) -> TextPool:
     wording = np.take_along_axis(wtok, w_of[chosen], axis=1)
     loc = local[chosen]  # [n_leaf, q, 2]
     attrs = np.where(loc >= 0, np.take_along_axis(cat.leaf_attr_tok[:, None, :], np.maximum(loc, 0), axis=2), -1)
-    prior = -1.0 * np.log1p(np.arange(q))[None, :] + rng.normal(0, 0.5, (cat.n_leaf, q))
+    prior = -1.0 * log1p(np.arange(q))[None, :] + rng.normal(0, 0.5, (cat.n_leaf, q))
     return TextPool(q=q, wording=wording, attrs=attrs, n_attrs=size_of[chosen], log_prior=prior)
 
 

@@ -5,6 +5,9 @@ Each request gets ``candidates`` items in slots taken from sources (fixed slot s
 ``taste`` (a leaf of the user's mixture), ``hot`` (the user's community's favourite items: collaborative
 retrieval), ``fresh`` (items created in the last 7 days), ``global`` (popular items). Items not yet
 created at request time and duplicates are masked out.
+
+Shapes:
+    requests [R] -> candidates and validity [R, M]
 """
 
 from __future__ import annotations

@@ -1,8 +1,14 @@
-"""Small vectorised sampling helpers shared by the simulator's parts."""
+"""Small vectorised sampling helpers shared by the simulator's parts.
+
+Shapes:
+    elementwise / row-wise helpers over [N] or [N, d] arrays
+"""
 
 from __future__ import annotations
 
 import numpy as np
+
+from unisr.simulate import numerics
 
 F32 = np.float32
 
@@ -35,8 +41,9 @@ def rows_from_cum(cum: np.ndarray, groups: np.ndarray, rng: np.random.Generator)
     return np.minimum(out, cum.shape[1] - 1)
 
 
-def zipf_weights(n: int, exponent: float) -> np.ndarray:
-    w = 1.0 / np.arange(1, n + 1, dtype=np.float64) ** exponent
+def zipf_weights(n: int, exponent: float, exact: bool = False) -> np.ndarray:
+    r = np.arange(1, n + 1, dtype=np.float64)
+    w = numerics.power(r, -exponent) if exact else 1.0 / r**exponent
     return w / w.sum()
 
 

@@ -7,6 +7,9 @@ cumulative node names from the root (``["share", "share/chat", "share/chat/produ
 Share leaves' weights over the social features are drawn down the tree (child = parent + noise that
 shrinks with depth), so siblings have similar preferences over social views (TreeMS's premise); the
 leaves' traffic is Zipf over a seeded permutation, so most leaves are long-tail.
+
+Shapes:
+    share leaves [L] with weights [L, 5] (and v2 [L, 4])
 """
 
 from __future__ import annotations
@@ -20,6 +23,9 @@ from unisr.simulate.config import SimConfig
 from unisr.simulate.sampling import child_rng, zipf_weights
 
 SHARE_FEATURES = ("friend", "pay", "tie", "interest", "community")
+# v2 leaf_specificity: observable relations (pay in both directions, the written interaction count)
+SHARE_OBSERVED = ("friend", "pay_out", "pay_in", "interact")
+SHARE_OBSERVED_ROOT = (0.0, 0.3, 0.1, 0.35)
 LEVEL_NAMES = [
     ["chat", "moments", "group", "c2c", "live"],
     ["product", "shop", "coupon", "game", "live"],
@@ -50,6 +56,7 @@ class Registry:
     share_traffic: np.ndarray  # leaf probabilities within sharing
     share_w: np.ndarray  # [n_leaves, len(SHARE_FEATURES)]
     share_base: np.ndarray
+    share_wo: np.ndarray | None  # v2: [n_leaves, len(SHARE_OBSERVED)] weights over observable relations
     group_traffic: np.ndarray  # [n_groups] entry distribution of sessions
     by_id: dict[int, Scenario] = field(default_factory=dict)
 
@@ -87,10 +94,15 @@ def build_registry(cfg: SimConfig, seed: int) -> Registry:
                 node_w[p[depth]] = node_w[p[depth - 1]] + rng.normal(0, noise, len(SHARE_FEATURES))
                 node_b[p[depth]] = node_b[p[depth - 1]] + rng.normal(0, 0.6 * noise)
     n_leaves = len(paths)
-    traffic = zipf_weights(n_leaves, sh.zipf)[rng.permutation(n_leaves)]
+    traffic = zipf_weights(n_leaves, sh.zipf, cfg.exact)[rng.permutation(n_leaves)]
     share_w = np.stack([node_w[p[-1]] for p in paths])
     share_b = np.array([node_b[p[-1]] for p in paths])
+    if cfg.exact:  # v2 leaf_specificity scales every leaf's deviation from the root (0: all leaves alike)
+        s = cfg.strength("leaf_specificity")
+        share_w = root_w + s * (share_w - root_w)
+        share_b = sh.base + s * (share_b - sh.base)
     share_ids = 100 + np.arange(n_leaves)
+    share_wo = _observed_weights(cfg, seed, paths) if cfg.exact else None
     for j, p in enumerate(paths):
         w = dict(zip(SHARE_FEATURES, map(float, share_w[j]), strict=True))
         out.append(
@@ -109,10 +121,27 @@ def build_registry(cfg: SimConfig, seed: int) -> Registry:
         share_traffic=traffic,
         share_w=share_w,
         share_base=share_b,
+        share_wo=share_wo,
         group_traffic=group_traffic,
     )
     reg.by_id = {s.id: s for s in out}
     return reg
+
+
+def _observed_weights(cfg: SimConfig, seed: int, paths: list[list[str]]) -> np.ndarray:
+    """v2 ``leaf_specificity``: each tree node adds N(0, sigma_depth) to its parent's weights over the
+    observable relations; sigma is large at the first level (chat / moments / group differ in *which*
+    relation predicts a share) and shrinks with depth (siblings closer than cousins). Own generator, so
+    the other draws do not depend on it."""
+    rng = child_rng(seed, 6)
+    noise = cfg.mechanisms.leaf_specificity.level_noise
+    node: dict[str, np.ndarray] = {"share": np.array(SHARE_OBSERVED_ROOT)}
+    for p in paths:
+        for depth in range(1, len(p)):
+            if p[depth] not in node:
+                node[p[depth]] = node[p[depth - 1]] + rng.normal(0, noise[min(depth - 1, len(noise) - 1)],
+                                                                 len(SHARE_OBSERVED))
+    return np.stack([node[p[-1]] for p in paths])
 
 
 def transition_matrix(reg: Registry) -> np.ndarray:

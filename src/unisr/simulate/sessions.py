@@ -4,6 +4,9 @@ A session starts in a scenario group drawn from the traffic shares; each next re
 the same group (next page / feed refresh, prob. 1 - switch) or moves along the funnel (visual -> textual
 -> similar-product search, feed -> search, search -> share, ...). The intent item is kept for the whole
 session, so what a user does in one scenario tells about the next (information flows across scenarios).
+
+Shapes:
+    sessions [S] with scenario groups and times [S, max_requests]
 """
 
 from __future__ import annotations
@@ -41,7 +44,7 @@ def pick_intent(world: World, u: np.ndarray, ts: np.ndarray, rng: np.random.Gene
     cand = sample_in_ranges(cat.pop_cum, cat.leaf_start[leaf3], cat.leaf_start[leaf3 + 1], rng).reshape(-1, 3)
     style = users.style_at(u, frac)
     d = cat.parts["style"].shape[1]
-    fit = np.sqrt(d) * (
+    fit = np.sqrt(d) * (  # einsum: no BLAS, no SIMD dispatch (the same on every CPU, see clicks._dot)
         np.einsum("rkd,rd->rk", cat.parts["style"][cand], style)
         + np.einsum("rkd,rd->rk", cat.parts["collab"][cand], users.collab[u])
     )

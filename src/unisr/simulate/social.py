@@ -4,6 +4,9 @@ Every contact (u -> v) carries a latent tie strength. Sharing choices are driven
 so the views differ in how well they predict sharing: ``friend`` is broad and mostly weak ties, ``pay``
 is sparse but strong, and ``share`` (past share choices, built from the background window's share
 events) reveals the tie strengths themselves.
+
+Shapes:
+    contacts as CSR over users [n + 1] with edge arrays [E]
 """
 
 from __future__ import annotations
@@ -12,6 +15,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from unisr.simulate import numerics
 from unisr.simulate.config import DAY, SimConfig
 from unisr.simulate.sampling import F32, child_rng
 from unisr.simulate.users import Users
@@ -30,6 +34,19 @@ class Contacts:
     is_pay: np.ndarray  # bool
     friend_edges: tuple[np.ndarray, np.ndarray, np.ndarray]  # src, dst, ts (directed, symmetric)
     pay_edges: tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]  # src, dst, ts, weight
+    interact: np.ndarray | None = None  # v2: interactions (messages, likes) per contact before the share window
+
+    def friends_liking(self, users: Users, t: np.ndarray, cat2: np.ndarray, leaves_per_cat2: int) -> np.ndarray:
+        """For each (user t[j], level-2 category cat2[j]): how many of t[j]'s friends have a leaf of ``cat2``
+        in their taste mixture (they click that category, so the count shows in the logs through the
+        friends' clicks)."""
+        lo, hi = self.start[t], self.start[t + 1]
+        deg = hi - lo
+        idx = np.repeat(np.arange(len(t)), deg)
+        pos = np.repeat(lo, deg) + (np.arange(int(deg.sum())) - np.repeat(np.cumsum(deg) - deg, deg))
+        nbr = self.dst[pos]
+        hit = self.is_friend[pos] & (users.taste_leaf[nbr] // leaves_per_cat2 == cat2[idx][:, None]).any(1)
+        return np.bincount(idx, weights=hit, minlength=len(t))
 
     def lookup(self, src: np.ndarray, dst: np.ndarray) -> np.ndarray:
         """Position of (src, dst) in the contact arrays, -1 if not a contact."""
@@ -98,13 +115,23 @@ def build_contacts(cfg: SimConfig, users: Users, seed: int) -> Contacts:
     # a pay edge on a friend pair: the friend tie plus the pay boost
     tie = np.where(both, ties[first] + sc.pay_tie_boost, np.maximum.reduceat(ties, first) if len(keys) else ties)
     src = uniq // n
-    p_weight = (1 + rng.poisson(np.exp(0.5 * np.clip(p_tie_new, -3, 3)))).astype(F32)
+    lam = 0.5 * np.clip(p_tie_new, -3, 3)
+    p_weight = (1 + rng.poisson(numerics.exp(lam) if cfg.exact else np.exp(lam))).astype(F32)
+    tie_all = tie.astype(F32)
+    interact = None
+    if cfg.exact:  # v2: an observable proxy of the tie (own generator: the other draws do not depend on it)
+        irng, step = child_rng(seed, 7), 1 << 22  # in slices: float64 temporaries of 54M contacts on large
+        interact = np.empty(len(tie_all), np.uint16)
+        for s in range(0, len(tie_all), step):  # one generator in order: the same draws as one call
+            lam_i = numerics.exp(np.clip(0.9 * tie_all[s : s + step].astype(np.float64) - 0.2, -5, 4))
+            interact[s : s + step] = np.minimum(irng.poisson(lam_i), 65_535)
     return Contacts(
+        interact=interact,
         n=n,
         start=np.searchsorted(src, np.arange(n + 1)).astype(np.int64),
         dst=(uniq % n).astype(np.int64),
         key=uniq,
-        tie=tie.astype(F32),
+        tie=tie_all,
         is_friend=is_friend,
         is_pay=is_pay,
         friend_edges=(f_src, f_dst, f_ts2),

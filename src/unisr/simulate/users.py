@@ -1,4 +1,8 @@
-"""Users: demographics, latent community, a taste that drifts slowly, activity, registration time."""
+"""Users: demographics, latent community, a taste that drifts slowly, activity, registration time.
+
+Shapes:
+    users [n] with taste parts [n, d] and mixtures [n, m]
+"""
 
 from __future__ import annotations
 
@@ -6,6 +10,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from unisr.simulate import numerics
 from unisr.simulate.config import DAY, SimConfig
 from unisr.simulate.items import Catalog
 from unisr.simulate.sampling import F32, child_rng, noisy_units, rows_from_cum, unit_rows, zipf_weights
@@ -48,7 +53,7 @@ def build_users(cfg: SimConfig, cat: Catalog, seed: int) -> Users:
     n, K, d, m = uc.n_users, uc.n_communities, cfg.catalog.part_dim, uc.taste_leaves
     t0, t_end = cfg.start_ts, cfg.start_ts + cfg.n_days * DAY
 
-    community = rng.choice(K, size=n, p=zipf_weights(K, uc.community_zipf))
+    community = rng.choice(K, size=n, p=zipf_weights(K, uc.community_zipf, cfg.exact))
     comm_order = np.argsort(community, kind="stable")
     comm_start = np.searchsorted(community[comm_order], np.arange(K + 1))
     gender = (rng.random(n) < 0.55).astype(np.int8)
@@ -86,10 +91,13 @@ def build_users(cfg: SimConfig, cat: Catalog, seed: int) -> Users:
     # ---- each community's favourite items: collaborative affinity x popularity (feeds' CF retrieval)
     H = min(200, cat.n)
     hot = np.empty((K, H), dtype=np.int64)
-    logpop = np.log(cat.pop).astype(F32)
+    logpop = (numerics.log(cat.pop) if cfg.exact else np.log(cat.pop)).astype(F32)
     for k in range(K):  # K is small (communities), not per event
-        s = 3.0 * (cat.parts["collab"] @ centres["collab"][k]) + 0.5 * logpop + rng.gumbel(size=cat.n).astype(F32)
-        hot[k] = np.argpartition(-s, H - 1)[:H]
+        aff = (numerics.matmul(cat.parts["collab"], centres["collab"][k], F32) if cfg.exact
+               else cat.parts["collab"] @ centres["collab"][k])
+        s = 3.0 * aff + 0.5 * logpop + rng.gumbel(size=cat.n).astype(F32)
+        top = np.argpartition(-s, H - 1)[:H]  # the order inside the partition depends on numpy's SIMD sort
+        hot[k] = np.sort(top) if cfg.exact else top
 
     return Users(
         n=n,

@@ -1,4 +1,8 @@
-"""Everything that is fixed before the first event: catalogue, users, contacts, scenarios, query pool."""
+"""Everything that is fixed before the first event: catalogue, users, contacts, scenarios, query pool.
+
+Shapes:
+    (no tensors) the fixed world: catalogue, users, contacts, scenarios, query pool
+"""
 
 from __future__ import annotations
 
@@ -43,7 +47,7 @@ def expected_requests_per_session(cfg: SimConfig) -> float:
     # 1 + geometric, truncated at max_requests and by the 30-minute window (approximate, documented)
     p = 1.0 / s.mean_requests
     k = np.arange(1, s.max_requests + 1)
-    pk = p * (1 - p) ** (k - 1)
+    pk = p * ((1 - p) ** (k - 1) if not cfg.exact else np.cumprod(np.r_[1.0, np.full(len(k) - 1, 1 - p)]))
     pk[-1] += 1 - pk.sum()
     return float((k * pk).sum())
 
@@ -53,7 +57,7 @@ def build_world(cfg: SimConfig, seed: int) -> World:
     users = build_users(cfg, cat, seed)
     contacts = build_contacts(cfg, users, seed)
     reg = build_registry(cfg, seed)
-    pool = build_text_pool(cat, cfg.catalog.queries_per_leaf, seed)
+    pool = build_text_pool(cat, cfg.catalog.queries_per_leaf, seed, cfg.exact)
     share_frac = reg.group_traffic[reg.share_group]
     per_request = cfg.scenarios.page_size * (1 - share_frac) + cfg.scenarios.share.panel_size * share_frac
     n_sessions = cfg.n_events / (per_request * expected_requests_per_session(cfg))

@@ -1,4 +1,8 @@
-"""Writing the canonical tables (exact names and Arrow types of ``unisr.data.schema``)."""
+"""Writing the canonical tables (exact names and Arrow types of ``unisr.data.schema``).
+
+Shapes:
+    event columns [N] -> Arrow tables
+"""
 
 from __future__ import annotations
 
@@ -62,6 +66,10 @@ def events_tables(world: World, res: ChunkResult) -> tuple[pa.Table, pa.Table]:
         },
         schema=TRUTH.arrow_schema(["p_conversion"]),
     )
+    # P(click) with the position term removed (CONTRACT.md: the ceiling of a position-free score); typed here
+    # until unisr.data.schema.TRUTH lists it among its optional columns
+    truth = truth.append_column(pa.field("p_click_no_position", pa.float32()),
+                                pa.array(ev["p_click0"].astype(np.float32), pa.float32()))
     return events, truth
 
 
@@ -173,6 +181,11 @@ def social_table(world: World, share_src: np.ndarray, share_dst: np.ndarray, sha
     views = [("friend", fs, fd, np.ones(len(fs), np.float32), fts),
              ("pay", ps, pd_, pw, pts),
              ("share", uk // n, uk % n, cnt.astype(np.float32), sts[first] if len(first) else np.zeros(0, np.int64))]
+    if con.interact is not None:  # v2: interaction count per directed contact before the share window's end
+        has = con.interact > 0
+        src = np.repeat(np.arange(n), np.diff(con.start))
+        views.append(("interact", src[has], con.dst[has], con.interact[has].astype(np.float32),
+                      np.full(int(has.sum()), cut, np.int64)))
     parts = []
     for name, s, d, w, t in views:
         parts.append(
@@ -180,7 +193,7 @@ def social_table(world: World, share_src: np.ndarray, share_dst: np.ndarray, sha
                 {
                     "src_user_id": pa.array(ext[s], pa.int64()),
                     "dst_user_id": pa.array(ext[d], pa.int64()),
-                    "view": pa.array([name] * len(s), pa.string()),
+                    "view": pa.repeat(pa.scalar(name, pa.string()), len(s)),  # no Python list (tens of millions)
                     "weight": pa.array(np.asarray(w, np.float32), pa.float32()),
                     "ts": pa.array(np.asarray(t, np.int64), pa.int64()),
                 },
@@ -203,5 +216,7 @@ def latent_tables(world: World) -> dict[str, pa.Table]:
         "share_leaves": pa.table(
             {"scenario_id": reg.share_ids, "traffic": reg.share_traffic, "base": reg.share_base}
             | {f"w_{f}": reg.share_w[:, j] for j, f in enumerate(("friend", "pay", "tie", "interest", "community"))}
+            | ({} if reg.share_wo is None else
+               {f"wo_{f}": reg.share_wo[:, j] for j, f in enumerate(("friend", "pay_out", "pay_in", "interact"))})
         ),
     }

@@ -71,11 +71,13 @@ def train_run(model: str, data: str | Path, out: str | Path, *, config_file: str
     seed_everything(cfg.train.seed)
 
     if encoder is None:
-        key = (str(data.resolve()), cfg.data.embed_dim, tuple(sorted(cfg.data.embed_dims.items())))
+        key = (str(data.resolve()), cfg.data.embed_dim, tuple(sorted(cfg.data.embed_dims.items())),
+               cfg.data.inputs.model_dump_json())
         if encoder_cache is not None and key in encoder_cache:
             encoder = encoder_cache[key]
         else:
-            encoder = FeatureEncoder.fit(data, spec, embed_dim=cfg.data.embed_dim, embed_dims=cfg.data.embed_dims)
+            encoder = FeatureEncoder.fit(data, spec, embed_dim=cfg.data.embed_dim, embed_dims=cfg.data.embed_dims,
+                                         inputs=cfg.data.inputs.effective())
             if encoder_cache is not None:
                 encoder_cache[key] = encoder
     encoder.save(out / "encoders")

@@ -1,0 +1,115 @@
+"""Query-item match features computed from the shared content tables: kernel-pooled term matching (K-NRM,
+Xiong et al., SIGIR'17) of the query's terms against the item's title terms, level-by-level category
+agreement, the same between a similar-product search's trigger item and the candidate, and the cosine of the
+projected vectors of one space (a visual query or the trigger's image against the candidate's image).
+
+Cosines are of the shared embeddings, so an id that the query and the item both carry has cosine exactly 1
+from the first step (the exact-match kernel fires), and the tables learn which *different* ids match
+(synonyms). A pair the sample lacks (no query, no trigger) gives zeros.
+
+Shapes:
+    QueryItemMatch(batch) -> [B, out_dim]
+    kernel_pool(sim [B, Lq, Lt], q_mask [B, Lq], t_mask [B, Lt]) -> [B, K]
+"""
+
+from __future__ import annotations
+
+import torch
+import torch.nn.functional as F
+from torch import Tensor, nn
+
+from unisr.data.batch import Batch
+from unisr.data.features import FeatureSchema
+from unisr.nn.content import SequenceTables, VectorProjections
+
+# K-NRM's kernels: an exact-match kernel (mu 1, sigma 1e-3) and soft-match kernels spread over the cosine range
+KERNEL_MU = (1.0, 0.9, 0.7, 0.5, 0.3, 0.1, -0.1, -0.3, -0.5)
+KERNEL_SIGMA = (1e-3,) + (0.1,) * (len(KERNEL_MU) - 1)
+# (query side, item side) pairs of sequences: term matching (kernel pooling) and level-wise agreement
+TERM_PAIRS = (("query_tokens", "item.title_tokens"), ("trigger.title_tokens", "item.title_tokens"))
+LEVEL_PAIRS = (("query.category", "item.category_path"), ("trigger.category_path", "item.category_path"))
+VECTOR_PAIRS = (("query.emb", "item.image_emb"),)  # plus every ("trigger.<x>", "item.<x>") of the schema
+
+
+def kernel_pool(sim: Tensor, q_mask: Tensor, t_mask: Tensor, mu: Tensor, sigma: Tensor) -> Tensor:
+    """K-NRM kernel pooling: for each kernel k, the mean over the query's terms of log(1 + sum over the item's
+    terms of exp(-(s - mu_k)^2 / (2 sigma_k^2))) (log1p instead of K-NRM's log keeps an empty sum at 0)."""
+    k = torch.exp(-((sim.unsqueeze(-1) - mu) ** 2) / (2 * sigma**2))  # [B, Lq, Lt, K]
+    k = (k * t_mask[:, None, :, None]).sum(2)  # [B, Lq, K]
+    per_term = torch.log1p(k) * q_mask.unsqueeze(-1)
+    return per_term.sum(1) / q_mask.sum(1, keepdim=True).clamp(min=1)
+
+
+def _cos(a: Tensor, b: Tensor) -> Tensor:
+    return F.normalize(a, dim=-1, eps=1e-12) @ F.normalize(b, dim=-1, eps=1e-12).transpose(-1, -2)
+
+
+class QueryItemMatch(nn.Module):
+    """Match features between what a sample searches with (query terms and category, trigger item, visual
+    query) and the candidate item, read from ``tables`` / ``vectors`` (the model's own shared input layer), for
+    the pairs the schema has.
+
+    Features: per term pair, the K-NRM kernels (``len(KERNEL_MU)``); per level pair, the cosine of the
+    query-side id with each level of the item's path (``max_len`` of the path); per vector pair, one cosine.
+
+    Shapes:
+        batch -> [B, out_dim]
+    """
+
+    def __init__(self, schema: FeatureSchema, tables: SequenceTables, vectors: VectorProjections) -> None:
+        super().__init__()
+        self.tables, self.vectors = [tables], [vectors]  # held by the input layer (not registered twice)
+        seqs = {f.name: f for f in schema.sequences}
+        shared = [(a, b) for a, b in TERM_PAIRS + LEVEL_PAIRS
+                  if a in seqs and b in seqs and seqs[a].table_key == seqs[b].table_key and a in tables.key]
+        self.term_pairs = [p for p in shared if p in TERM_PAIRS]
+        self.level_pairs = [p for p in shared if p in LEVEL_PAIRS]
+        self.level_len = {b: seqs[b].max_len for _, b in self.level_pairs}
+        vec = {v.name: v for v in schema.vectors}
+        pairs = list(VECTOR_PAIRS) + [(n, "item." + n[8:]) for n in vec if n.startswith("trigger.")]
+        self.vector_pairs = [(a, b) for a, b in pairs if a in vec and b in vec and vec[a].space == vec[b].space
+                             and a in vectors.names and b in vectors.names]
+        self.register_buffer("mu", torch.tensor(KERNEL_MU), persistent=False)
+        self.register_buffer("sigma", torch.tensor(KERNEL_SIGMA), persistent=False)
+        self.out_dim = (len(self.term_pairs) * len(KERNEL_MU) + sum(seqs[b].max_len for _, b in self.level_pairs)
+                        + len(self.vector_pairs))
+
+    def forward(self, batch: Batch) -> Tensor:
+        tables, b = self.tables[0], len(batch)
+        out: list[Tensor] = []
+        for qa, it in self.term_pairs:
+            if qa not in batch.sequences or it not in batch.sequences:
+                out.append(batch.dense.new_zeros((b, len(KERNEL_MU))))
+                continue
+            (q, qm), (t, tm) = batch.sequences[qa], batch.sequences[it]
+            sim = _cos(tables.tokens(qa, q), tables.tokens(it, t))
+            out.append(kernel_pool(sim, qm.float(), tm.float(), self.mu, self.sigma))
+        for qa, it in self.level_pairs:
+            if qa not in batch.sequences or it not in batch.sequences:
+                out.append(batch.dense.new_zeros((b, self.level_len[it])))
+                continue
+            (q, qm), (t, tm) = batch.sequences[qa], batch.sequences[it]
+            qv = (tables.tokens(qa, q) * qm.unsqueeze(-1)).sum(1, keepdim=True)  # [B, 1, d] (one id)
+            sim = _cos(qv, tables.tokens(it, t)).squeeze(1)  # [B, L]
+            out.append(sim * tm * qm.any(1, keepdim=True))
+        for qa, it in self.vector_pairs:
+            va, vb = batch.vectors.get(qa), batch.vectors.get(it)
+            if va is None or vb is None:
+                out.append(batch.dense.new_zeros((b, 1)))
+                continue
+            pa, pb = self.vectors[0].project(qa, va), self.vectors[0].project(it, vb)
+            present = (va.abs().sum(1, keepdim=True) > 0).float()
+            out.append(F.cosine_similarity(pa, pb, dim=1, eps=1e-12).unsqueeze(1) * present)
+        return torch.cat(out, 1) if out else batch.dense.new_zeros((b, 0))
+
+
+def standalone_match(schema: FeatureSchema, sparse: bool) -> QueryItemMatch | None:
+    """A ``QueryItemMatch`` with content tables of its own (registered on it), for models whose input layer has
+    no ``SequenceTables`` (the graph models' node embeddings); None when the schema gives it no pair."""
+    tables = SequenceTables(schema.sequences, sparse=sparse)
+    vectors = VectorProjections(schema.vectors)
+    m = QueryItemMatch(schema, tables, vectors)
+    if not m.out_dim:
+        return None
+    m.own_tables, m.own_vectors = tables, vectors  # registered as submodules of the match module
+    return m

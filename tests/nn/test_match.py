@@ -1,0 +1,53 @@
+"""nn/match.py: K-NRM term kernels, category levels and vector cosines on the shared tables."""
+
+import torch
+
+from synth import random_batch, tiny_schema
+from unisr.data.features import SequenceField, VectorField
+from unisr.nn.content import SequenceTables, VectorProjections
+from unisr.nn.match import KERNEL_MU, QueryItemMatch, kernel_pool
+
+
+def _schema():
+    s = tiny_schema()
+    s.sequences = [SequenceField("item.title_tokens", "items", 30, 4, 8, "terms"),
+                   SequenceField("query_tokens", "queries", 30, 3, 8, "terms"),
+                   SequenceField("item.category_path", "items", 20, 3, 8, "categories"),
+                   SequenceField("query.category", "queries", 20, 1, 8, "categories")]
+    s.vectors = [VectorField("item.image_emb", "items", 5, 8, "image_emb"),
+                 VectorField("query.emb", "queries", 5, 8, "image_emb")]
+    return s
+
+
+def test_exact_kernel_counts_query_terms_found_in_the_title():
+    sim = torch.tensor([[[1.0, 0.2], [0.3, 0.1]]])  # query term 0 is in the title, term 1 is not
+    mu, sigma = torch.tensor([1.0, 0.0]), torch.tensor([1e-3, 0.1])
+    k = kernel_pool(sim, torch.ones(1, 2), torch.ones(1, 2), mu, sigma)
+    assert torch.allclose(k[0, 0], torch.log1p(torch.tensor(1.0)) / 2)  # one of two terms matches exactly
+    # a padded title position never counts
+    assert torch.allclose(kernel_pool(sim, torch.ones(1, 2), torch.tensor([[0.0, 1.0]]), mu, sigma)[0, 0],
+                          torch.tensor(0.0), atol=1e-6)
+
+
+def test_match_features_from_shared_ids_and_zeros_without_a_query():
+    s = _schema()
+    torch.manual_seed(0)
+    tables, vectors = SequenceTables(s.sequences, sparse=False), VectorProjections(s.vectors)
+    m = QueryItemMatch(s, tables, vectors)
+    assert m.out_dim == len(KERNEL_MU) + 3 + 1
+    b = random_batch(s, 2)
+    b.sequences = {"query_tokens": (torch.tensor([[5, 6, 0], [0, 0, 0]]), torch.tensor([[1, 1, 0], [0, 0, 0]]).bool()),
+                   "item.title_tokens": (torch.tensor([[9, 5, 6, 0], [5, 6, 0, 0]]),
+                                         torch.tensor([[1, 1, 1, 0], [1, 1, 0, 0]]).bool()),
+                   "query.category": (torch.tensor([[4], [0]]), torch.tensor([[True], [False]])),
+                   "item.category_path": (torch.tensor([[2, 3, 4], [2, 3, 4]]), torch.ones(2, 3).bool())}
+    b.vectors = {"item.image_emb": torch.randn(2, 5), "query.emb": torch.zeros(2, 5)}
+    b.vectors["query.emb"][0] = b.vectors["item.image_emb"][0]
+    f = m(b)
+    exact = torch.log1p(torch.tensor(1.0))
+    assert torch.allclose(f[0, 0], exact, atol=1e-4)  # both query terms are in the title
+    assert torch.equal(f[1, :len(KERNEL_MU)], torch.zeros(len(KERNEL_MU)))  # no query: zeros
+    lv = f[:, len(KERNEL_MU):len(KERNEL_MU) + 3]
+    assert torch.allclose(lv[0, 2], torch.tensor(1.0)) and lv[0, :2].abs().max() < 0.999  # the leaf matches
+    assert torch.equal(lv[1], torch.zeros(3))
+    assert torch.allclose(f[0, -1], torch.tensor(1.0), atol=1e-5) and f[1, -1] == 0  # one projection for both
