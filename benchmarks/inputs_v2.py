@@ -59,6 +59,8 @@ def main(argv: list[str] | None = None) -> dict:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--data", type=Path, required=True)
     ap.add_argument("--run", action="append", required=True, help="LABEL=RECORD_ROW:RUN_DIR")
+    ap.add_argument("--oracle", type=Path, help="a `unisr evaluate` output (JSON) on data whose truth has "
+                    "p_click_no_position: the oracles of its scenarios (the runs' own metrics may predate the column)")
     ap.add_argument("--out", type=Path, default=ROOT / "results" / "inputs-v2.json")
     args = ap.parse_args(argv)
     sys.path.insert(0, str(ROOT))
@@ -66,9 +68,9 @@ def main(argv: list[str] | None = None) -> dict:
     from unisr.bench.fingerprint import data_fingerprint
 
     fp = data_fingerprint(args.data)
-    ceiling = json.loads((ROOT / "results" / "observable-ceiling.json").read_text())
-    gbdt = {s: r["auc_no_position"] for s, r in ceiling["scenarios"].items()} if ceiling.get("data", {}).get(
-        "fingerprint", fp) == fp else {}
+    from unisr.bench.ceiling import load_ceiling
+
+    gbdt = {sc: r["auc_no_position"] for sc, r in (load_ceiling(fp) or {}).items()}
     rows, runs, oracle, oracle_np = [], {}, {}, {}
     for spec in args.run:
         label, rest = spec.split("=", 1)
@@ -89,9 +91,17 @@ def main(argv: list[str] | None = None) -> dict:
     rows.append(["oracle / oracle without position"] + [
         f"{oracle[s]:.4f} / {oracle_np[s]:.4f}" if oracle.get(s) and oracle_np.get(s) else
         (f"{oracle[s]:.4f} / -" if oracle.get(s) else "-") for s in SCENARIOS])
+    if args.oracle is not None:
+        ev = json.loads(args.oracle.read_text())["scenarios"]
+        oracle_np = {sc: ev.get(sc, {}).get("oracle_auc_no_position") for sc in SCENARIOS}
+        rows[-1] = ["oracle / oracle without position"] + [
+            f"{oracle[sc]:.4f} / {oracle_np[sc]:.4f}" if oracle.get(sc) and oracle_np.get(sc) else "-"
+            for sc in SCENARIOS]
     best = max((r for r in runs.values()), key=lambda r: r["after"].get("search_text", 0))
     label = next(k for k, v in runs.items() if v is best)
-    command = " ".join([".venv/bin/python benchmarks/inputs_v2.py", *(sys.argv[1:] if argv is None else argv)])
+    import shlex
+
+    command = shlex.join([".venv/bin/python", "benchmarks/inputs_v2.py", *(sys.argv[1:] if argv is None else argv)])
     out = {"format": "unisr-benchmark/1", "benchmark": "inputs-v2",
            "title": "Inputs version 2 (issue 31): test AUC before -> after, per scenario",
            "figure": f"best search_text: {label} {best['after']['search_text']:.4f} (GBDT "
@@ -108,7 +118,13 @@ def main(argv: list[str] | None = None) -> dict:
                      "version-2 inputs (docs/models/inputs.md), position bias auto unless the row says; the protocols "
                      "differ (scenarios trained on, SRJGraph's steps): read the before column as the level of the "
                      "published suite, not as a paired difference; '+ match' rows add the opt-in match features "
-                     "of nn/match.py"],
+                     "of nn/match.py",
+                     "each after run: `unisr train --model M --data /tmp/sim_small --out RUN --set "
+                     "train.max_steps_per_epoch=100 --set data.batch_size=1024 --set data.eval_batch_size=2048 --set "
+                     "train.threads=1 --set train.epochs=16 --set train.progress=false` (+ `--set model.match=true`, "
+                     "`--set train.position_bias=off` where the row says); two runs at a time on the 2-core box; "
+                     "the oracle without position from `unisr evaluate` on the data re-made by `make sim-recorded` "
+                     "(same fingerprint, truth with p_click_no_position)"],
            "data": {"fingerprint": fp}, "runs": runs}
     args.out.write_text(json.dumps(out, indent=1) + "\n")
     print(json.dumps({k: out[k] for k in ("figure", "goal")}, indent=1))
