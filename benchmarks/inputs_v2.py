@@ -105,7 +105,8 @@ def main(argv: list[str] | None = None) -> dict:
     out = {"format": "unisr-benchmark/1", "benchmark": "inputs-v2",
            "title": "Inputs version 2 (issue 31): test AUC before -> after, per scenario",
            "figure": f"best search_text: {label} {best['after']['search_text']:.4f} (GBDT "
-                     f"{gbdt.get('search_text', float('nan')):.4f})",
+                     f"{gbdt.get('search_text', float('nan')):.4f}, oracle {oracle.get('search_text') or float('nan'):.4f}, "
+                     f"without position {oracle_np.get('search_text') or float('nan'):.4f})",
            "goal": "issue 31: best deep search_text >= 0.74, SRJGraph >= 0.72, search_similar >= 0.72, feed_main >= 0.70, "
                    "feed_new >= 0.60",
            "command": command, "date": datetime.now(UTC).strftime("%Y-%m-%d %H:%M UTC"), "machine": machine(1),

@@ -24,7 +24,6 @@ class Batch:
         p_click: [B] float or None (the simulator's true click probability)
         p_click_no_position: [B] float or None (the same with the position term removed, where the truth has it)
         sequences: name -> (ids [B, L] long, mask [B, L] bool), e.g. ``history``, ``query_tokens``
-        query_emb: [B, Q] float or None (visual queries)
         trigger_index: [B] long or None (similar-product search trigger item)
         target_user_index: [B] long or None (share scenarios: the candidate user)
         ts: [B] long or None (the event time, in the events' unit; graph samplers keep only earlier edges)
@@ -48,7 +47,6 @@ class Batch:
     p_click: Tensor | None = None
     p_click_no_position: Tensor | None = None
     sequences: dict[str, tuple[Tensor, Tensor]] = field(default_factory=dict)
-    query_emb: Tensor | None = None
     trigger_index: Tensor | None = None
     target_user_index: Tensor | None = None
     ts: Tensor | None = None

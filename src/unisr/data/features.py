@@ -44,6 +44,7 @@ from unisr.data.vocab import (
     OOV,
     DenseTransform,
     Vocabulary,
+    fixed_vectors,
     item_age_days,
     pad_lists,
     to_numpy,
@@ -263,7 +264,7 @@ class _FitState:
         for col in inp.item_vectors:
             if col not in items.column_names:
                 continue
-            mat = _vectors(items[col].take(pa.array(order)), f"items.parquet column {col!r}")
+            mat = fixed_vectors(items[col].take(pa.array(order)), f"items.parquet column {col!r}")
             if mat is None:
                 continue
             name = f"item.{col}"
@@ -292,23 +293,6 @@ class _FitState:
             width.setdefault(f.table_key, f.embed_dim)
         for f in self.seq_fields:
             f.vocab_size, f.embed_dim = size[f.table_key], width[f.table_key]
-
-
-def _vectors(col: pa.ChunkedArray, what: str) -> np.ndarray | None:
-    """A list<float> column of fixed length -> [N, k] float32 (nulls -> zeros); None if every row is null."""
-    col = col.combine_chunks()
-    lens = pc.list_value_length(col).fill_null(0).to_numpy()
-    k = int(lens.max(initial=0))
-    if not k:
-        return None
-    bad = np.flatnonzero((lens != k) & (lens != 0))
-    if len(bad):
-        raise ValueError(f"{what}: row {int(bad[0])} has {int(lens[bad[0]])} values, expected {k} (a fixed-size "
-                         f"vector per row, or null)")
-    out = np.zeros((len(col), k), np.float32)
-    ok = lens == k
-    out[ok] = np.asarray(col.filter(pa.array(ok)).flatten().to_numpy(zero_copy_only=False), np.float32).reshape(-1, k)
-    return out
 
 
 @dataclass

@@ -191,8 +191,6 @@ class DatasetContext:
             if self.queries.tokens is not None:
                 a["seq/query_tokens"] = self.queries.tokens[q]
                 a["seqmask/query_tokens"] = self.queries.mask[q]
-            if self.queries.emb is not None:
-                a["query_emb"] = self.queries.emb[q]
             if self.queries.category is not None and schema.sequence("query.category") is not None:
                 a["seq/query.category"] = self.queries.category[q]
                 a["seqmask/query.category"] = self.queries.category_mask[q]
@@ -241,7 +239,6 @@ def to_batch(c: Chunk) -> Batch:
         p_click=t(a["p_click"]) if "p_click" in a else None,
         p_click_no_position=t(a["p_click_no_position"]) if "p_click_no_position" in a else None,
         sequences=seqs,
-        query_emb=t(a["query_emb"]) if "query_emb" in a else None,
         trigger_index=t(a["trigger_index"]) if "trigger_index" in a else None,
         target_user_index=t(a["target_user_index"]) if "target_user_index" in a else None,
         ts=t(a["ts"]) if "ts" in a else None,

@@ -14,10 +14,9 @@ from pathlib import Path
 
 import numpy as np
 import pyarrow as pa
-import pyarrow.compute as pc
 
 from unisr.data.reader import has_table, read_table, table_columns
-from unisr.data.vocab import Vocabulary, pad_lists, to_numpy
+from unisr.data.vocab import Vocabulary, fixed_vectors, pad_lists, to_numpy
 
 
 @dataclass
@@ -46,15 +45,9 @@ class QueryTable:
             tokens = np.vstack([np.zeros((1, max_len), np.int64), tok])
             mask = np.vstack([np.zeros((1, max_len), bool), m])
         if "emb" in t.column_names:
-            col = t["emb"].combine_chunks()
-            lens = pc.list_value_length(col).fill_null(0).to_numpy()
-            dim = int(lens.max(initial=0))
-            if dim:
-                e = np.zeros((len(col) + 1, dim), np.float32)
-                ok = lens == dim
-                flat = col.filter(pa.array(ok)).flatten().to_numpy(zero_copy_only=False)
-                e[1:][ok] = np.asarray(flat, np.float32).reshape(-1, dim)
-                emb = e
+            vec = fixed_vectors(t["emb"], "queries.parquet column 'emb'", strict=False)
+            if vec is not None:
+                emb = np.vstack([np.zeros((1, vec.shape[1]), np.float32), vec])
         category = category_mask = None
         if "category" in t.column_names:
             raw = t["category"].combine_chunks()

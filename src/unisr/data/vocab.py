@@ -14,6 +14,7 @@ from pathlib import Path
 
 import numpy as np
 import pyarrow as pa
+import pyarrow.compute as pc
 
 from unisr.data.reader import iter_row_groups
 from unisr.data.schema import DatasetSpec
@@ -142,6 +143,29 @@ def pad_lists(col: pa.ChunkedArray | pa.Array, max_len: int, offset: int = 1) ->
     ids = np.zeros((n, max_len), dtype=np.int64)
     ids[mask] = flat[src[mask]] + offset
     return ids, mask
+
+
+def fixed_vectors(col: pa.ChunkedArray | pa.Array, what: str, *, strict: bool = True) -> np.ndarray | None:
+    """A list<float> column of one length k -> [N, k] float32 (null / empty rows -> zeros); None if every row
+    is empty. A row of another length is an error naming ``what`` and the row (``strict``), else zeros.
+
+    Shapes:
+        col [N] list<float> -> [N, k] float32
+    """
+    if isinstance(col, pa.ChunkedArray):
+        col = col.combine_chunks()
+    lens = pc.list_value_length(col).fill_null(0).to_numpy()
+    k = int(lens.max(initial=0))
+    if not k:
+        return None
+    bad = np.flatnonzero((lens != k) & (lens != 0))
+    if strict and len(bad):
+        raise ValueError(f"{what}: row {int(bad[0])} has {int(lens[bad[0]])} values, expected {k} (a fixed-size "
+                         f"vector per row, or null)")
+    out = np.zeros((len(col), k), np.float32)
+    ok = lens == k
+    out[ok] = np.asarray(col.filter(pa.array(ok)).flatten().to_numpy(zero_copy_only=False), np.float32).reshape(-1, k)
+    return out
 
 
 # -------------------------------------------------------------------------------------- training window

@@ -3,6 +3,7 @@ vocabulary share the table, ``SequenceField.table_key``) and one projection per 
 (``VectorField.space``: an item's ``image_emb``, the trigger item's and a visual query's embedding).
 
 Shapes:
+    mean_terms(table, ids [..., L]) -> [..., d] (mean over the non-padding ids; empty -> zeros)
     SequenceTables.pool(name, ids [B, L]) -> [B, d] (mean or sum over the non-padding ids; empty -> zeros)
     SequenceTables.tokens(name, ids [B, L]) -> [B, L, d] (padding rows zero)
     VectorProjections(batch) -> list of [B, d_v] per vector field (zeros where the batch lacks the field)
@@ -16,6 +17,16 @@ from torch import Tensor, nn
 
 from unisr.data.batch import Batch
 from unisr.data.features import SequenceField, VectorField
+
+
+def mean_terms(table: nn.Embedding, ids: Tensor) -> Tensor:
+    """The mean of the non-padding ids' vectors over the last axis (any leading shape; all padding -> zeros).
+
+    Shapes:
+        ids [..., L] long -> [..., d]
+    """
+    ids = ids.clamp(max=table.num_embeddings - 1)
+    return table(ids).sum(-2) / (ids > 0).sum(-1, keepdim=True).clamp(min=1)
 
 
 def _key(name: str) -> str:

@@ -17,6 +17,7 @@ from torch import Tensor, nn
 
 from unisr.data.batch import Batch
 from unisr.data.features import FeatureSchema
+from unisr.nn.content import mean_terms
 
 
 def entity_fields(schema: FeatureSchema) -> dict[str, tuple[list[int], list[int]]]:
@@ -123,10 +124,7 @@ class NodeEmbedding(nn.Module):
         e = self.fields(idx[..., : self.n_fields])
         if not self._terms:
             return e
-        t = self._terms[0]
-        ids = idx[..., self.n_fields:].clamp(max=t.num_embeddings - 1)
-        n = (ids > 0).sum(-1, keepdim=True).clamp(min=1)
-        return torch.cat([e, t(ids).sum(-2) / n], -1)
+        return torch.cat([e, mean_terms(self._terms[0], idx[..., self.n_fields:])], -1)
 
 
 class QueryEncoder(nn.Module):
@@ -155,9 +153,7 @@ class QueryEncoder(nn.Module):
         e_q = self.query_emb(tokens)
         trig = batch.sequences.get("trigger.title_tokens")
         if trig is not None:
-            t = self.query_emb.terms
-            ids = trig[0].clamp(max=t.num_embeddings - 1)
-            e_q = e_q + t(ids).sum(-2) / (ids > 0).sum(-1, keepdim=True).clamp(min=1)
+            e_q = e_q + mean_terms(self.query_emb.terms, trig[0])
         emb = batch.vectors.get("query.emb")
         if self.visual is not None and emb is not None:
             e_q = e_q + self.visual(emb)
