@@ -1,6 +1,6 @@
-"""Inputs version 2 (issue 31): test AUC per scenario before (the srjgraph suite's records, inputs version 1,
-mean over their seeds) and after (run folders trained with version 2), beside the observable-ceiling GBDT and
-the oracle, on the same test rows. Reads finished runs only; trains nothing.
+"""Inputs versions 2 and 3 (issue 31): test AUC per scenario before (the srjgraph suite's records, inputs version
+1, mean over their seeds) and after (run folders trained with version 2 or 3, the version in each row's label),
+beside the observable-ceiling GBDT and the oracle, on the same test rows. Reads finished runs only; trains nothing.
 
 Train the "after" runs with the suite's budget, e.g.:
 
@@ -82,7 +82,11 @@ def main(argv: list[str] | None = None) -> dict:
         for s in SCENARIOS:
             oracle.setdefault(s, m["scenarios"].get(s, {}).get("oracle_auc"))
             oracle_np.setdefault(s, m["scenarios"].get(s, {}).get("oracle_auc_no_position"))
+        import yaml
+
+        version = ((yaml.safe_load(cfg).get("data") or {}).get("inputs") or {}).get("version", 1)
         runs[label] = {"row": row, "run_dir": str(run_dir), "seed": m["seed"], "best_epoch": m["best_epoch"],
+                       "inputs_version": version,
                        "position_bias": m.get("position_bias"), "match": "match: true" in cfg,
                        "before_seeds": n_before, "before": b, "after": after}
         rows.append([label] + [f"{b[s]:.4f} -> {after[s]:.4f}" if s in b else f"- -> {after.get(s, float('nan')):.4f}"
@@ -103,27 +107,31 @@ def main(argv: list[str] | None = None) -> dict:
 
     command = shlex.join([".venv/bin/python", "benchmarks/inputs_v2.py", *(sys.argv[1:] if argv is None else argv)])
     out = {"format": "unisr-benchmark/1", "benchmark": "inputs-v2",
-           "title": "Inputs version 2 (issue 31): test AUC before -> after, per scenario",
+           "title": "Inputs versions 2 and 3 (issue 31): test AUC before -> after, per scenario, one seed",
            "figure": f"best search_text: {label} {best['after']['search_text']:.4f} (GBDT "
                      f"{gbdt.get('search_text', float('nan')):.4f}, oracle {oracle.get('search_text') or float('nan'):.4f}, "
                      f"without position {oracle_np.get('search_text') or float('nan'):.4f})",
            "goal": "issue 31: best deep search_text >= 0.74, SRJGraph >= 0.72, search_similar >= 0.72, feed_main >= 0.70, "
                    "feed_new >= 0.60",
            "command": command, "date": datetime.now(UTC).strftime("%Y-%m-%d %H:%M UTC"), "machine": machine(1),
-           "tables": [{"header": ["model (before: v1 records, mean of their seeds -> after: v2, one seed)", *SCENARIOS],
+           "tables": [{"header": ["model (before: v1 records, mean of their seeds -> after: the row's version, one seed)",
+                                  *SCENARIOS],
                        "rows": rows}],
            "notes": ["before: the srjgraph suite's records (inputs version 1, no position bias, 16 epochs x 100 steps x "
                      "1,024; SRJGraph 200 steps), mean over their seeds, which train each baseline per task on "
                      "search_text or feed_main alone (SRJGraph on both), so only those two scenarios have a before; "
                      "after: one run (seed 0) per row trained on every scenario with 16 x 100 x 1,024 and the "
-                     "version-2 inputs (docs/models/inputs.md), position bias auto unless the row says; the protocols "
+                     "inputs of the row's version (docs/models/inputs.md; v3 = v2 + history counters), position bias auto unless the row says; the protocols "
                      "differ (scenarios trained on, SRJGraph's steps): read the before column as the level of the "
                      "published suite, not as a paired difference; '+ match' rows add the opt-in match features "
                      "of nn/match.py",
                      "each after run: `unisr train --model M --data /tmp/sim_small --out RUN --set "
                      "train.max_steps_per_epoch=100 --set data.batch_size=1024 --set data.eval_batch_size=2048 --set "
                      "train.threads=1 --set train.epochs=16 --set train.progress=false` (+ `--set model.match=true`, "
-                     "`--set train.position_bias=off` where the row says); two runs at a time on the 2-core box; "
+                     "`--set train.position_bias=off`, `--set model.id_dropout=0.5`, `--set model.dense=true`, "
+                     "`--set train.monitor=auc` where the row says; `--set data.inputs.version=2` for the v2 rows, "
+                     "then the default; the v2 '+ match' runs predate the match features' term gate, nn/match.py:gated_pool, "
+                     "worth -0.0002 on DNN v3 search_text); two runs at a time on the 2-core box; "
                      "the oracle without position from `unisr evaluate` on the data re-made by `make sim-recorded` "
                      "(same fingerprint, truth with p_click_no_position)"],
            "data": {"fingerprint": fp}, "runs": runs}

@@ -24,3 +24,19 @@ def machine(threads: int, **extra) -> dict:
 
     return {"cpu": cpu_model(), "nproc": os.cpu_count(), "threads": threads, "loadavg": os.getloadavg(),
             "python": platform.python_version(), "torch": torch.__version__, **extra}
+
+
+def write_result(path: Path, *, benchmark: str, title: str, figure: str, goal: str, script: str, argv: list[str],
+                 threads: int, tables: list[dict], notes: list[str], **extra) -> dict:
+    """Write a ``unisr-benchmark/1`` result file (``src/unisr/bench/page.py`` renders it): the command that made it
+    (``script`` with ``argv``), now as its date, this machine; ``extra`` keys (data, runs, ...) as given."""
+    import json
+    import shlex
+    from datetime import UTC, datetime
+
+    out = {"format": "unisr-benchmark/1", "benchmark": benchmark, "title": title, "figure": figure, "goal": goal,
+           "command": shlex.join([".venv/bin/python", script, *argv]),
+           "date": datetime.now(UTC).strftime("%Y-%m-%d %H:%M UTC"), "machine": machine(threads),
+           "tables": tables, "notes": notes, **extra}
+    Path(path).write_text(json.dumps(out, indent=1) + "\n")
+    return out

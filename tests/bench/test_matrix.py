@@ -42,7 +42,7 @@ def test_record_keeps_runs_across_lost_run_folders(sim_dir, tmp_path):
     assert sorted(p.name for p in rec.iterdir()) == ["config.yaml", "metrics.json", "record.json"]
     key = json.loads((rec / "record.json").read_text())
     assert key == {"row": "dnn", "model": "dnn", "sets": FAST, "seed": 0, "data": data_fingerprint(sim_dir),
-                   "budget": BUDGET, "inputs": {"version": 2, "position_bias": "auto"}}
+                   "budget": BUDGET, "inputs": {"version": 3, "position_bias": "auto"}}
     assert has_model(first[0]["run_dir"]) and not has_model(rec)
 
     # out2 is empty: the recorded seed 0 is read back, nothing is trained (no run folder appears; the out

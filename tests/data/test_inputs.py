@@ -15,7 +15,7 @@ from unisr.nn.fields import FieldStack
 
 @pytest.fixture(scope="module")
 def v2(sim_dir):
-    enc = FeatureEncoder.fit(sim_dir, DatasetSpec.load(sim_dir), inputs=InputsConfig().effective())
+    enc = FeatureEncoder.fit(sim_dir, DatasetSpec.load(sim_dir), inputs=InputsConfig(version=2).effective())
     return DatasetContext.open(sim_dir, enc)
 
 
@@ -29,7 +29,7 @@ def test_version_1_is_the_inputs_before(sim_dir):
     assert old.schema.to_dict() == one.schema.to_dict()
     assert not old.schema.vectors and all(not f.vocab for f in old.schema.sequences)
     with pytest.raises(ValueError, match="data.inputs.version"):
-        InputsConfig(version=3).effective()
+        InputsConfig(version=4).effective()
 
 
 def test_schema_of_version_2(v2):

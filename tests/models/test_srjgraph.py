@@ -315,3 +315,18 @@ def test_train_cli_end_to_end(sim, tmp_path):
     assert m["monitor"] == "scenarios.*.auc" and len(mean) == 2
     assert m["best_epoch"] == max(range(len(mean)), key=mean.__getitem__)
     assert m["best_valid"] == pytest.approx(max(mean))
+
+
+def test_dense_fields_enter_the_predictor_only_when_switched_on():
+    """``model.dense``: the batch's dense fields (history counters, item age) beside eq. 12's input."""
+    b = batch()
+    assert b.dense.shape[1] > 0
+    off, on = model(), model(dense=True)
+    assert on.mlps[0].net[0].in_features == off.mlps[0].net[0].in_features + b.dense.shape[1]
+    changed = copy.deepcopy(b)
+    changed.dense = changed.dense + 1.0
+    assert torch.equal(off(b)["click"], off(changed)["click"])  # the paper's inputs: dense fields unread
+    assert not torch.allclose(on(b)["click"], on(changed)["click"])
+    from unisr.models.registry import get_model_info
+
+    assert get_model_info("srjgraph").config().dense is False  # off by default: not in the paper

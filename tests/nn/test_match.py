@@ -5,7 +5,7 @@ import torch
 from synth import random_batch, tiny_schema
 from unisr.data.features import SequenceField, VectorField
 from unisr.nn.content import SequenceTables, VectorProjections
-from unisr.nn.match import KERNEL_MU, QueryItemMatch, kernel_pool
+from unisr.nn.match import KERNEL_MU, QueryItemMatch, gated_pool, kernel_pool
 
 
 def _schema():
@@ -34,7 +34,7 @@ def test_match_features_from_shared_ids_and_zeros_without_a_query():
     torch.manual_seed(0)
     tables, vectors = SequenceTables(s.sequences, sparse=False), VectorProjections(s.vectors)
     m = QueryItemMatch(s, tables, vectors)
-    assert m.out_dim == len(KERNEL_MU) + 3 + 1
+    assert m.out_dim == 2 * len(KERNEL_MU) + 3 + 1  # mean and gated kernels, 3 levels, 1 cosine
     b = random_batch(s, 2)
     b.sequences = {"query_tokens": (torch.tensor([[5, 6, 0], [0, 0, 0]]), torch.tensor([[1, 1, 0], [0, 0, 0]]).bool()),
                    "item.title_tokens": (torch.tensor([[9, 5, 6, 0], [5, 6, 0, 0]]),
@@ -45,9 +45,21 @@ def test_match_features_from_shared_ids_and_zeros_without_a_query():
     b.vectors["query.emb"][0] = b.vectors["item.image_emb"][0]
     f = m(b)
     exact = torch.log1p(torch.tensor(1.0))
+    k = len(KERNEL_MU)
     assert torch.allclose(f[0, 0], exact, atol=1e-4)  # both query terms are in the title
-    assert torch.equal(f[1, :len(KERNEL_MU)], torch.zeros(len(KERNEL_MU)))  # no query: zeros
-    lv = f[:, len(KERNEL_MU):len(KERNEL_MU) + 3]
+    assert torch.allclose(f[0, k], exact, atol=1e-4)  # gated: the weights sum to 1 over the query's terms
+    assert torch.equal(f[1, :2 * k], torch.zeros(2 * k))  # no query: zeros
+    lv = f[:, 2 * k:2 * k + 3]
     assert torch.allclose(lv[0, 2], torch.tensor(1.0)) and lv[0, :2].abs().max() < 0.999  # the leaf matches
     assert torch.equal(lv[1], torch.zeros(3))
     assert torch.allclose(f[0, -1], torch.tensor(1.0), atol=1e-5) and f[1, -1] == 0  # one projection for both
+
+
+def test_term_gate_weighs_the_terms_it_scores_higher():
+    per_term = torch.tensor([[[1.0, 0.0], [0.0, 2.0], [5.0, 5.0]]])  # three query terms, two kernels
+    mask = torch.tensor([[True, True, False]])  # the third term is padding
+    favour_0 = gated_pool(per_term, torch.tensor([[20.0, 0.0, 99.0]]), mask)
+    assert torch.allclose(favour_0, torch.tensor([[1.0, 0.0]]), atol=1e-6)  # padding never weighs, even high
+    equal = gated_pool(per_term, torch.zeros(1, 3), mask)
+    assert torch.allclose(equal, torch.tensor([[0.5, 1.0]]))
+    assert torch.equal(gated_pool(per_term, torch.zeros(1, 3), torch.zeros(1, 3, dtype=torch.bool)), torch.zeros(1, 2))

@@ -1,5 +1,10 @@
 """``unisr benchmark``: run a suite (models x datasets x seeds) and write its report; ``--page`` writes
-docs/BENCHMARKS.md from the benchmark output files (``unisr.bench.page``)."""
+docs/BENCHMARKS.md from the benchmark output files (``unisr.bench.page``). A suite's runs read their data through
+the data gate; a dataset it cannot use, or a bad override, exits 2 naming the file or key.
+
+Shapes:
+    (no tensors) --suite NAME --out DIR -> results.json, report.md, report.html
+"""
 
 from __future__ import annotations
 
@@ -36,6 +41,7 @@ def register(app: typer.Typer) -> None:
             console.print(f"{page_out}: {n} lines from {results}")
             return
         from unisr.bench.registry import SUITES, SuiteError, load_builtin_suites
+        from unisr.cli.train import bad_input_errors
 
         if suite is None or out is None:
             raise BadInput("--suite and --out are required (or --page)")
@@ -47,3 +53,5 @@ def register(app: typer.Typer) -> None:
                           models=models.split(",") if models else None, console=console)
         except SuiteError as e:
             raise BadInput(str(e)) from e
+        except bad_input_errors() as e:
+            raise BadInput(f"--suite {suite}: {e}") from None

@@ -1,4 +1,12 @@
-"""``unisr data ...``: validate, describe and import canonical datasets (exit 0 ok, 2 bad input, 1 internal)."""
+"""``unisr data ...``: validate, describe and import canonical datasets (exit 0 ok, 2 bad input, 1 internal).
+
+``describe`` first checks that dataset.yaml and every table can be read (the data gate's checks), so a corrupt
+table is named as such; ``import`` refuses an ``--out`` that is a file, under a file or a non-dataset folder, and
+passes its output through the data gate (counts printed).
+
+Shapes:
+    (no tensors) DIR -> problems / summary / canonical dataset
+"""
 
 from __future__ import annotations
 
@@ -43,12 +51,22 @@ def describe(
 ) -> None:
     """Rows, users, items, queries, per-scenario traffic, click rates and time range."""
     from unisr.data.describe import describe_dataset
+    from unisr.data.gate import DataGateError, load_spec, schema_problems
 
+    if not directory.is_dir():
+        raise BadInput(f"{directory}: no such dataset folder")
+    try:
+        load_spec(directory)
+        problems = schema_problems(directory)
+        if problems:
+            raise DataGateError(problems)
+    except DataGateError as e:
+        raise BadInput(f"{e} (run `unisr data validate {directory}`)") from None
     try:
         d = describe_dataset(directory)
     except FileNotFoundError as e:
         raise BadInput(f"{e} (run `unisr data validate {directory}`)") from None
-    except (ValidationError, ValueError) as e:
+    except ValidationError as e:
         raise BadInput(f"{directory}/dataset.yaml: {e} (run `unisr data validate {directory}`)") from None
     if as_json:
         typer.echo(json.dumps(d, indent=2))
@@ -92,10 +110,14 @@ def import_(
     out: Annotated[Path, typer.Option("--out", help="Output folder of the canonical dataset.")],
 ) -> None:
     """Convert a public dataset's native files to a canonical dataset."""
+    from unisr.cli.paths import DATASET_MARKERS, check_out
     from unisr.data.importers import IMPORTERS, ImportSourceError
 
     if fmt not in IMPORTERS:
         raise BadInput(f"unknown format {fmt!r}; known formats: {', '.join(sorted(IMPORTERS))}")
+    if not src.is_dir():
+        raise BadInput(f"--src {src}: no such folder")
+    check_out(out, kind="dataset folder", markers=DATASET_MARKERS, finished="")
     try:
         report = IMPORTERS[fmt](src, out)
     except ImportSourceError as e:
@@ -114,4 +136,13 @@ def import_(
         console.print(f"rejected rows with their reason: {out / 'rejected.parquet'}")
     if not report.balanced:  # pragma: no cover - an importer bug, not bad input
         raise RuntimeError(f"import counts do not add up: {report}")
+    from unisr.data.gate import DataGateError, open_gate
+
+    try:  # the importer's output passes the same gate as every dataset a command reads
+        gate = open_gate(out)
+    except DataGateError as e:  # pragma: no cover - an importer bug, not bad input
+        raise RuntimeError(f"the imported dataset {out} is not usable: {e}") from e
+    if gate.total_rejected:
+        for line in gate.summary():
+            console.print(line, markup=False)
     console.print(f"[green]OK[/green] wrote {out}")

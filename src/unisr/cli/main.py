@@ -1,6 +1,16 @@
-"""The ``unisr`` command line (Typer). Sub-commands live in their own modules and are mounted here."""
+"""The ``unisr`` command line (Typer). Sub-commands live in their own modules and are mounted here.
+
+Exit codes (CONTRACT.md): 0 ok, 2 bad input (``cli.errors.BadInput``: one message naming the file, column, row
+or field, no traceback), 1 an internal error: one summary line first, then the traceback.
+
+Shapes:
+    (no tensors) argv -> exit code
+"""
 
 from __future__ import annotations
+
+import sys
+import traceback
 
 import typer
 
@@ -31,7 +41,14 @@ _mount()
 
 
 def main() -> None:  # pragma: no cover - console entry point
-    app()
+    try:
+        app()  # standalone: bad input (ClickException) and usage errors exit here with their code
+    except Exception as e:  # noqa: BLE001 - anything else is a bug of unisr: say so first, then the traceback
+        first = str(e).strip().splitlines()
+        sys.stderr.write(f"unisr: internal error (please report it): {type(e).__name__}: "
+                         f"{first[0] if first else ''}\n")
+        traceback.print_exc()
+        sys.exit(1)
 
 
 if __name__ == "__main__":  # pragma: no cover

@@ -1,4 +1,11 @@
-"""``unisr simulate``: write the simulated marketplace as a canonical dataset."""
+"""``unisr simulate``: write the simulated marketplace as a canonical dataset.
+
+``--out`` must be a folder path: a file, a path under a file, or a non-empty folder that is not a dataset
+(no ``dataset.yaml``) exits 2 naming it.
+
+Shapes:
+    (no tensors) --preset --out DIR -> canonical dataset
+"""
 
 from __future__ import annotations
 
@@ -25,8 +32,10 @@ def register(app: typer.Typer) -> None:
         from rich.console import Console
         from rich.progress import BarColumn, Progress, TextColumn, TimeElapsedColumn
 
+        from unisr.cli.paths import DATASET_MARKERS, check_out
         from unisr.simulate import PRESETS, OverrideError, resolve_config, simulate_config
 
+        check_out(out, kind="dataset folder", markers=DATASET_MARKERS, finished="")
         if workers < 0:
             raise BadInput("--workers: must be >= 0")
         if preset not in PRESETS:

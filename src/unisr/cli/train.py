@@ -1,4 +1,13 @@
-"""``unisr models``, ``unisr train``, ``unisr evaluate`` (``unisr benchmark``: ``cli/benchmark.py``)."""
+"""``unisr models``, ``unisr train``, ``unisr evaluate`` (``unisr benchmark``: ``cli/benchmark.py``).
+
+Bad input exits 2 with a message naming the file, column, row or config key: a dataset the data gate cannot
+read (``unisr.data.gate``), a bad row under ``data.on_bad_rows=fail``, a bad config value, an ``--out`` that is a
+file, lies under one, is a folder that is not a run, or a finished run without ``--overwrite``, a run folder or
+checkpoint that is not ours or does not match the config.
+
+Shapes:
+    (no tensors) command-line options -> run folder / metrics JSON
+"""
 
 from __future__ import annotations
 
@@ -7,27 +16,54 @@ from pathlib import Path
 from typing import Annotated
 
 import typer
-from pydantic import ValidationError
 from rich.console import Console
 from rich.table import Table
 
 from unisr.cli.errors import BadInput
 
 console = Console()
+err_console = Console(stderr=True, highlight=False, soft_wrap=True)
 
 
 def _check_data(data: Path) -> None:
-    from unisr.data.schema import DatasetSpec
+    from unisr.data.gate import DataGateError, load_spec
 
     if not data.is_dir():
         raise BadInput(f"--data {data}: no such dataset folder")
     if not (data / "dataset.yaml").exists():
         raise BadInput(f"{data / 'dataset.yaml'}: missing (not a canonical dataset; see `unisr data validate`)")
     try:
-        DatasetSpec.load(data)
-    except ValidationError as e:
-        err = e.errors()[0]
-        raise BadInput(f"{data / 'dataset.yaml'}: field {'.'.join(map(str, err['loc']))}: {err['msg']}") from e
+        load_spec(data)
+    except DataGateError as e:
+        raise BadInput(str(e)) from None
+
+
+def open_data_gate(data: Path, policy: str | None = None):
+    """Open the data gate of ``data`` (exit 2 if the dataset is unusable) and print its counts to stderr."""
+    from unisr.data.gate import BadRowError, DataGateError, open_gate
+
+    try:
+        gate = open_gate(data)
+        if policy is not None:
+            gate.enforce(policy)
+    except (DataGateError, BadRowError) as e:
+        raise BadInput(f"{data}: {e}") from None
+    for line in gate.summary():
+        err_console.print(line, markup=False)
+    return gate
+
+
+def bad_input_errors() -> tuple[type[BaseException], ...]:
+    """The exceptions of the library that mean bad input (exit 2), not an internal error."""
+    from unisr.data.gate import BadRowError, DataGateError
+    from unisr.data.loader import LoaderConfigError
+    from unisr.data.reader import MissingTableError
+    from unisr.pipeline.config import ConfigError
+    from unisr.pipeline.pipeline import MissingInputError
+    from unisr.pipeline.run_folder import RunFolderError
+
+    return (ConfigError, LoaderConfigError, DataGateError, BadRowError, RunFolderError, MissingInputError,
+            MissingTableError)
 
 
 def metrics_table(metrics: dict, title: str) -> Table:
@@ -70,11 +106,11 @@ def register(app: typer.Typer) -> None:
         set_: Annotated[list[str] | None, typer.Option("--set", help="key=value override, repeatable")] = None,
         seed: Annotated[int | None, typer.Option(help="training seed")] = None,
         resume: Annotated[bool, typer.Option(help="continue from RUN/checkpoints/last.pt")] = False,
+        overwrite: Annotated[bool, typer.Option(help="replace a finished run folder at --out")] = False,
     ):
         """Train, early-stop on validation, keep the best checkpoint, evaluate on test, write RUN/."""
-        from unisr.data.loader import LoaderConfigError
+        from unisr.cli.paths import check_out
         from unisr.models.registry import get_model_info
-        from unisr.pipeline.config import ConfigError
         from unisr.train.run import train_run
 
         try:
@@ -82,13 +118,24 @@ def register(app: typer.Typer) -> None:
         except KeyError as e:
             raise BadInput(f"--model: {e.args[0]}") from e
         _check_data(data)
-        if config is not None and not config.exists():
+        if config is not None and not config.is_file():
             raise BadInput(f"--config {config}: no such file")
+        check_out(out, overwrite=overwrite, resume=resume)
+        if overwrite and not resume:  # nothing of the replaced run may leak into this one (e.g. a --resume later)
+            import shutil
+
+            for name in ("metrics.json", "rejected.parquet", "train_log.jsonl"):
+                (out / name).unlink(missing_ok=True)
+            if (out / "checkpoints").is_dir():
+                shutil.rmtree(out / "checkpoints")
+        open_data_gate(data)
         try:
             run = train_run(model, data, out, config_file=config, sets=set_ or [], seed=seed, resume=resume)
-        except (ConfigError, LoaderConfigError) as e:
-            raise BadInput(str(e)) from e
+        except bad_input_errors() as e:
+            raise BadInput(str(e)) from None
         console.print(metrics_table(run.metrics, f"{model} on {run.metrics['dataset']} (test)"))
+        if run.metrics.get("rejected"):
+            console.print(f"rejected rows with their reason: {out / 'rejected.parquet'}")
         console.print(f"run written to [bold]{out}[/bold]")
 
     @app.command("evaluate")
@@ -98,8 +145,7 @@ def register(app: typer.Typer) -> None:
         split: Annotated[str, typer.Option(help="train, valid or test")] = "test",
     ):
         """Re-evaluate a trained run on a split."""
-        import yaml
-
+        from unisr.pipeline.run_folder import RunFolderError, read_config
         from unisr.train.run import evaluate_run
 
         if not (run / "config.yaml").exists() or not (run / "model.safetensors").exists():
@@ -107,11 +153,18 @@ def register(app: typer.Typer) -> None:
         if split not in ("background", "train", "valid", "test"):
             raise BadInput(f"--split {split!r}: expected train, valid or test")
         if data is None:
-            recorded = (yaml.safe_load((run / "config.yaml").read_text()) or {}).get("data_path")
+            try:
+                recorded = read_config(run).data_path
+            except RunFolderError as e:
+                raise BadInput(str(e)) from None
             if not recorded:
                 raise BadInput("--data is required: the run does not record its dataset path")
             data = Path(recorded)
         _check_data(data)
-        metrics = evaluate_run(run, data, split)
+        open_data_gate(data)
+        try:
+            metrics = evaluate_run(run, data, split)
+        except bad_input_errors() as e:
+            raise BadInput(str(e)) from None
         typer.echo(json.dumps(metrics, indent=1, default=float)) if not console.is_terminal else console.print(
             metrics_table(metrics, f"{metrics['model']} ({split})"))

@@ -25,6 +25,11 @@ split; ``encode_entities`` then needs the events' ``ts``. Off by default for now
 model's inputs, and the suites' records (reused by key) were trained without it; issue 31 turns it on together
 with the other input changes and the re-run tables (measured: DNN feed_new 0.429 -> 0.457, other scenarios
 within +-0.002; docs/models/cold_start.md).
+
+History counters (inputs version 3, ``data.inputs.counters``): event-level dense fields ``event.count.<key
+set>.<views|clicks|lift>`` computed by ``unisr.data.counters.CounterIndex`` from the background + train events
+of the days before each event; saved with the encoder (``counter/*`` arrays) so serving scores with the same
+counts.
 """
 
 from __future__ import annotations
@@ -37,6 +42,8 @@ import numpy as np
 import pyarrow as pa
 import pyarrow.compute as pc
 
+from unisr.data.counters import PREFIX as COUNTER_PREFIX
+from unisr.data.counters import CounterIndex
 from unisr.data.inputs import QUERY_VECTOR_SPACE, Inputs
 from unisr.data.reader import has_table, read_table, table_columns
 from unisr.data.schema import DatasetSpec, FeatureDecl
@@ -315,6 +322,7 @@ class FeatureEncoder:
     age_tf: DenseTransform | None = None  # the ITEM_AGE transform (log1p days, scaled on the training split)
     options: dict = field(default_factory=dict)  # the fit options (id_vocab, id_min_count, item_age, splits)
     item_vec: dict[str, np.ndarray] = field(default_factory=dict)  # item vectors [n_items + 1, k] (row 0 zeros)
+    counters: CounterIndex | None = None  # the history counters' dense fields (inputs version 3)
 
     # ------------------------------------------------------------------ fit
     @classmethod
@@ -351,6 +359,16 @@ class FeatureEncoder:
         acc.add_inputs(ev_cols)
         if created is not None:
             acc.dense_names.append(ITEM_AGE)
+        counters = None
+        if inputs.counters:
+            from unisr.data.split import SplitAssigner
+
+            scen_ids = np.array(sorted(s.id for s in spec.scenarios), np.int64)
+            counters = CounterIndex.build(
+                root, SplitAssigner.for_dataset(root, spec.split), inputs.counters, inputs.counter_days,
+                Vocabulary(user_ids).lookup, Vocabulary(item_ids).lookup,
+                lambda raw: Vocabulary(scen_ids).lookup(raw) - 1, len(item_ids), len(scen_ids))
+            acc.dense_names.extend(counters.names)
         sparse_fields, seq_fields = acc.sparse_fields, acc.seq_fields
         cats, denses = acc.cats, acc.denses
         # event-level references to entities share the entities' id spaces: the candidate user of a share
@@ -392,6 +410,7 @@ class FeatureEncoder:
             options={"id_vocab": id_vocab, "id_min_count": id_min_count, "item_age": created is not None,
                      "train_splits": list(train_splits), "inputs": inputs.as_dict()},
             item_vec=acc.item_vec,
+            counters=counters,
         )
 
     # --------------------------------------------------------------- encode
@@ -408,17 +427,28 @@ class FeatureEncoder:
 
     def encode_entities(self, user_idx: np.ndarray, item_idx: np.ndarray,
                         event_cols: dict[str, np.ndarray] | None = None,
-                        ts: np.ndarray | None = None) -> tuple[np.ndarray, np.ndarray]:
+                        ts: np.ndarray | None = None, scenario: np.ndarray | None = None
+                        ) -> tuple[np.ndarray, np.ndarray]:
         """Sparse [N, F] and dense [N, D] for (user, item) entity indices, in schema field order.
 
         Event-level id fields (``target_user_id``, ``trigger_item_id``) take their indices from
-        ``event_cols`` (entity indices; 0 where the event has none); ``ITEM_AGE`` needs the events' ``ts``
-        ([N] unix s)."""
+        ``event_cols`` (entity indices; 0 where the event has none); ``ITEM_AGE`` and the history counters
+        (``event.count.*``) need the events' ``ts`` ([N] unix s), the counters also their ``scenario``
+        indices [N]."""
         n = len(user_idx)
         ev = event_cols or {}
         zeros = np.zeros(n, np.int64)
+        counted: dict[str, np.ndarray] = {}
 
         def event_dense(name: str) -> np.ndarray:
+            if name.startswith(COUNTER_PREFIX) and self.counters is not None:
+                if ts is None or scenario is None:
+                    raise ValueError(f"dense field {name!r} needs the events' ts and scenario: "
+                                     "encode_entities(..., ts=ts, scenario=scenario)")
+                if not counted:
+                    m = self.counters.features(user_idx, item_idx, scenario, ts)
+                    counted.update({k: m[:, j] for j, k in enumerate(self.counters.names)})
+                return counted[name]
             if name != ITEM_AGE or self.item_created is None or self.age_tf is None:
                 raise ValueError(f"dense field {name!r}: not an event-level field this encoder can compute")
             if ts is None:
@@ -464,6 +494,8 @@ class FeatureEncoder:
             arrays["item_created"] = self.item_created
         for k, v in self.item_vec.items():
             arrays[f"vec/{k}"] = v
+        if self.counters is not None:
+            arrays.update(self.counters.arrays())
         np.savez(out / "encoders.npz", **arrays)
         meta = {
             "decls": [d.model_dump() for d in self.decls],
@@ -472,6 +504,7 @@ class FeatureEncoder:
             "schema": self.schema.to_dict(),
             "item_age": asdict(self.age_tf) if self.age_tf is not None else None,
             "options": self.options,
+            "counters": self.counters.meta() if self.counters is not None else None,
         }
         (out / "encoders.json").write_text(json.dumps(meta, indent=1))
 
@@ -499,6 +532,7 @@ class FeatureEncoder:
             age_tf=DenseTransform(**meta["item_age"]) if meta.get("item_age") else None,
             options=meta.get("options", {}),  # run folders written before issue 31 have none
             item_vec={n[4:]: z[n] for n in z.files if n.startswith("vec/")},
+            counters=CounterIndex.from_saved(meta["counters"], z) if meta.get("counters") else None,
         )
 
 

@@ -122,8 +122,11 @@ class DatasetContext:
     @classmethod
     def open(cls, root: str | Path, encoder: FeatureEncoder, history: bool = False,
              query_max_len: int = 8) -> DatasetContext:
+        from unisr.data.gate import load_spec, open_gate
+
         root = Path(root)
-        spec = DatasetSpec.load(root)
+        spec = load_spec(root)
+        open_gate(root, spec)  # the data gate: every read of the events below drops the rows it rejects
         assigner = SplitAssigner.for_dataset(root, spec.split)
         qf = encoder.schema.sequence("query_tokens")
         if qf is not None:
@@ -161,9 +164,10 @@ class DatasetContext:
             ev["trigger_item_id"] = enc.item_index(to_numpy(t["trigger_item_id"]))
         if "target_user_id" in t.column_names:
             ev["target_user_id"] = enc.user_index(to_numpy(t["target_user_id"]))
-        sparse, dense = enc.encode_entities(u, i, ev, ts=ts)
+        scen = enc.scenario_index(t["scenario_id"].to_numpy().astype(np.int64))
+        sparse, dense = enc.encode_entities(u, i, ev, ts=ts, scenario=scen)
         a: dict[str, np.ndarray] = {
-            "scenario_id": enc.scenario_index(t["scenario_id"].to_numpy().astype(np.int64)),
+            "scenario_id": scen,
             "sparse": sparse,
             "dense": dense,
             "user_index": u,
@@ -310,7 +314,10 @@ class EventLoader:
         The order depends only on the rng, never on whether the chunk came from the cache, so an epoch is
         the same whether it is the first of a process (after a resume) or a later one.
         """
+        from unisr.data.gate import active_gate
+
         order = rng.permutation(len(self.row_groups)) if rng is not None else range(len(self.row_groups))
+        gate = active_gate(self.ctx.root)  # the rows the data gate rejected are never encoded
         for j in order:
             if self._cache is not None and j in self._cache:
                 c = self._cache[j]
@@ -318,8 +325,10 @@ class EventLoader:
                 f, rg, _ = self.row_groups[j]
                 pf = pq.ParquetFile(f)
                 cols = [c for c in EVENT_COLUMNS if c in pf.schema_arrow.names]
-                c = self.ctx.encode(pf.read_row_group(rg, columns=cols), self.split_codes, self.cfg.history_len,
-                                    self.scenarios, self.history)
+                t = pf.read_row_group(rg, columns=cols)
+                if gate is not None:
+                    t = gate.filter(f, rg, t)
+                c = self.ctx.encode(t, self.split_codes, self.cfg.history_len, self.scenarios, self.history)
                 if c is not None and self.global_labels is not None:
                     self.global_labels.attach(c.arrays)
                 if self.use_cache:

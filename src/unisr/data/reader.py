@@ -1,9 +1,17 @@
-"""Streaming reads of canonical tables: a file or a folder of Parquet parts, one row group at a time."""
+"""Streaming reads of canonical tables: a file or a folder of Parquet parts, one row group at a time.
+
+Once a data gate is open for a dataset (``unisr.data.gate.open_gate``), reading its events here drops the rows
+the gate rejected, so every reader sees the same usable events (``raw=True`` reads them unfiltered).
+
+Shapes:
+    (no tensors) iter_row_groups -> (file, first row in file, Arrow table of one row group)
+"""
 
 from __future__ import annotations
 
 from collections.abc import Iterator
 from pathlib import Path
+from typing import Protocol
 
 import pyarrow as pa
 import pyarrow.parquet as pq
@@ -13,6 +21,47 @@ from unisr.data.schema import table_path
 
 class MissingTableError(FileNotFoundError):
     pass
+
+
+class RowFilter(Protocol):
+    """What drops unusable event rows from a row group (``unisr.data.gate.EventGate``)."""
+
+    def filter(self, file: str | Path, rg: int, t: pa.Table) -> pa.Table: ...
+
+
+# dataset folder -> (fingerprint of its files, the filter opened for it): see ``set_active_filter``
+_FILTERS: dict[str, tuple[tuple, RowFilter]] = {}
+
+
+def files_fingerprint(root: str | Path) -> tuple:
+    """Sizes and modification times of the files a data gate reads (a changed file means a new scan)."""
+    root = Path(root).resolve()
+    items: list[tuple] = []
+    for name in ("dataset.yaml", "events", "users", "items", "queries"):
+        p = root / name if name.endswith(".yaml") else table_path(root, name)
+        if p is None or not p.exists():
+            items.append((name, None))
+            continue
+        files = sorted(x for x in p.rglob("*") if x.is_file()) if p.is_dir() else [p]
+        for x in files:
+            st = x.stat()
+            items.append((str(x), st.st_size, st.st_mtime_ns))
+    return tuple(items)
+
+
+def set_active_filter(root: str | Path, flt: RowFilter) -> None:
+    """From now on (while the dataset's files are unchanged) ``iter_row_groups`` of its events applies ``flt``."""
+    _FILTERS[str(Path(root).resolve())] = (files_fingerprint(root), flt)
+
+
+def active_filter(root: str | Path) -> RowFilter | None:
+    """The filter set for ``root`` if its files are unchanged since, else None (events read unfiltered)."""
+    if not _FILTERS:
+        return None
+    hit = _FILTERS.get(str(Path(root).resolve()))
+    if hit is None or hit[0] != files_fingerprint(root):
+        return None
+    return hit[1]
 
 
 def parquet_files(path: str | Path) -> list[Path]:
@@ -40,17 +89,24 @@ def has_table(root: str | Path, table: str) -> bool:
 
 
 def iter_row_groups(
-    root: str | Path, table: str, columns: list[str] | None = None
+    root: str | Path, table: str, columns: list[str] | None = None, *, raw: bool = False
 ) -> Iterator[tuple[Path, int, pa.Table]]:
-    """Yield ``(file, first_row_in_file, table_chunk)`` for each row group; memory bounded by one group."""
+    """Yield ``(file, first_row_in_file, table_chunk)`` for each row group; memory bounded by one group.
+
+    Events are filtered by the dataset's open data gate (unless ``raw``); ``first_row_in_file`` stays the
+    row group's first row in the file (the rows after a rejected one are then no longer consecutive)."""
+    gate = active_filter(root) if table == "events" and not raw else None
     for f in table_files(root, table):
         pf = pq.ParquetFile(f)
         cols = None if columns is None else [c for c in columns if c in pf.schema_arrow.names]
         offset = 0
         for rg in range(pf.num_row_groups):
             t = pf.read_row_group(rg, columns=cols)
+            n = t.num_rows
+            if gate is not None:
+                t = gate.filter(f, rg, t)
             yield f, offset, t
-            offset += t.num_rows
+            offset += n
 
 
 def row_group_index(root: str | Path, table: str) -> list[tuple[Path, int, int]]:

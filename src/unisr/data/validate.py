@@ -8,6 +8,7 @@ row index within the Parquet file (0-based), i.e. the row a ``pyarrow``/``polars
 
 from __future__ import annotations
 
+import math
 import tempfile
 from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass, field
@@ -31,13 +32,119 @@ from unisr.data.schema import (
     REQUIRED_TABLES,
     SPLITS,
     TABLES,
+    ColumnSplit,
     DatasetSpec,
+    RandomSplit,
+    SplitRule,
     TableSchema,
+    TimeSplit,
     table_path,
 )
 
 # Event columns that must never be null (the ids and the click label).
 EVENT_NOT_NULL = ("event_id", "ts", "user_id", "scenario_id", "item_id", "click")
+# The range a ``ts`` (unix seconds) must lie in: [1970-01-01, 2100-01-01), unless dataset.yaml declares
+# ``ts_range: [start, end]`` (unix seconds, end exclusive).
+TS_RANGE = (0, 4_102_444_800)
+@dataclass(frozen=True)
+class RowCheck:
+    """One rule's verdict on one chunk: ``mask`` true = the row breaks it; ``message``'s ``{v}`` = the value."""
+
+    column: str
+    rule: str  # the reason written to rejected.parquet, e.g. "null user_id"
+    mask: pa.Array
+    message: str
+
+
+def ts_range(spec: DatasetSpec | None) -> tuple[int, int]:
+    """[start, end) a ``ts`` must lie in: dataset.yaml's ``ts_range`` if declared, else ``TS_RANGE``."""
+    extra = (spec.model_extra or {}) if spec is not None else {}
+    r = extra.get("ts_range")
+    if isinstance(r, list | tuple) and len(r) == 2 and all(isinstance(x, int) for x in r):
+        return int(r[0]), int(r[1])
+    return TS_RANGE
+
+
+def spec_problems(spec: DatasetSpec) -> list[tuple[str, str]]:
+    """(field, message) of a parsed dataset.yaml that pydantic lets through: split rules leaving a split empty,
+    a malformed ``ts_range``."""
+    out = split_rule_problems(spec.split)
+    r = (spec.model_extra or {}).get("ts_range")
+    if r is not None and not (isinstance(r, list) and len(r) == 2 and all(type(x) is int for x in r) and r[0] < r[1]):
+        out.append(("ts_range", f"expected [start, end] with integer unix seconds start < end, got {r!r}"))
+    return out
+
+
+def split_rule_problems(rule: SplitRule) -> list[tuple[str, str]]:
+    """(field, message) for split rules that leave a split empty (all-zero or negative proportions/ratios)."""
+    out: list[tuple[str, str]] = []
+    if isinstance(rule, RandomSplit):
+        for name, r in zip(("train", "valid", "test"), rule.ratios, strict=True):
+            if not (r > 0 and math.isfinite(r)):
+                out.append(("split.ratios", f"the {name} share must be > 0, got {r} (ratios {list(rule.ratios)})"))
+    elif isinstance(rule, TimeSplit):
+        for k, v in rule.proportions.items():
+            if not (v >= 0 and math.isfinite(v)):
+                out.append((f"split.proportions.{k}", f"must be >= 0, got {v}"))
+        for name in ("train", "valid", "test"):
+            v = rule.proportions.get(name, 0)
+            if not (v > 0):
+                out.append((f"split.proportions.{name}", f"the {name} window must have a share > 0, got {v}"))
+    return out
+
+
+def event_row_checks(chunk: pa.Table, spec: DatasetSpec | None, columns: set[str] | None = None) -> list[RowCheck]:
+    """The row rules of events, in priority order (a row rejected by several is rejected for the first).
+
+    ``columns``: the columns to check (present with the right type; default: every column of ``chunk``).
+    Used by ``unisr data validate`` (reports them) and by the gate (rejects the rows).
+    """
+    cols = set(chunk.column_names) if columns is None else set(columns) & set(chunk.column_names)
+    out: list[RowCheck] = []
+
+    def arr(c: str) -> pa.Array:
+        a = chunk[c].combine_chunks()
+        # another integer width than declared (usable by the gate): compare as int64, never overflow a bound
+        return pc.cast(a, pa.int64()) if pa.types.is_integer(a.type) and c in ("ts", "scenario_id") else a
+
+    not_null = list(EVENT_NOT_NULL)
+    if spec is not None and isinstance(spec.split, RandomSplit) and spec.split.key != "event_id":
+        not_null.append(spec.split.key)  # the split key: a row without it belongs to no split
+    for c in not_null:
+        if c in cols:
+            a = arr(c)
+            if a.null_count:
+                out.append(RowCheck(c, f"null {c}", pc.is_null(a), "null value"))
+    for lab in LABEL_COLUMNS:
+        if lab in cols:
+            a = arr(lab)
+            if pa.types.is_floating(a.type):
+                nonfinite = pc.and_(pc.is_valid(a), pc.invert(pc.is_finite(a)))
+                out.append(RowCheck(lab, f"{lab} not finite", nonfinite, "value {v} is not finite"))
+            bad = pc.and_(pc.is_valid(a), pc.invert(pc.is_in(a, pa.array([0, 1], a.type))))
+            out.append(RowCheck(lab, f"{lab} not in {{0,1}}", bad, "value {v} not in {0,1}"))
+    if spec is not None and "scenario_id" in cols:
+        a = arr("scenario_id")
+        declared = sorted(spec.scenario_names)
+        bad = pc.and_(pc.is_valid(a), pc.invert(pc.is_in(a, pa.array(declared, a.type))))
+        out.append(RowCheck("scenario_id", "unknown scenario_id", bad,
+                            "scenario id {v} not declared in dataset.yaml (declared: " + str(declared) + ")"))
+    if "ts" in cols:
+        a = arr("ts")
+        lo, hi = ts_range(spec)
+        bad = pc.or_(pc.less(a, pa.scalar(lo, a.type)), pc.greater_equal(a, pa.scalar(hi, a.type)))
+        out.append(RowCheck("ts", "ts out of range", bad, "ts {v} outside [" + f"{lo}, {hi}) (unix seconds; "
+                            "dataset.yaml's ts_range: [start, end] declares another range)"))
+    if "split" in cols:
+        a = arr("split")
+        if spec is not None and isinstance(spec.split, ColumnSplit) and a.null_count:
+            out.append(RowCheck("split", "null split", pc.is_null(a),
+                                "null value (dataset.yaml splits by this column: the row is in no split)"))
+        bad = pc.and_(pc.is_valid(a), pc.invert(pc.is_in(a, pa.array(SPLITS))))
+        out.append(RowCheck("split", "unknown split", bad, "value {v} not in {" + ", ".join(SPLITS) + "}"))
+    return out
+
+
 # Columns of the other tables that must never be null (besides each table's key).
 TABLE_NOT_NULL: dict[str, tuple[str, ...]] = {
     "social": ("src_user_id", "dst_user_id", "view"),
@@ -45,7 +152,8 @@ TABLE_NOT_NULL: dict[str, tuple[str, ...]] = {
 
 
 # ----------------------------------------------------------------------------------------------- helpers
-def _rel(root: Path, path: Path | str) -> str:
+def relative_path(root: Path, path: Path | str) -> str:
+    """``path`` relative to the dataset ``root`` (as written in messages), else as given."""
     p = Path(path)
     try:
         return p.resolve().relative_to(root.resolve()).as_posix()
@@ -99,12 +207,15 @@ def _check_spec(root: Path, rep: ProblemReport) -> DatasetSpec | None:
         rep.add("dataset.yaml", None, f"expected a mapping at top level, got {type(raw).__name__}")
         return None
     try:
-        return DatasetSpec.model_validate(raw)
+        spec = DatasetSpec.model_validate(raw)
     except ValidationError as e:
         for err in e.errors():
             loc = ".".join(str(x) for x in err["loc"]) or None
             rep.add("dataset.yaml", loc, err["msg"])
         return None
+    for loc, msg in spec_problems(spec):
+        rep.add("dataset.yaml", loc, msg)
+    return spec
 
 
 # ------------------------------------------------------------------------------------- tables / schemas
@@ -126,7 +237,7 @@ class _Table:
         return [f for f in self.files if column in self.good[f]]
 
 
-def _check_tables(root: Path, rep: ProblemReport) -> dict[str, _Table]:
+def check_tables(root: Path, rep: ProblemReport) -> dict[str, _Table]:
     tables: dict[str, _Table] = {}
     for name, schema in TABLES.items():
         p = table_path(root, name)
@@ -137,13 +248,13 @@ def _check_tables(root: Path, rep: ProblemReport) -> dict[str, _Table]:
         try:
             files = parquet_files(p)
         except MissingTableError as e:
-            rep.add(_rel(root, p), None, str(e).split(": ", 1)[-1])
+            rep.add(relative_path(root, p), None, str(e).split(": ", 1)[-1])
             continue
         good: dict[Path, set[str]] = {}
         bad: set[str] = set()
         readable: list[Path] = []
         for f in files:
-            rel = _rel(root, f)
+            rel = relative_path(root, f)
             try:
                 arrow = pq.ParquetFile(f).schema_arrow
             except Exception as e:  # noqa: BLE001 - any reader failure is a problem of the file
@@ -205,11 +316,11 @@ def _stream_checks(root: Path, name: str, tab: _Table, spec: DatasetSpec | None,
     not_null = set(EVENT_NOT_NULL) if name == "events" else set(TABLE_NOT_NULL.get(name, ()))
     if tab.schema.key:
         not_null.add(tab.schema.key)
-    declared = pa.array(sorted(spec.scenario_names), pa.int16()) if spec is not None else None
-    declared_txt = sorted(spec.scenario_names) if spec is not None else []
     wanted = set(not_null)
     if name == "events":
         wanted |= {"scenario_id", "split", *LABEL_COLUMNS}
+        if spec is not None and isinstance(spec.split, RandomSplit):
+            wanted.add(spec.split.key)
     if name == "queries":
         wanted.add("kind")
     wanted = {c for c in wanted if any(c in g for g in tab.good.values())}
@@ -217,32 +328,21 @@ def _stream_checks(root: Path, name: str, tab: _Table, spec: DatasetSpec | None,
     if not wanted:
         return counts
     for f, offset, chunk in _iter_groups(tab.files, sorted(wanted)):
-        rel = _rel(root, f)
+        rel = relative_path(root, f)
         good = tab.good[f]
-        for col in sorted(not_null & good):
-            arr = chunk[col].combine_chunks()
-            if arr.null_count:
-                _report_mask(rep, rel, col, "null value", offset, pc.is_null(arr), arr, "null value")
-        if name == "events":
-            for lab in LABEL_COLUMNS:
-                if lab in good:
-                    arr = chunk[lab].combine_chunks()
-                    bad = pc.and_(pc.is_valid(arr), pc.invert(pc.is_in(arr, pa.array([0, 1], pa.int8()))))
-                    _report_mask(rep, rel, lab, "label not in {0,1}", offset, bad, arr, "value {v} not in {0,1}")
+        if name == "events":  # the rules the data gate applies (unisr.data.gate: one rule in one place)
+            for chk in event_row_checks(chunk, spec, good):
+                _report_mask(rep, rel, chk.column, chk.rule, offset, chk.mask, chunk[chk.column].combine_chunks(),
+                             chk.message)
             if "scenario_id" in good:
-                arr = chunk["scenario_id"].combine_chunks()
-                vc = pc.value_counts(arr.drop_null())
+                vc = pc.value_counts(chunk["scenario_id"].combine_chunks().drop_null())
                 for sid, n in zip(vc.field("values").to_pylist(), vc.field("counts").to_pylist(), strict=True):
                     counts[sid] = counts.get(sid, 0) + n
-                if declared is not None:
-                    bad = pc.and_(pc.is_valid(arr), pc.invert(pc.is_in(arr, declared)))
-                    _report_mask(rep, rel, "scenario_id", "unknown scenario id", offset, bad, arr,
-                                 "scenario id {v} not declared in dataset.yaml (declared: " + str(declared_txt) + ")")
-            if "split" in good:
-                arr = chunk["split"].combine_chunks()
-                bad = pc.and_(pc.is_valid(arr), pc.invert(pc.is_in(arr, pa.array(SPLITS))))
-                _report_mask(rep, rel, "split", "unknown split", offset, bad, arr,
-                             "value {v} not in {" + ", ".join(SPLITS) + "}")
+        else:
+            for col in sorted(not_null & good):
+                arr = chunk[col].combine_chunks()
+                if arr.null_count:
+                    _report_mask(rep, rel, col, "null value", offset, pc.is_null(arr), arr, "null value")
         if name == "queries" and "kind" in good:
             arr = chunk["kind"].combine_chunks()
             bad = pc.and_(pc.is_valid(arr), pc.invert(pc.is_in(arr, pa.array(QUERY_KINDS))))
@@ -260,7 +360,7 @@ def _report_query_rows(
     rows = con.execute(f"SELECT * FROM ({base_sql}) ORDER BY {order} LIMIT {rep.cap}").fetchall()
     per_file: dict[str, list[tuple[int, str]]] = {}
     for fname, r, v, extra in rows:
-        per_file.setdefault(_rel(root, fname), []).append((int(r), message.replace("{v}", _fmt(v)).replace("{extra}", str(extra))))
+        per_file.setdefault(relative_path(root, fname), []).append((int(r), message.replace("{v}", _fmt(v)).replace("{extra}", str(extra))))
     listed = 0
     for rel, items in per_file.items():
         room = max(rep.room(rel, column, rule), 0)
@@ -268,7 +368,7 @@ def _report_query_rows(
         rep.add_rows(rel, column, rule, [r for r, _ in items], [m for _, m in items], len(items))
         listed += len(items)
     if total > listed:
-        first = next(iter(per_file)) if per_file else _rel(root, "?")
+        first = next(iter(per_file)) if per_file else relative_path(root, "?")
         rep.add_rows(first, column, rule, [], [], total - listed)
 
 
@@ -336,7 +436,7 @@ def validate_dataset(root: str | Path, memory_limit: str | None = "4GB") -> list
         rep.add(str(root), None, "dataset folder does not exist")
         return rep.finish()
     spec = _check_spec(root, rep)
-    tables = _check_tables(root, rep)
+    tables = check_tables(root, rep)
 
     scenario_counts: dict[int, int] | None = None
     for name, tab in tables.items():

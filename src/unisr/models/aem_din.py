@@ -23,14 +23,14 @@ from torch import Tensor, nn
 
 from unisr.data.batch import Batch
 from unisr.data.features import FeatureSchema
-from unisr.models.registry import MatchRankerConfig, register_model
+from unisr.models.registry import FieldRankerConfig, register_model
 from unisr.nn.behaviour import BehaviourEmbedding
 from unisr.nn.embedding import embedding_rows, sparse_gradients
 from unisr.nn.fields import FieldStack, default_dim
 from unisr.nn.mlp import MLP
 
 
-class AEMDINConfig(MatchRankerConfig):
+class AEMDINConfig(FieldRankerConfig):
     dim: int | None = None  # None = the schema's embedding size (16 on the simulated data)
     attention_hidden: list[int] = [80, 40]  # DIN's activation unit
     softmax: bool = False  # False = DIN (unnormalised weights); True = AEM (softmax over the behaviours)
@@ -87,7 +87,7 @@ class AEMDIN(nn.Module):
     def from_config(cls, schema: FeatureSchema, cfg: AEMDINConfig) -> AEMDIN:
         sparse = sparse_gradients(embedding_rows(schema) + schema.num_items + 1, cfg.sparse_grad)
         dim = cfg.dim or default_dim(schema)
-        return cls(FieldStack(schema, dim, sparse_grad=sparse, match=cfg.match),
+        return cls(FieldStack(schema, dim, sparse_grad=sparse, match=cfg.match, id_dropout=cfg.id_dropout),
                    BehaviourEmbedding(schema.num_items, schema.num_scenarios, dim, sparse_grad=sparse,
                                       scenario=cfg.history_scenario),
                    cfg.attention_hidden, cfg.mlp, softmax=cfg.softmax, dropout=cfg.dropout)

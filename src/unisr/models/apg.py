@@ -10,13 +10,13 @@ from torch import Tensor, nn
 from unisr.data.batch import Batch
 from unisr.data.features import FeatureSchema
 from unisr.models.backbone import BackboneInput
-from unisr.models.registry import MatchRankerConfig, register_model
+from unisr.models.registry import FieldRankerConfig, register_model
 from unisr.nn.embedding import FeatureEmbedding
 from unisr.nn.mlp import MLP
 from unisr.nn.routing import ScenarioGroups
 
 
-class APGConfig(MatchRankerConfig):
+class APGConfig(FieldRankerConfig):
     hidden: list[int] = [128, 64, 32]  # the MLP sizes the other Scenario-Wise Rec MovieLens baselines use
     rank: int = 32  # K of W = U S V
     scenario_embed_dim: int = 16
@@ -126,7 +126,8 @@ class APG(nn.Module):
             else []
         if cfg.condition == "scenario_user" and not user:
             raise ValueError("condition 'scenario_user' needs sparse fields of the users table")
-        return cls(FeatureEmbedding(schema, sparse_grad=cfg.sparse_grad, match=cfg.match), schema.num_scenarios, cfg.hidden,
+        return cls(FeatureEmbedding(schema, sparse_grad=cfg.sparse_grad, match=cfg.match,
+                                    id_dropout=cfg.id_dropout), schema.num_scenarios, cfg.hidden,
                    rank=cfg.rank, scenario_embed_dim=cfg.scenario_embed_dim, user_fields=user,
                    generator=cfg.generator, overparam=cfg.overparam)
 

@@ -7,12 +7,12 @@ from torch import Tensor, nn
 
 from unisr.data.batch import Batch
 from unisr.data.features import FeatureSchema
-from unisr.models.registry import MatchRankerConfig, register_model
+from unisr.models.registry import FieldRankerConfig, register_model
 from unisr.nn.embedding import FeatureEmbedding
 from unisr.nn.mlp import MLP
 
 
-class DNNConfig(MatchRankerConfig):
+class DNNConfig(FieldRankerConfig):
     hidden: list[int] = [256, 128, 64]
     dropout: float = 0.0
     batch_norm: bool = False
@@ -36,7 +36,8 @@ class DNN(nn.Module):
 
     @classmethod
     def from_config(cls, schema: FeatureSchema, cfg: DNNConfig) -> DNN:
-        return cls(FeatureEmbedding(schema, sparse_grad=cfg.sparse_grad, match=cfg.match), schema.num_scenarios, cfg.hidden,
+        return cls(FeatureEmbedding(schema, sparse_grad=cfg.sparse_grad, match=cfg.match,
+                                    id_dropout=cfg.id_dropout), schema.num_scenarios, cfg.hidden,
                    dropout=cfg.dropout, batch_norm=cfg.batch_norm, scenario_embed_dim=cfg.scenario_embed_dim)
 
     def forward(self, batch: Batch) -> dict[str, Tensor]:

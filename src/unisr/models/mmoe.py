@@ -7,14 +7,14 @@ from torch import Tensor, nn
 from unisr.data.batch import Batch
 from unisr.data.features import FeatureSchema
 from unisr.models.backbone import BackboneInput
-from unisr.models.registry import MatchRankerConfig, register_model
+from unisr.models.registry import FieldRankerConfig, register_model
 from unisr.nn.embedding import FeatureEmbedding
 from unisr.nn.experts import Experts, mix
 from unisr.nn.routing import ScenarioGroups
 from unisr.nn.towers import ScenarioTowers
 
 
-class MMoEConfig(MatchRankerConfig):
+class MMoEConfig(FieldRankerConfig):
     num_experts: int = 3  # Scenario-Wise Rec MovieLens: n_expert = number of scenarios (3)
     expert: list[int] = [16]
     tower: list[int] = [8]
@@ -40,7 +40,8 @@ class MMoE(nn.Module):
 
     @classmethod
     def from_config(cls, schema: FeatureSchema, cfg: MMoEConfig) -> MMoE:
-        return cls(FeatureEmbedding(schema, sparse_grad=cfg.sparse_grad, match=cfg.match), schema.num_scenarios,
+        return cls(FeatureEmbedding(schema, sparse_grad=cfg.sparse_grad, match=cfg.match,
+                                    id_dropout=cfg.id_dropout), schema.num_scenarios,
                    cfg.num_experts, cfg.expert, cfg.tower, dropout=cfg.dropout)
 
     @classmethod

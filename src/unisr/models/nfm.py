@@ -12,13 +12,13 @@ from torch import Tensor, nn
 
 from unisr.data.batch import Batch
 from unisr.data.features import FeatureSchema
-from unisr.models.registry import MatchRankerConfig, register_model
+from unisr.models.registry import FieldRankerConfig, register_model
 from unisr.nn.embedding import embedding_rows, sparse_gradients
 from unisr.nn.fields import FieldStack, FirstOrder, default_dim
 from unisr.nn.mlp import MLP
 
 
-class NFMConfig(MatchRankerConfig):
+class NFMConfig(FieldRankerConfig):
     dim: int | None = None  # None = the schema's embedding size (16 on the simulated data)
     hidden: list[int] = [64]  # the paper's best: one hidden layer
     dropout: float = 0.0  # dropout on the bi-interaction vector and hidden layers
@@ -55,8 +55,8 @@ class NFM(nn.Module):
     @classmethod
     def from_config(cls, schema: FeatureSchema, cfg: NFMConfig) -> NFM:
         sparse = sparse_gradients(embedding_rows(schema), cfg.sparse_grad)
-        fields = FieldStack(schema, cfg.dim or default_dim(schema), sparse_grad=sparse, match=cfg.match)
-        return cls(fields, FirstOrder(schema, sparse_grad=sparse), cfg.hidden, dropout=cfg.dropout,
+        fields = FieldStack(schema, cfg.dim or default_dim(schema), sparse_grad=sparse, match=cfg.match, id_dropout=cfg.id_dropout)
+        return cls(fields, FirstOrder(schema, sparse_grad=sparse, id_dropout=cfg.id_dropout), cfg.hidden, dropout=cfg.dropout,
                    bi_batch_norm=cfg.bi_batch_norm)
 
     def forward(self, batch: Batch) -> dict[str, Tensor]:

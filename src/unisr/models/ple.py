@@ -8,14 +8,14 @@ from torch import Tensor, nn
 from unisr.data.batch import Batch
 from unisr.data.features import FeatureSchema
 from unisr.models.backbone import BackboneInput
-from unisr.models.registry import MatchRankerConfig, register_model
+from unisr.models.registry import FieldRankerConfig, register_model
 from unisr.nn.embedding import FeatureEmbedding
 from unisr.nn.experts import Experts, mix
 from unisr.nn.routing import ScenarioGroups
 from unisr.nn.towers import ScenarioTowers
 
 
-class PLEConfig(MatchRankerConfig):
+class PLEConfig(FieldRankerConfig):
     num_levels: int = 1  # Scenario-Wise Rec MovieLens: n_level=1, 2 specific + 1 shared expert, dims [16], tower [8]
     num_specific: int = 2
     num_shared: int = 1
@@ -87,7 +87,8 @@ class PLE(nn.Module):
 
     @classmethod
     def from_config(cls, schema: FeatureSchema, cfg: PLEConfig) -> PLE:
-        return cls(FeatureEmbedding(schema, sparse_grad=cfg.sparse_grad, match=cfg.match), schema.num_scenarios, cfg.num_levels,
+        return cls(FeatureEmbedding(schema, sparse_grad=cfg.sparse_grad, match=cfg.match,
+                                    id_dropout=cfg.id_dropout), schema.num_scenarios, cfg.num_levels,
                    cfg.num_specific, cfg.num_shared, cfg.expert, cfg.tower, dropout=cfg.dropout)
 
     @classmethod

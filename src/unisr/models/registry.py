@@ -13,7 +13,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any, Literal
 
-from pydantic import BaseModel, ConfigDict
+from pydantic import BaseModel, ConfigDict, Field
 from torch import nn
 
 from unisr.data.features import FeatureSchema
@@ -39,6 +39,15 @@ class MatchRankerConfig(RankerConfig):
     # the query-item match features of nn/match.py (K-NRM term kernels, category levels, vector cosines) as
     # extra inputs; False = the inputs the model's paper describes (each model's doc says which it reads)
     match: bool = False
+
+
+class FieldRankerConfig(MatchRankerConfig):
+    """A ranker whose input layer is ``nn/embedding.py:FeatureEmbedding`` (directly or in ``nn/fields.py:FieldStack``)."""
+
+    # DropoutNet (Volkovs et al., NeurIPS'17; ``FeatureEmbedding(id_dropout=...)``): in training each sample's
+    # user_id / item_id field is set to the OOV row with this probability, so the model also learns to score from
+    # content and history counters; 0 = off, as in every paper of these models (measured: docs/models/inputs.md)
+    id_dropout: float = Field(0.0, ge=0.0, lt=1.0)
 
 
 @dataclass(frozen=True)

@@ -7,14 +7,14 @@ from torch import Tensor, nn
 from unisr.data.batch import Batch
 from unisr.data.features import FeatureSchema
 from unisr.models.backbone import BackboneInput
-from unisr.models.registry import MatchRankerConfig, register_model
+from unisr.models.registry import FieldRankerConfig, register_model
 from unisr.nn.embedding import FeatureEmbedding
 from unisr.nn.mlp import MLP
 from unisr.nn.routing import ScenarioGroups
 from unisr.nn.towers import ScenarioTowers
 
 
-class SharedBottomConfig(MatchRankerConfig):
+class SharedBottomConfig(FieldRankerConfig):
     bottom: list[int] = [128]  # Scenario-Wise Rec MovieLens setting
     tower: list[int] = [8]
     dropout: float = 0.0
@@ -39,7 +39,8 @@ class SharedBottom(nn.Module):
 
     @classmethod
     def from_config(cls, schema: FeatureSchema, cfg: SharedBottomConfig) -> SharedBottom:
-        return cls(FeatureEmbedding(schema, sparse_grad=cfg.sparse_grad, match=cfg.match), schema.num_scenarios, cfg.bottom,
+        return cls(FeatureEmbedding(schema, sparse_grad=cfg.sparse_grad, match=cfg.match,
+                                    id_dropout=cfg.id_dropout), schema.num_scenarios, cfg.bottom,
                    cfg.tower, dropout=cfg.dropout, batch_norm=cfg.batch_norm)
 
     @classmethod

@@ -52,6 +52,9 @@ class SRJGraphConfig(MatchRankerConfig):
     query_on_edges: bool = True  # ablation "w/o query": the edge query is dropped from eq. 11
     intention: bool = True  # ablation "w/o intention": Q = e_n^(0) W (no e^I) in eq. 8
     upstream: bool = True  # ablation "w/o upstream": e_n^(0) = 0 || 0 || e_n in eq. 11
+    # also the batch's dense fields (the history counters of inputs version 3, item age, dense columns) beside
+    # eq. 12's input; not in the paper, whose inputs are node embeddings (the FieldStack models read them always)
+    dense: bool = False
 
 
 class TransformerUnit(nn.Module):
@@ -126,7 +129,7 @@ class SRJGraph(nn.Module):
                  is_search: Tensor, user_widths: list[int], item_widths: list[int], *, heads: int = 2,
                  ffn_dim: int = 128, dropout: float = 0.0, mlp: list[int] | None = None,
                  query_on_edges: bool = True, intention: bool = True, upstream: bool = True,
-                 match: QueryItemMatch | None = None) -> None:
+                 match: QueryItemMatch | None = None, num_dense: int = 0) -> None:
         super().__init__()
         self.match = match  # query-item match features beside eq. 12's input (``model.match``; not in the paper)
         self.user_emb, self.item_emb, self.query_emb = user_emb, item_emb, query_emb
@@ -143,7 +146,8 @@ class SRJGraph(nn.Module):
         self.w_e = nn.ModuleList(nn.Linear(self.d0, self.d0, bias=False) for _ in range(depth)) if intention else None
         self.units = nn.ModuleList(TransformerUnit(self.d0, heads, ffn_dim, width + 1, dropout)
                                    for _ in range(depth))
-        ex = du + dq + dp + 2 * self.d0 + (match.out_dim if match is not None else 0)  # eq. 12
+        self.num_dense = num_dense  # the batch's dense fields beside eq. 12's input (``model.dense``; not in the paper)
+        ex = du + dq + dp + 2 * self.d0 + (match.out_dim if match is not None else 0) + num_dense  # eq. 12
         self.mlps = nn.ModuleList([MLP(ex, mlp or [200, 80], 1, dropout=dropout),  # MLP_r
                                    MLP(ex, mlp or [200, 80], 1, dropout=dropout)])  # MLP_s (eq. 13)
 
@@ -153,7 +157,8 @@ class SRJGraph(nn.Module):
         is_search = torch.tensor([k.startswith("search") for k in schema.scenario_kinds], dtype=torch.long)
         return cls(*entity_encoders(schema, sparse), is_search, cfg.user_widths, cfg.item_widths, heads=cfg.heads, ffn_dim=cfg.ffn_dim,
                    dropout=cfg.dropout, mlp=cfg.mlp, query_on_edges=cfg.query_on_edges, intention=cfg.intention,
-                   upstream=cfg.upstream, match=standalone_match(schema, sparse) if cfg.match else None)
+                   upstream=cfg.upstream, match=standalone_match(schema, sparse) if cfg.match else None,
+                   num_dense=len(schema.dense) if cfg.dense else 0)
 
     @classmethod
     def sampler_spec(cls, cfg: SRJGraphConfig) -> TargetAwareSpec:
@@ -235,6 +240,8 @@ class SRJGraph(nn.Module):
         e_x = torch.cat([e_u, e_q, e_p, e_uk, e_pk], -1)  # eq. 12
         if self.match is not None:
             e_x = torch.cat([e_x, self.match(batch)], -1)
+        if self.num_dense:
+            e_x = torch.cat([e_x, batch.dense], -1)
         task = self.is_search[batch.scenario_id]
         logit = ScenarioGroups(task).apply(e_x, lambda t, x: self.mlps[t](x)).squeeze(1)  # eq. 13
         return {"click": logit}

@@ -8,14 +8,14 @@ from torch import Tensor, nn
 from unisr.data.batch import Batch
 from unisr.data.features import FeatureSchema
 from unisr.models.backbone import BackboneInput
-from unisr.models.registry import MatchRankerConfig, register_model
+from unisr.models.registry import FieldRankerConfig, register_model
 from unisr.nn.embedding import FeatureEmbedding
 from unisr.nn.mlp import MLP
 from unisr.nn.routing import ScenarioGroups
 from unisr.nn.star import PartitionedNorm, StarLinear
 
 
-class STARConfig(MatchRankerConfig):
+class STARConfig(FieldRankerConfig):
     fcn: list[int] = [128, 64, 32]  # Scenario-Wise Rec MovieLens: fcn_dims [128, 64, 32], aux_dims [32]
     aux: list[int] = [32]
     scenario_embed_dim: int = 16
@@ -49,7 +49,8 @@ class STAR(nn.Module):
 
     @classmethod
     def from_config(cls, schema: FeatureSchema, cfg: STARConfig) -> STAR:
-        return cls(FeatureEmbedding(schema, sparse_grad=cfg.sparse_grad, match=cfg.match), schema.num_scenarios, cfg.fcn, cfg.aux,
+        return cls(FeatureEmbedding(schema, sparse_grad=cfg.sparse_grad, match=cfg.match,
+                                    id_dropout=cfg.id_dropout), schema.num_scenarios, cfg.fcn, cfg.aux,
                    scenario_embed_dim=cfg.scenario_embed_dim, partitioned_norm=cfg.partitioned_norm,
                    auxiliary=cfg.auxiliary)
 

@@ -13,13 +13,13 @@ from torch import Tensor, nn
 
 from unisr.data.batch import Batch
 from unisr.data.features import FeatureSchema
-from unisr.models.registry import MatchRankerConfig, register_model
+from unisr.models.registry import FieldRankerConfig, register_model
 from unisr.nn.embedding import embedding_rows, sparse_gradients
 from unisr.nn.fields import FieldStack, FirstOrder, default_dim
 from unisr.nn.mlp import ACTIVATIONS, MLP
 
 
-class XDeepFMConfig(MatchRankerConfig):
+class XDeepFMConfig(FieldRankerConfig):
     dim: int | None = None  # None = the schema's embedding size (16 on the simulated data)
     cin: list[int] = [64, 64]  # feature maps H_k per CIN layer
     cin_activation: str = "identity"  # the paper's CIN uses no non-linearity on the feature maps
@@ -78,8 +78,8 @@ class XDeepFM(nn.Module):
     @classmethod
     def from_config(cls, schema: FeatureSchema, cfg: XDeepFMConfig) -> XDeepFM:
         sparse = sparse_gradients(embedding_rows(schema), cfg.sparse_grad)
-        fields = FieldStack(schema, cfg.dim or default_dim(schema), sparse_grad=sparse, match=cfg.match)
-        return cls(fields, FirstOrder(schema, sparse_grad=sparse), cfg.cin, cfg.hidden,
+        fields = FieldStack(schema, cfg.dim or default_dim(schema), sparse_grad=sparse, match=cfg.match, id_dropout=cfg.id_dropout)
+        return cls(fields, FirstOrder(schema, sparse_grad=sparse, id_dropout=cfg.id_dropout), cfg.cin, cfg.hidden,
                    cin_activation=cfg.cin_activation, dropout=cfg.dropout)
 
     def forward(self, batch: Batch) -> dict[str, Tensor]:

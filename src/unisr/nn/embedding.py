@@ -90,6 +90,7 @@ class FeatureEmbedding(nn.Module):
         self.include_dense = include_dense
         self.num_dense = len(schema.dense) if include_dense else 0
         self.field_dims = [f.embed_dim for f in schema.sparse]
+        self.field_names = [f.name for f in schema.sparse]
         self.seq_dim = sum(self.seq.dim(n) for n in self.seq_names)
         # query-item match features on the shared tables (nn/match.py), for models that take them (``match``)
         self.match = QueryItemMatch(schema, self.seq, self.vectors) if match else None

@@ -48,12 +48,12 @@ class FieldStack(nn.Module):
     """
 
     def __init__(self, schema: FeatureSchema, dim: int, *, sparse_grad: bool, scenario_field: bool = True,
-                 init_std: float = 1e-4, match: bool = False) -> None:
+                 init_std: float = 1e-4, match: bool = False, id_dropout: float | None = None) -> None:
         super().__init__()
         self.dim = dim
         uniform = replace(schema, sparse=[replace(f, embed_dim=dim) for f in schema.sparse])
         self.embedding = FeatureEmbedding(uniform, sparse_grad=sparse_grad, include_dense=False,
-                                          include_sequences=False, init_std=init_std)
+                                          include_sequences=False, init_std=init_std, id_dropout=id_dropout)
         names: list[str] = []
         for idx in self.embedding.group_fields:
             names.extend(schema.sparse[i].name for i in idx)
@@ -132,9 +132,10 @@ class FirstOrder(nn.Module):
         batch -> [B]
     """
 
-    def __init__(self, schema: FeatureSchema, *, sparse_grad: bool) -> None:
+    def __init__(self, schema: FeatureSchema, *, sparse_grad: bool, id_dropout: float | None = None) -> None:
+        """``id_dropout``: as ``FieldStack``'s (the two layers draw their masks independently)."""
         super().__init__()
-        self.weights = FieldStack(schema, 1, sparse_grad=sparse_grad)
+        self.weights = FieldStack(schema, 1, sparse_grad=sparse_grad, id_dropout=id_dropout)
         self.bias = nn.Parameter(torch.zeros(1))
 
     def forward(self, batch: Batch) -> Tensor:

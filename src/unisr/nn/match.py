@@ -31,13 +31,35 @@ LEVEL_PAIRS = (("query.category", "item.category_path"), ("trigger.category_path
 VECTOR_PAIRS = (("query.emb", "item.image_emb"),)  # plus every ("trigger.<x>", "item.<x>") of the schema
 
 
-def kernel_pool(sim: Tensor, q_mask: Tensor, t_mask: Tensor, mu: Tensor, sigma: Tensor) -> Tensor:
-    """K-NRM kernel pooling: for each kernel k, the mean over the query's terms of log(1 + sum over the item's
-    terms of exp(-(s - mu_k)^2 / (2 sigma_k^2))) (log1p instead of K-NRM's log keeps an empty sum at 0)."""
+def term_kernels(sim: Tensor, q_mask: Tensor, t_mask: Tensor, mu: Tensor, sigma: Tensor) -> Tensor:
+    """Per query term and kernel k: log(1 + sum over the item's terms of exp(-(s - mu_k)^2 / (2 sigma_k^2)))
+    (K-NRM's soft-TF; log1p instead of its log keeps an empty sum at 0); padded terms give 0.
+
+    Shapes:
+        sim [B, Lq, Lt], q_mask [B, Lq], t_mask [B, Lt] -> [B, Lq, K]"""
     k = torch.exp(-((sim.unsqueeze(-1) - mu) ** 2) / (2 * sigma**2))  # [B, Lq, Lt, K]
     k = (k * t_mask[:, None, :, None]).sum(2)  # [B, Lq, K]
-    per_term = torch.log1p(k) * q_mask.unsqueeze(-1)
+    return torch.log1p(k) * q_mask.unsqueeze(-1)
+
+
+def kernel_pool(sim: Tensor, q_mask: Tensor, t_mask: Tensor, mu: Tensor, sigma: Tensor) -> Tensor:
+    """K-NRM kernel pooling: for each kernel, the mean over the query's terms of ``term_kernels``.
+
+    Shapes:
+        sim [B, Lq, Lt], q_mask [B, Lq], t_mask [B, Lt] -> [B, K]"""
+    per_term = term_kernels(sim, q_mask, t_mask, mu, sigma)
     return per_term.sum(1) / q_mask.sum(1, keepdim=True).clamp(min=1)
+
+
+def gated_pool(per_term: Tensor, gate_logit: Tensor, q_mask: Tensor) -> Tensor:
+    """DRMM's term gating (Guo et al., CIKM'16): the query terms' kernel features weighted by a softmax over the
+    query's terms of a learned score of each term's embedding, so that the terms that decide relevance (a
+    product word rather than a colour) weigh more; a query without terms gives 0.
+
+    Shapes:
+        per_term [B, Lq, K], gate_logit [B, Lq], q_mask [B, Lq] -> [B, K]"""
+    w = torch.softmax(gate_logit.masked_fill(~q_mask, float("-inf")), 1).nan_to_num(0.0)  # all-padding rows -> 0
+    return (per_term * w.unsqueeze(-1)).sum(1)
 
 
 def _cos(a: Tensor, b: Tensor) -> Tensor:
@@ -49,7 +71,8 @@ class QueryItemMatch(nn.Module):
     query) and the candidate item, read from ``tables`` / ``vectors`` (the model's own shared input layer), for
     the pairs the schema has.
 
-    Features: per term pair, the K-NRM kernels (``len(KERNEL_MU)``); per level pair, the cosine of the
+    Features: per term pair, the K-NRM kernels (``len(KERNEL_MU)``, the mean over the query's terms) and the
+    same pooled with DRMM's term gate (a linear score of each query term's embedding, ``gate``); per level pair, the cosine of the
     query-side id with each level of the item's path (``max_len`` of the path); per vector pair, one cosine.
 
     Shapes:
@@ -71,19 +94,24 @@ class QueryItemMatch(nn.Module):
                              and a in vectors.names and b in vectors.names]
         self.register_buffer("mu", torch.tensor(KERNEL_MU), persistent=False)
         self.register_buffer("sigma", torch.tensor(KERNEL_SIGMA), persistent=False)
-        self.out_dim = (len(self.term_pairs) * len(KERNEL_MU) + sum(seqs[b].max_len for _, b in self.level_pairs)
-                        + len(self.vector_pairs))
+        self.key = {a: seqs[a].table_key.replace(".", "_") or a.replace(".", "_") for a, _ in self.term_pairs}
+        dims = {self.key[a]: tables.dim(a) for a, _ in self.term_pairs}
+        self.gate = nn.ModuleDict({k: nn.Linear(d, 1) for k, d in dims.items()})  # DRMM term gate per table
+        self.out_dim = (2 * len(self.term_pairs) * len(KERNEL_MU)
+                        + sum(seqs[b].max_len for _, b in self.level_pairs) + len(self.vector_pairs))
 
     def forward(self, batch: Batch) -> Tensor:
         tables, b = self.tables[0], len(batch)
         out: list[Tensor] = []
         for qa, it in self.term_pairs:
             if qa not in batch.sequences or it not in batch.sequences:
-                out.append(batch.dense.new_zeros((b, len(KERNEL_MU))))
+                out.append(batch.dense.new_zeros((b, 2 * len(KERNEL_MU))))
                 continue
             (q, qm), (t, tm) = batch.sequences[qa], batch.sequences[it]
-            sim = _cos(tables.tokens(qa, q), tables.tokens(it, t))
-            out.append(kernel_pool(sim, qm.float(), tm.float(), self.mu, self.sigma))
+            qe = tables.tokens(qa, q)
+            per_term = term_kernels(_cos(qe, tables.tokens(it, t)), qm.float(), tm.float(), self.mu, self.sigma)
+            mean = per_term.sum(1) / qm.float().sum(1, keepdim=True).clamp(min=1)
+            out += [mean, gated_pool(per_term, self.gate[self.key[qa]](qe).squeeze(-1), qm.bool())]
         for qa, it in self.level_pairs:
             if qa not in batch.sequences or it not in batch.sequences:
                 out.append(batch.dense.new_zeros((b, self.level_len[it])))

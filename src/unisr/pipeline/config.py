@@ -3,7 +3,11 @@
 Each layer is a nested dict merged over the previous one; the result is validated once by Pydantic, and
 the model section once more by the model's own config class. Each component then receives only its own
 sub-config (the loader a ``LoaderConfig``, the trainer a ``TrainConfig``, the model its ``ModelConfig``).
-Values given with ``--set`` are parsed as YAML scalars/lists (never ``eval``).
+Values given with ``--set`` are parsed as YAML scalars/lists (never ``eval``). Values are checked where they
+are declared (``epochs >= 1``, ``batch_size >= 1``, ...): a bad one is a ``ConfigError`` naming the key.
+
+Shapes:
+    (no tensors) resolve_config(model, ...) -> RunConfig
 """
 
 from __future__ import annotations
@@ -33,19 +37,19 @@ class LRStep(BaseModel):
 class TrainConfig(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
-    epochs: int = 20
+    epochs: int = Field(20, ge=1)
     optimizer: Literal["adam", "adamw", "adagrad", "sgd"] = "adam"
     # Adagrad's initial accumulator: TensorFlow's default 0.1 (the papers that use Adagrad ran TF); torch's 0
     # makes the first step lr * sign(g) for every weight, which diverges at the papers' learning rates
     adagrad_init: float = 0.1
-    lr: float = 1e-3
-    weight_decay: float = 0.0
+    lr: float = Field(1e-3, gt=0, allow_inf_nan=False)
+    weight_decay: float = Field(0.0, ge=0, allow_inf_nan=False)
     # optimizer of sparse embedding gradients: auto = SparseAdam for adam/adamw, Adagrad for adagrad, SGD for sgd
     sparse_optimizer: Literal["auto", "sparse_adam", "adagrad", "sgd"] = "auto"
     sparse_lr: float | None = None
     clip_norm: float | None = None
     lr_step: LRStep | None = None
-    patience: int = 4
+    patience: int = Field(4, ge=0)
     # a key of the validation overall metrics, "scenarios.<name>.<metric>", "scenarios.*.<metric>" (mean over
     # scenarios), or "a+b" (mean); see trainer.lookup_metric
     monitor: str = "auc"
@@ -53,9 +57,9 @@ class TrainConfig(BaseModel):
     losses: dict[str, float] = Field(default_factory=lambda: {"click": 1.0})
     seed: int = 0
     threads: int | None = None
-    max_steps_per_epoch: int | None = None
+    max_steps_per_epoch: int | None = Field(None, ge=1)
     progress: bool = True
-    checkpoint_every: int = 1  # epochs between resumable checkpoints (0 = never)
+    checkpoint_every: int = Field(1, ge=0)  # epochs between resumable checkpoints (0 = never)
     # training-only position bias (nn/position.py) on the click logit: auto = on where the events have positions;
     # evaluation and serving always use the model's position-free score (issue 31: on by default with the
     # version-2 inputs; records key it, bench/records.inputs_of; the runs before it trained without: "off")
@@ -75,6 +79,24 @@ class DataConfig(LoaderConfig):
     # which inputs the encoder gives every model (unisr.data.inputs): version 2 (shared term / category tables,
     # the query's category, the trigger item's content, item vectors, item age) or 1 (before issue 31)
     inputs: InputsConfig = Field(default_factory=InputsConfig)
+    # rows the data gate cannot use (unisr.data.gate): "reject" trains without them (RUN/rejected.parquet,
+    # counted in metrics.json ``rows``); "fail" stops the run with exit 2 naming the first one
+    on_bad_rows: Literal["reject", "fail"] = "reject"
+
+    @field_validator("batch_size", "eval_batch_size", "buffer_rows", "cache_max_rows", "query_max_len",
+                     "embed_dim")
+    @classmethod
+    def _at_least_one(cls, v: int) -> int:
+        if v < 1:
+            raise ValueError(f"must be >= 1, got {v}")
+        return v
+
+    @field_validator("history_len")
+    @classmethod
+    def _not_negative(cls, v: int) -> int:
+        if v < 0:
+            raise ValueError(f"must be >= 0, got {v}")
+        return v
 
 
 class RunConfig(BaseModel):

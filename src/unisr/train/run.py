@@ -1,5 +1,14 @@
 """Files -> trained, early-stopped, evaluated run folder (CONTRACT.md: config.yaml, model.safetensors,
-metrics.json, train_log.jsonl, encoders/)."""
+metrics.json, train_log.jsonl, encoders/, rejected.parquet).
+
+The events pass the data gate first (``unisr.data.gate``): rows that cannot be used go to ``RUN/rejected.parquet``
+(``data.on_bad_rows=reject``) or stop the run (``fail``); ``metrics.json`` carries ``rows`` (per split: read,
+used, rejected and the reasons; read = used + rejected) and ``rejected`` (rows per reason). ``--resume`` checks
+that the recorded config and the checkpoint belong to this run before loading anything.
+
+Shapes:
+    (no tensors) train_run(model, data, out) -> TrainedRun; evaluate_run(run, data, split) -> metrics dict
+"""
 
 from __future__ import annotations
 
@@ -13,12 +22,13 @@ import yaml
 from safetensors.torch import save_model
 
 from unisr.data.features import FeatureEncoder
+from unisr.data.gate import load_spec, open_gate
 from unisr.data.schema import DatasetSpec
 from unisr.evaluate.evaluator import evaluate_model, flatten_tasks
 from unisr.models.registry import build_model, get_model_info
 from unisr.pipeline.config import RunConfig, resolve_config
 from unisr.pipeline.pipeline import Pipeline
-from unisr.pipeline.run_folder import load_run
+from unisr.pipeline.run_folder import check_checkpoint, check_resume_config, load_run
 from unisr.train.objective import Objective, build_position_bias
 from unisr.train.optim import OptimizerSet
 from unisr.train.trainer import EarlyStopping, JsonlLogger, Trainer, seed_everything
@@ -47,7 +57,7 @@ def run_config(model: str, data: str | Path, *, sets: list[str] | None = None, s
     """The resolved config a run of ``model`` on the canonical dataset ``data`` trains with (the dataset's
     defaults, ``config_file``, ``sets``, then ``seed``); ``spec``: ``data``'s spec if already loaded."""
     data = Path(data)
-    spec = spec or DatasetSpec.load(data)
+    spec = spec or load_spec(data)
     sets = [*(sets or []), *([f"train.seed={seed}"] if seed is not None else [])]
     cfg = resolve_config(model, dataset_defaults=dataset_defaults(spec), file=config_file, sets=sets)
     cfg.dataset = spec.name
@@ -63,9 +73,15 @@ def train_run(model: str, data: str | Path, out: str | Path, *, config_file: str
     ``encoder_cache`` (a dict the caller keeps) reuses fitted encoders across runs of one dataset, keyed by
     the embedding sizes the resolved config asks for."""
     data, out = Path(data), Path(out)
-    spec = DatasetSpec.load(data)
+    spec = load_spec(data)
     cfg = run_config(model, data, sets=sets, seed=seed, config_file=config_file, spec=spec)
+    gate = open_gate(data, spec)  # every read of the events below drops the rows it rejects
+    gate.enforce(cfg.data.on_bad_rows)
+    gate.require(("train", "valid", "test"))
+    if resume:
+        check_resume_config(out, cfg)
     out.mkdir(parents=True, exist_ok=True)
+    gate.write_rejected(out)
     if cfg.train.threads:
         torch.set_num_threads(cfg.train.threads)
     seed_everything(cfg.train.seed)
@@ -91,6 +107,9 @@ def train_run(model: str, data: str | Path, out: str | Path, *, config_file: str
     bias = build_position_bias(cfg.train.position_bias, pipe.ctx.has_position, encoder.schema.num_scenarios)
     objective = Objective(net, cfg.train.losses, bias)
     early = EarlyStopping(monitor=cfg.train.monitor, mode=cfg.train.mode, patience=cfg.train.patience)
+    ckpt = out / "checkpoints" / "last.pt"
+    if resume and ckpt.exists():
+        check_checkpoint(ckpt, net)
     log_path = out / "train_log.jsonl"
     if not resume and log_path.exists():
         log_path.unlink()
@@ -122,14 +141,20 @@ def train_run(model: str, data: str | Path, out: str | Path, *, config_file: str
         "best_valid": early.best,
         "monitor": cfg.train.monitor,
         "position_bias": bias is not None,  # trained with the training-only position bias (train.position_bias)
+        "rows": gate.metrics(),  # per split: read = used + rejected (the data gate)
+        "rejected": gate.reason_counts(),
     }
     (out / "metrics.json").write_text(json.dumps(metrics, indent=1, default=float))
     return TrainedRun(out, cfg, metrics, net, encoder)
 
 
 def evaluate_run(run: str | Path, data: str | Path, split: str = "test") -> dict:
+    """Re-evaluate a run on ``split`` of ``data`` (through the same data gate; ``rows`` = that split's counts)."""
     cfg, encoder, net = load_run(run)
+    gate = open_gate(data, load_spec(Path(data)))
+    gate.enforce(cfg.data.on_bad_rows)
     pipe = Pipeline.open(cfg, data, encoder)
     res = flatten_tasks(evaluate_model(net, pipe.batches(split), pipe.scenario_names, _tasks(cfg)))
+    empty = {"read": 0, "used": 0, "rejected": 0, "reasons": {}}
     return {"model": cfg.model_name, "dataset": pipe.ctx.spec.name, "task": get_model_info(cfg.model_name).task,
-            "split": split, "seed": cfg.train.seed, **res}
+            "split": split, "seed": cfg.train.seed, **res, "rows": {split: gate.metrics().get(split, empty)}}

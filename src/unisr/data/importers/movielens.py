@@ -13,7 +13,13 @@ Output: three ``recommend`` scenarios by user age ({1,18} -> 0, {25} -> 1, {35,4
 row index in the ratings file, ``ts`` = the timestamp. Item ids: the native MovieID, or (RecBole, keyed by
 title) 1 + the rank of the title in sorted order. User id: the integer (after ``1m_`` in RecBole).
 Every item of the item file is written (3,883 for MovieLens-1M), including those never rated (3,706 are).
-Unusable rows go to ``rejected.parquet`` with a reason; per source file, read = written + rejected.
+Unusable rows go to ``rejected.parquet`` with a reason; per source file, read = written + rejected. Values are
+checked: a rating outside the format's range (``RATING_RANGE``) or not finite, a timestamp not finite or outside
+the range the data gate accepts (``unisr.data.validate.TS_RANGE``) is rejected; a ratings file with no data rows,
+or none usable, is ``ImportSourceError`` ("nothing to import").
+
+Shapes:
+    (no tensors) source text files -> events / users / items Parquet tables
 """
 
 from __future__ import annotations
@@ -28,6 +34,7 @@ import pyarrow.parquet as pq
 from unisr.data.importers.base import ImportReport, ImportSourceError, read_lines, split_fields
 from unisr.data.rejected import RejectedRows
 from unisr.data.schema import DatasetSpec, FeatureDecl, RandomSplit, ScenarioKind, ScenarioSpec
+from unisr.data.validate import TS_RANGE
 
 NAME = "movielens-1m"
 AGE_TO_SCENARIO: dict[int, int] = {1: 0, 18: 0, 25: 1, 35: 2, 45: 2, 50: 2, 56: 2}
@@ -60,6 +67,7 @@ ITEMS_SCHEMA = pa.schema([
     ("genres", pa.list_(pa.string())),
 ])
 ROW_GROUP = 262_144
+RATING_RANGE = (0.5, 5.0)  # MovieLens stars (1M: whole stars 1..5; the later releases half stars from 0.5)
 
 # RecBole field names (before ``:type``) of each atomic file.
 RB_INTER = ("user_id", "item_id", "rating", "timestamp")
@@ -147,6 +155,8 @@ def _users(layout: _Layout, rejected: RejectedRows, report: ImportReport) -> pl.
         good, bad = _recbole(layout.users, RB_USER)
         good = good.rename({"user_id": "user", "zip_code": "zip"})
     report.read[src] = good.height + bad.height
+    if report.read[src] == 0:
+        raise ImportSourceError(f"{layout.ratings}: nothing to import (no rating lines)")
     rejected.add(bad.select("line_no", "raw").to_arrow(), "unparseable: wrong number of fields", src)
     good = good.with_columns(
         user_id=_int_id(), age_f=_number("age"), occ_f=_number("occupation"),
@@ -229,6 +239,8 @@ def _events(
         good = good.rename({"user_id": "user", "item_id": "key"})
         first_line = 2
     report.read[src] = good.height + bad.height
+    if report.read[src] == 0:
+        raise ImportSourceError(f"{layout.ratings}: nothing to import (no rating lines)")
     rejected.add(bad.select("line_no", "raw").to_arrow(), "unparseable: wrong number of fields", src)
     good = good.with_columns(
         user_id=_int_id(), rating_f=_number("rating"), ts_f=_number("timestamp"),
@@ -238,7 +250,13 @@ def _events(
     good = good.with_columns(_first_reason([
         (pl.col("user_id").is_null(), "user id not an integer"),
         (pl.col("rating_f").is_null() | pl.col("rating_f").is_nan(), "rating not a number"),
+        (~pl.col("rating_f").is_finite(), "rating not finite"),
+        ((pl.col("rating_f") < RATING_RANGE[0]) | (pl.col("rating_f") > RATING_RANGE[1]),
+         f"rating outside [{RATING_RANGE[0]}, {RATING_RANGE[1]}]"),
         (pl.col("ts_f").is_null() | pl.col("ts_f").is_nan(), "timestamp not a number"),
+        (~pl.col("ts_f").is_finite(), "timestamp not finite"),
+        ((pl.col("ts_f") < TS_RANGE[0]) | (pl.col("ts_f") >= TS_RANGE[1]),
+         f"timestamp outside [{TS_RANGE[0]}, {TS_RANGE[1]}) (unix seconds)"),
         (pl.col("scenario_id").is_null(), "unknown user (not in the user file)"),
         (pl.col("item_id").is_null(), "unknown item (not in the item file)"),
     ])).sort("line_no")
@@ -253,6 +271,11 @@ def _events(
     )
     report.written[src] = events.height
     report.tables[src] = "events"
+    if events.height == 0:
+        counts = {r: n for p in rejected.parts if p["source"][0].as_py() == src
+                  for r, n in [(p["reason"][0].as_py(), p.num_rows)]}
+        raise ImportSourceError(f"{layout.ratings}: nothing to import: none of its {report.read[src]:,} rating lines "
+                                f"is usable ({', '.join(f'{n:,} {r}' for r, n in counts.items())})")
     return events
 
 
