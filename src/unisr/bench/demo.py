@@ -79,10 +79,40 @@ def demo_simulated(out: Path, console: Console, preset: str = "small") -> dict:
     report = Report("unisr demo", f"Models trained on the simulated {preset} marketplace (time split: 14 days "
                     "background, 7 train, 1 valid, 2 test); the oracle is the AUC of the simulator's true click "
                     "probabilities, the ceiling.", [table, leaves], [("AUC per scenario", fig)])
-    results = {"demo": "simulated", "preset": preset, "runs": runs}
+    results = {"demo": "simulated", "preset": preset, "runs": runs, "table": {"header": header, "rows": rows}}
     report.write(out, results)
     console.print(table.markdown())
     return results
+
+
+def publish(results: dict, path: Path, argv: list[str], seconds: float) -> None:
+    """The demo's per-scenario table as a ``unisr-benchmark/1`` result file (``bench/page.py`` renders it)."""
+    import json
+    import os
+    import platform
+    from datetime import UTC, datetime
+
+    import torch
+
+    runs = results["runs"]
+    best = max(runs, key=lambda r: r["overall"]["auc"])
+    oracle = runs[0]["overall"].get("oracle_auc", float("nan"))
+    out = {"format": "unisr-benchmark/1", "benchmark": "demo",
+           "title": f"demo: multi-scenario baselines on the simulated {results['preset']} marketplace",
+           "figure": f"{best['model']} {best['overall']['auc']:.4f} overall test AUC (oracle {oracle:.4f})",
+           "goal": "one command from nothing to a per-scenario table (`make demo`)",
+           "command": " ".join([".venv/bin/python -m unisr.bench.demo", *argv]),
+           "date": datetime.now(UTC).strftime("%Y-%m-%d %H:%M UTC"),
+           "machine": {"cpu": platform.processor() or platform.machine(), "nproc": os.cpu_count(),
+                       "threads": torch.get_num_threads(), "loadavg": os.getloadavg(),
+                       "torch": torch.__version__, "wall_seconds": round(seconds)},
+           "tables": [results["table"]],
+           "notes": ["each model with its registered defaults and the demo's overrides "
+                     f"({', '.join(f'{o.key}={o.value}' for o in DEMO_SETS)}), seed 0, the dataset's default inputs "
+                     "(version 3 since issue 31: shared vocabularies, query category, trigger content, item vectors, "
+                     "item age, history counters, position bias auto); no model.match"],
+           "history": "docs/benchmarks/demo/HISTORY.md"}
+    path.write_text(json.dumps(out, indent=1) + "\n")
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -90,10 +120,17 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--out", type=Path, default=Path("runs/demo"))
     ap.add_argument("--shared", type=Path, default=Path("../shared/data"))
     ap.add_argument("--preset", default="small")
+    ap.add_argument("--publish", type=Path, help="also write the table as a benchmark result file "
+                    "(benchmarks/results/demo.json)")
     args = ap.parse_args(argv)
     console = Console()
     if simulator_available():
-        demo_simulated(args.out, console, args.preset)
+        import time
+
+        t0 = time.perf_counter()
+        results = demo_simulated(args.out, console, args.preset)
+        if args.publish is not None:
+            publish(results, args.publish, sys.argv[1:] if argv is None else list(argv), time.perf_counter() - t0)
         return 0
     src = args.shared / "movielens-1m"
     if not src.exists():

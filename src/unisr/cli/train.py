@@ -67,8 +67,9 @@ def bad_input_errors() -> tuple[type[BaseException], ...]:
 
 
 def metrics_table(metrics: dict, title: str) -> Table:
-    keys = [k for k in ("auc", "gauc", "logloss", "mrr", "hr@5", "hr@10", "oracle_auc", "n")
-            if k in metrics["overall"]]
+    keys = [k for k in ("auc", "gauc", "logloss", "mrr", "hr@5", "hr@10", "oracle_auc",  # ranking
+                        "hr@20", "hr@50", "recall@50", "ndcg@20", "mrr@20",  # matching (CONTRACT.md)
+                        "n") if k in metrics["overall"]]
     t = Table(title=title)
     t.add_column("scenario")
     for k in keys:

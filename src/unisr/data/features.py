@@ -470,7 +470,7 @@ class FeatureEncoder:
 
         cols = interleave([(f.table, f.name) for f in self.schema.sparse], self.user_cat[user_idx],
                           self.item_cat[item_idx], lambda name: ev.get(name, zeros))
-        dcols = interleave([(_dense_table(d), d) for d in self.schema.dense],
+        dcols = interleave([(dense_table(d), d) for d in self.schema.dense],
                            self.user_dense[user_idx], self.item_dense[item_idx], event_dense)
         sparse = np.stack(cols, axis=1) if cols else np.zeros((n, 0), np.int64)
         dense = np.stack(dcols, axis=1) if dcols else np.zeros((n, 0), np.float32)
@@ -536,7 +536,7 @@ class FeatureEncoder:
         )
 
 
-def _dense_table(name: str) -> str:
+def dense_table(name: str) -> str:
     """The table a dense field's values come from: ``user.*`` users, ``event.*`` the events, else items."""
     return "users" if name.startswith("user.") else "events" if name.startswith("event.") else "items"
 

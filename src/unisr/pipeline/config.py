@@ -34,6 +34,42 @@ class LRStep(BaseModel):
     gamma: float = 0.85
 
 
+# --- matching (two-tower) keys: train.matching.* (issue 35; read by train/matching.py, index/, evaluate/retrieval.py)
+class IndexConfig(BaseModel):
+    """The FAISS index of ``RUN/item_index/`` (``unisr.index``): exact inner product, HNSW, IVF-Flat or IVF-PQ."""
+
+    model_config = ConfigDict(extra="forbid")
+    kind: Literal["exact", "hnsw", "ivf", "ivfpq"] = "hnsw"
+    hnsw_m: int = Field(32, ge=2)
+    ef_construction: int = Field(128, ge=1)
+    ef_search: int = Field(128, ge=1)
+    nlist: int = Field(1024, ge=1)  # capped at corpus/39 (FAISS' minimum training points per list)
+    nprobe: int = Field(16, ge=1)
+    pq_m: int = Field(8, ge=1)  # sub-quantizers; must divide the vector dimension
+    pq_bits: int = Field(8, ge=1, le=16)
+
+
+class MatchingConfig(BaseModel):
+    """Two-tower training and retrieval evaluation (train/matching.py, evaluate/retrieval.py)."""
+
+    model_config = ConfigDict(extra="forbid")
+    loss: Literal["softmax", "bce", "bpr"] = "softmax"  # list-, point-, pair-wise over the sampled candidates
+    logq: bool = True  # subtract log(expected sampled count) from softmax logits (Yi et al., RecSys'19)
+    num_negatives: int = Field(0, ge=0)  # extra uniformly sampled negatives per batch (shared by its rows)
+    temperature: float = Field(0.05, gt=0, allow_inf_nan=False)
+    ks: list[int] = Field(default_factory=lambda: [10, 20, 50, 100, 200])
+    exclude: Literal["user", "user_scenario", "none"] = "user_scenario"  # earlier splits' clicks not ranked
+    eval_users_per_batch: int = Field(1024, ge=1)  # user vectors per FAISS search call
+    index: IndexConfig = Field(default_factory=IndexConfig)
+
+    @field_validator("ks")
+    @classmethod
+    def _ks(cls, v: list[int]) -> list[int]:
+        if not v or any(k < 1 for k in v):
+            raise ValueError(f"must be a non-empty list of K >= 1, got {v}")
+        return sorted(set(v))
+
+
 class TrainConfig(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
@@ -64,6 +100,7 @@ class TrainConfig(BaseModel):
     # evaluation and serving always use the model's position-free score (issue 31: on by default with the
     # version-2 inputs; records key it, bench/records.inputs_of; the runs before it trained without: "off")
     position_bias: Literal["auto", "on", "off"] = "auto"
+    matching: MatchingConfig = Field(default_factory=MatchingConfig)  # models of task "matching" only
 
     @field_validator("position_bias", mode="before")
     @classmethod

@@ -13,13 +13,11 @@ Shapes:
 from __future__ import annotations
 
 import json
-import time
 from dataclasses import dataclass
 from pathlib import Path
 
 import torch
 import yaml
-from safetensors.torch import save_model
 
 from unisr.data.features import FeatureEncoder
 from unisr.data.gate import load_spec, open_gate
@@ -28,10 +26,9 @@ from unisr.evaluate.evaluator import evaluate_model, flatten_tasks
 from unisr.models.registry import build_model, get_model_info
 from unisr.pipeline.config import RunConfig, resolve_config
 from unisr.pipeline.pipeline import Pipeline
-from unisr.pipeline.run_folder import check_checkpoint, check_resume_config, load_run
+from unisr.pipeline.run_folder import check_resume_config, load_run
 from unisr.train.objective import Objective, build_position_bias
-from unisr.train.optim import OptimizerSet
-from unisr.train.trainer import EarlyStopping, JsonlLogger, Trainer, seed_everything
+from unisr.train.trainer import fit_run, run_summary, seed_everything
 
 
 @dataclass
@@ -102,44 +99,30 @@ def train_run(model: str, data: str | Path, out: str | Path, *, config_file: str
 
     seed_everything(cfg.train.seed)
     net = build_model(cfg.model_name, cfg.model_params, encoder.schema)
+    # --- issue 35: a model of task "matching" trains and evaluates on the matching path (train/matching.py)
+    if get_model_info(cfg.model_name).task == "matching":
+        from unisr.train.matching import train_matching
+
+        return TrainedRun(out, cfg, train_matching(cfg, spec, gate, encoder, pipe, net, out, resume=resume), net,
+                          encoder)
+    # --- end issue 35
     tasks = _tasks(cfg)
     # built after the model, so the model's initial weights do not depend on the switch
     bias = build_position_bias(cfg.train.position_bias, pipe.ctx.has_position, encoder.schema.num_scenarios)
     objective = Objective(net, cfg.train.losses, bias)
-    early = EarlyStopping(monitor=cfg.train.monitor, mode=cfg.train.mode, patience=cfg.train.patience)
-    ckpt = out / "checkpoints" / "last.pt"
-    if resume and ckpt.exists():
-        check_checkpoint(ckpt, net)
-    log_path = out / "train_log.jsonl"
-    if not resume and log_path.exists():
-        log_path.unlink()
     names = encoder.schema.scenarios
 
     def evaluate_valid() -> dict:
         return flatten_tasks(evaluate_model(net, pipe.batches("valid"), names, tasks))
 
-    trainer = Trainer(objective, OptimizerSet(objective, cfg.train), clip_norm=cfg.train.clip_norm,
-                      callbacks=[early, JsonlLogger(log_path)], checkpoint_path=out / "checkpoints" / "last.pt",
-                      checkpoint_every=cfg.train.checkpoint_every, progress=cfg.train.progress,
-                      max_steps_per_epoch=cfg.train.max_steps_per_epoch)
-    t0 = time.perf_counter()
-    trainer.fit(pipe.epochs("train"), evaluate_valid, cfg.train.epochs, resume=resume)
-    wall = time.perf_counter() - t0
-    save_model(net, str(out / "model.safetensors"))  # the position-free model (no training-only components)
+    # the model file is the position-free model (no training-only components)
+    trainer, early, wall = fit_run(objective, net, cfg.train, out, pipe.epochs("train"), evaluate_valid, resume=resume)
 
+    head, tail = run_summary(cfg, spec.name, get_model_info(cfg.model_name).task, trainer, early, wall)
     metrics = {
-        "model": cfg.model_name,
-        "dataset": spec.name,
-        "task": get_model_info(cfg.model_name).task,
-        "split": "test",
-        "seed": cfg.train.seed,
+        **head,
         **flatten_tasks(evaluate_model(net, pipe.batches("test"), names, tasks)),
-        "train_seconds": trainer.train_seconds,
-        "train_wall_seconds": wall,
-        "train_samples_per_second": trainer.samples_seen / max(trainer.train_seconds, 1e-9),
-        "best_epoch": early.best_epoch,
-        "best_valid": early.best,
-        "monitor": cfg.train.monitor,
+        **tail,
         "position_bias": bias is not None,  # trained with the training-only position bias (train.position_bias)
         "rows": gate.metrics(),  # per split: read = used + rejected (the data gate)
         "rejected": gate.reason_counts(),
@@ -154,7 +137,12 @@ def evaluate_run(run: str | Path, data: str | Path, split: str = "test") -> dict
     gate = open_gate(data, load_spec(Path(data)))
     gate.enforce(cfg.data.on_bad_rows)
     pipe = Pipeline.open(cfg, data, encoder)
-    res = flatten_tasks(evaluate_model(net, pipe.batches(split), pipe.scenario_names, _tasks(cfg)))
+    if get_model_info(cfg.model_name).task == "matching":  # --- issue 35: retrieval metrics (train/matching.py)
+        from unisr.train.matching import evaluate_matching_run
+
+        res = evaluate_matching_run(run, cfg, net, pipe, split)
+    else:  # --- end issue 35
+        res = flatten_tasks(evaluate_model(net, pipe.batches(split), pipe.scenario_names, _tasks(cfg)))
     empty = {"read": 0, "used": 0, "rejected": 0, "reasons": {}}
     return {"model": cfg.model_name, "dataset": pipe.ctx.spec.name, "task": get_model_info(cfg.model_name).task,
             "split": split, "seed": cfg.train.seed, **res, "rows": {split: gate.metrics().get(split, empty)}}

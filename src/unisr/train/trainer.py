@@ -241,3 +241,41 @@ class Trainer:
             if hasattr(cb, "load"):
                 cb.load(copy.deepcopy(st))
         return int(state["next_epoch"])
+
+
+def fit_run(objective: nn.Module, net: nn.Module, train_cfg, out: Path, epochs: Callable[[int], Iterable[Batch]],
+            evaluate: Callable[[], dict], *, resume: bool) -> tuple[Trainer, EarlyStopping, float]:
+    """The one training run of a run folder, for every task (ranking and matching): early stopping on
+    ``train_cfg.monitor`` (the best weights restored), ``out/checkpoints/last.pt`` checked before a resume,
+    ``out/train_log.jsonl``, then ``out/model.safetensors``. Returns the trainer (its counters), the early-stopping
+    state and the wall time."""
+    from safetensors.torch import save_model
+
+    from unisr.pipeline.run_folder import check_checkpoint
+
+    early = EarlyStopping(monitor=train_cfg.monitor, mode=train_cfg.mode, patience=train_cfg.patience)
+    ckpt = out / "checkpoints" / "last.pt"
+    if resume and ckpt.exists():
+        check_checkpoint(ckpt, net)
+    log_path = out / "train_log.jsonl"
+    if not resume and log_path.exists():
+        log_path.unlink()
+    trainer = Trainer(objective, OptimizerSet(objective, train_cfg), clip_norm=train_cfg.clip_norm,
+                      callbacks=[early, JsonlLogger(log_path)], checkpoint_path=ckpt,
+                      checkpoint_every=train_cfg.checkpoint_every, progress=train_cfg.progress,
+                      max_steps_per_epoch=train_cfg.max_steps_per_epoch)
+    t0 = time.perf_counter()
+    trainer.fit(epochs, evaluate, train_cfg.epochs, resume=resume)
+    wall = time.perf_counter() - t0
+    save_model(net, str(out / "model.safetensors"))
+    return trainer, early, wall
+
+
+def run_summary(cfg, dataset: str, task: str, trainer: Trainer, early: EarlyStopping, wall: float
+                ) -> tuple[dict, dict]:
+    """The keys every run's ``metrics.json`` starts with and ends with (the test metrics go between them):
+    (head, tail) merged by the caller as ``{**head, **test_metrics, **tail}``."""
+    return {"model": cfg.model_name, "dataset": dataset, "task": task, "split": "test", "seed": cfg.train.seed}, {
+        "train_seconds": trainer.train_seconds, "train_wall_seconds": wall,
+        "train_samples_per_second": trainer.samples_seen / max(trainer.train_seconds, 1e-9),
+        "best_epoch": early.best_epoch, "best_valid": early.best, "monitor": cfg.train.monitor}
