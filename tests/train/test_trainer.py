@@ -7,9 +7,10 @@ import torch
 from synth import make_dataset, random_batch, tiny_schema
 from unisr.models.registry import build_model
 from unisr.pipeline.config import TrainConfig
+from unisr.pipeline.run_folder import load_run
 from unisr.train.objective import Objective
 from unisr.train.optim import OptimizerSet, split_parameters
-from unisr.train.run import load_run, train_run
+from unisr.train.run import train_run
 from unisr.train.trainer import Callback, EarlyStopping, JsonlLogger, Trainer, lookup_metric
 
 

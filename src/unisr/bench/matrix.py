@@ -168,8 +168,11 @@ class _Matrix:
             return None
         else:
             m = train_run(row.model, self.data, run_dir, sets=sets, seed=seed, encoder_cache=self.encoders).metrics
-            self.console.print(f"{row.name} seed {seed}: test AUC {m['overall']['auc']:.4f} logloss "
-                               f"{m['overall']['logloss']:.4f} (best epoch {m['best_epoch']}, "
+            head = (f"test AUC {m['overall']['auc']:.4f} logloss {m['overall']['logloss']:.4f}"
+                    if "auc" in m["overall"] else  # a matching run: its retrieval metrics at the smallest K
+                    " ".join(f"{k} {v:.4f}" for k, v in m["overall"].items()
+                             if k.split("@")[-1] == str(min(int(x.split("@")[1]) for x in m["overall"] if "@" in x))))
+            self.console.print(f"{row.name} seed {seed}: {head} (best epoch {m['best_epoch']}, "
                                f"{m['train_seconds']:.0f} s)")
         if self.store is not None and rec is None:
             self.store.save(run_dir, key)

@@ -10,6 +10,7 @@ Shapes:
 
 from __future__ import annotations
 
+import inspect
 import json
 from pathlib import Path
 from typing import Annotated
@@ -105,11 +106,15 @@ def _pct(x: float | None) -> str:
 
 @app.command("import")
 def import_(
-    fmt: Annotated[str, typer.Argument(metavar="FORMAT", help="Source format, e.g. movielens.")],
+    fmt: Annotated[str, typer.Argument(metavar="FORMAT", help=(
+        "Source format: movielens, kuaisar, aliccp, aliexpress, kuairand, douban, mind, taobao-ad, jdsearch, "
+        "esci (docs/DATASETS.md)."))],
     src: Annotated[Path, typer.Option("--src", help="Folder holding the dataset's native files.")],
     out: Annotated[Path, typer.Option("--out", help="Output folder of the canonical dataset.")],
+    layout: Annotated[str | None, typer.Option(
+        "--layout", help="Source layout where a folder holds several (aliccp: tianchi, rechub, aitm).")] = None,
 ) -> None:
-    """Convert a public dataset's native files to a canonical dataset."""
+    """Convert a public dataset's native files to a canonical dataset (formats: docs/DATASETS.md)."""
     from unisr.cli.paths import DATASET_MARKERS, check_out
     from unisr.data.importers import IMPORTERS, ImportSourceError
 
@@ -118,12 +123,14 @@ def import_(
     if not src.is_dir():
         raise BadInput(f"--src {src}: no such folder")
     check_out(out, kind="dataset folder", markers=DATASET_MARKERS, finished="")
+    if layout is not None and "layout" not in inspect.signature(IMPORTERS[fmt]).parameters:
+        raise BadInput(f"--layout: the {fmt} importer has a single layout")
     try:
-        report = IMPORTERS[fmt](src, out)
+        report = IMPORTERS[fmt](src, out) if layout is None else IMPORTERS[fmt](src, out, layout=layout)
     except ImportSourceError as e:
         raise BadInput(str(e)) from None
     console = _console()
-    t = Table(title=f"{fmt} ({report.variant}) -> {out}")
+    t = Table(title=f"{fmt}{f' ({report.variant})' if report.variant else ''} -> {out}")
     for col in ("source file", "table", "read", "written", "rejected"):
         t.add_column(col, justify="left" if col in ("source file", "table") else "right")
     for s, n in report.read.items():
@@ -132,6 +139,9 @@ def import_(
     console.print(t)
     for reason, n in report.reasons.items():
         console.print(f"  rejected {n:,}: {reason}", markup=False)
+    if "events" in report.extra and "scenario_events" in report.extra:
+        per = ", ".join(f"{s}: {n:,}" for s, n in report.extra["scenario_events"].items())
+        console.print(f"events written: {report.extra['events']:,} (per scenario id {per})", markup=False)
     if report.total_rejected:
         console.print(f"rejected rows with their reason: {out / 'rejected.parquet'}")
     if not report.balanced:  # pragma: no cover - an importer bug, not bad input

@@ -26,7 +26,9 @@ app = typer.Typer(
 def _mount() -> None:
     from unisr.cli import benchmark as benchmark_cli
     from unisr.cli import data as data_cli
+    from unisr.cli import export as export_cli
     from unisr.cli import graph as graph_cli
+    from unisr.cli import serve as serve_cli
     from unisr.cli import simulate as simulate_cli
     from unisr.cli import train as train_cli
 
@@ -35,6 +37,8 @@ def _mount() -> None:
     train_cli.register(app)
     graph_cli.register(app)
     benchmark_cli.register(app)
+    export_cli.register(app)
+    serve_cli.register(app)
 
 
 _mount()

@@ -53,6 +53,66 @@ def open_data_gate(data: Path, policy: str | None = None):
     return gate
 
 
+def _prepare_train(model: str, data: Path, out: Path, config: Path | None, *, resume: bool, overwrite: bool) -> None:
+    """The checks of ``unisr train`` before any training (exit 2 on bad input) and the clean-up of a replaced
+    run folder; opens the data gate (its counts to stderr)."""
+    from unisr.cli.paths import check_out
+    from unisr.models.registry import get_model_info
+
+    try:
+        get_model_info(model)
+    except KeyError as e:
+        raise BadInput(f"--model: {e.args[0]}") from e
+    _check_data(data)
+    if config is not None and not config.is_file():
+        raise BadInput(f"--config {config}: no such file")
+    check_out(out, overwrite=overwrite, resume=resume)
+    if overwrite and not resume:  # nothing of the replaced run may leak into this one (e.g. a --resume later)
+        import shutil
+
+        for name in ("metrics.json", "rejected.parquet", "train_log.jsonl"):
+            (out / name).unlink(missing_ok=True)
+        if (out / "checkpoints").is_dir():
+            shutil.rmtree(out / "checkpoints")
+    open_data_gate(data)
+
+
+def share_gate(world, data: Path) -> None:  # noqa: ANN001 - pipeline.distributed.World
+    """Rank 0's data gate (the rows it rejects, scanned once) installed on every rank, so the other ranks do
+    not re-scan the events."""
+    from unisr.data.gate import active_gate
+    from unisr.data.reader import set_active_filter
+
+    gate = world.broadcast(active_gate(data) if world.is_main else None)
+    if not world.is_main and gate is not None:
+        set_active_filter(data, gate)
+
+
+def launch_ranks(nproc: int, *, model: str, data: Path, out: Path, config: Path | None, sets: list[str],
+                 seed: int | None, resume: bool, overwrite: bool) -> None:
+    """``unisr train --nproc N``: the same command under ``torchrun --standalone --nproc-per-node N`` (each rank
+    one thread per core share); a failed rank fails the job with exit 1 and the way to finish it."""
+    import subprocess
+    import sys
+
+    argv = [sys.executable, "-m", "torch.distributed.run", "--standalone", "--nproc-per-node", str(nproc),
+            "-m", "unisr.cli.main", "train", "--model", model, "--data", str(data), "--out", str(out)]
+    if config is not None:
+        argv += ["--config", str(config)]
+    for kv in sets:
+        argv += ["--set", kv]
+    if seed is not None:
+        argv += ["--seed", str(seed)]
+    argv += ["--resume"] if resume else []
+    argv += ["--overwrite"] if overwrite else []
+    rc = subprocess.call(argv)
+    if rc != 0:
+        err_console.print(f"unisr train: the data-parallel job failed (a rank exited with an error or was killed; "
+                          f"torchrun's report is above, exit code {rc}). The run folder {out} keeps its last "
+                          f"checkpoint: finish it with the same command and --resume.", markup=False)
+        raise typer.Exit(1)
+
+
 def bad_input_errors() -> tuple[type[BaseException], ...]:
     """The exceptions of the library that mean bad input (exit 2), not an internal error."""
     from unisr.data.gate import BadRowError, DataGateError
@@ -108,32 +168,46 @@ def register(app: typer.Typer) -> None:
         seed: Annotated[int | None, typer.Option(help="training seed")] = None,
         resume: Annotated[bool, typer.Option(help="continue from RUN/checkpoints/last.pt")] = False,
         overwrite: Annotated[bool, typer.Option(help="replace a finished run folder at --out")] = False,
+        nproc: Annotated[int, typer.Option(help="data-parallel processes on this machine (torchrun, gloo on "
+                                                "CPU); 1 = this process", min=1)] = 1,
     ):
         """Train, early-stop on validation, keep the best checkpoint, evaluate on test, write RUN/."""
-        from unisr.cli.paths import check_out
-        from unisr.models.registry import get_model_info
+        from unisr.pipeline.distributed import World
         from unisr.train.run import train_run
 
-        try:
-            get_model_info(model)
-        except KeyError as e:
-            raise BadInput(f"--model: {e.args[0]}") from e
-        _check_data(data)
-        if config is not None and not config.is_file():
-            raise BadInput(f"--config {config}: no such file")
-        check_out(out, overwrite=overwrite, resume=resume)
-        if overwrite and not resume:  # nothing of the replaced run may leak into this one (e.g. a --resume later)
-            import shutil
+        if nproc > 1 and World.env_size() <= 1:
+            _prepare_train(model, data, out, config, resume=resume, overwrite=overwrite)  # bad input: exit 2 here
+            from unisr.models.registry import get_model_info
 
-            for name in ("metrics.json", "rejected.parquet", "train_log.jsonl"):
-                (out / name).unlink(missing_ok=True)
-            if (out / "checkpoints").is_dir():
-                shutil.rmtree(out / "checkpoints")
-        open_data_gate(data)
+            if get_model_info(model).task == "matching":
+                raise BadInput(f"--nproc {nproc}: model {model!r}: matching models train in one process for now "
+                               "(their retrieval evaluation is not gathered across ranks)")
+            launch_ranks(nproc, model=model, data=data, out=out, config=config, sets=set_ or [], seed=seed,
+                         resume=resume, overwrite=overwrite)
+            return
+        world = World.from_env()
         try:
-            run = train_run(model, data, out, config_file=config, sets=set_ or [], seed=seed, resume=resume)
-        except bad_input_errors() as e:
-            raise BadInput(str(e)) from None
+            # rank 0 checks and prepares --out and opens the data gate; the other ranks take its verdict and gate
+            problem = None
+            if world.is_main:
+                try:
+                    _prepare_train(model, data, out, config, resume=resume, overwrite=overwrite)
+                except BadInput as e:
+                    problem = e.message
+            problem = world.broadcast(problem)
+            if problem is not None:
+                raise BadInput(problem)
+            if world.distributed:
+                share_gate(world, data)
+            try:
+                run = train_run(model, data, out, config_file=config, sets=set_ or [], seed=seed, resume=resume,
+                                world=world)
+            except bad_input_errors() as e:
+                raise BadInput(str(e)) from None
+        finally:
+            world.close()
+        if not world.is_main:
+            return
         console.print(metrics_table(run.metrics, f"{model} on {run.metrics['dataset']} (test)"))
         if run.metrics.get("rejected"):
             console.print(f"rejected rows with their reason: {out / 'rejected.parquet'}")

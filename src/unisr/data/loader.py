@@ -37,6 +37,7 @@ from unisr.data.split import SPLIT_CODES, SplitAssigner
 EVENT_COLUMNS = ["event_id", "ts", "user_id", "scenario_id", "item_id", "click", "conversion",
                  "query_id", "trigger_item_id", "target_user_id", "request_id", "session_id", "split", "position"]
 NO_POSITION = -1  # ``Batch.position`` of an event without a position (null, or a part without the column)
+ROW_GROUPS_PER_RANK = 4  # fewer row groups per rank than this: shard by rows (balanced) instead of row groups
 
 
 def events_have_positions(root: str | Path) -> bool:
@@ -83,6 +84,10 @@ class LoaderConfig(BaseModel):
     # attach labels ``global_click`` / ``global_buy``: the (user, item) pair was clicked / bought in any of the
     # loaded scenarios within the loader's own splits (USR eq. 9, ``unisr.data.global_labels``)
     global_labels: bool = False
+    # data-parallel runs: "rows" = each rank streams its own shard (row groups, or rows of small tables);
+    # "batch" = every rank reads the whole stream and keeps its slice of each batch, so ``batch_size`` is the
+    # global batch and 2 ranks make the same updates as 1 process (a check of the parallel path; reads all)
+    shard: Literal["rows", "batch"] = "rows"
 
 
 @dataclass
@@ -227,6 +232,23 @@ class DatasetContext:
         return Chunk(a)
 
 
+def shard_row_groups(sizes: np.ndarray, order: np.ndarray, rank: int, size: int) -> np.ndarray:
+    """The row groups rank ``rank`` of ``size`` reads, in ``order``'s order: each group goes to the rank with
+    the fewest rows so far (ties to the lowest rank), so the ranks' row counts differ by at most one group's
+    rows and every group is read by exactly one rank. Deterministic in (sizes, order): every rank computes the
+    same assignment without talking to the others."""
+    order = np.asarray(order, np.int64)
+    if size <= 1:
+        return order
+    load = np.zeros(size, np.int64)
+    owner = np.empty(len(order), np.int64)
+    for k, g in enumerate(order):  # one step per row group (hundreds to thousands), not per row
+        r = int(np.argmin(load))
+        owner[k] = r
+        load[r] += int(sizes[g])
+    return order[owner == rank]
+
+
 def to_batch(c: Chunk) -> Batch:
     a = c.arrays
     t = torch.from_numpy
@@ -252,11 +274,18 @@ def to_batch(c: Chunk) -> Batch:
 
 
 class EventLoader:
-    """Iterates the events of one or more splits as ``Batch``es; ``epoch(e)`` is deterministic in (seed, e)."""
+    """Iterates the events of one or more splits as ``Batch``es; ``epoch(e)`` is deterministic in (seed, e).
+
+    ``shard`` = (rank, world size) of a data-parallel run: the rank reads only its share of the row groups
+    (``shard_row_groups`` over the epoch's seeded order, the same on every rank), so no rank reads the whole
+    table and each row is read by one rank; its shuffle buffer holds its own rows only. A table with fewer than
+    ``ROW_GROUPS_PER_RANK`` row groups per rank (small data in one or two groups) is sharded by rows instead:
+    every rank reads each group and keeps every ``size``-th of its encoded rows, from its rank on."""
 
     def __init__(self, ctx: DatasetContext, splits: str | list[str], cfg: LoaderConfig, *, train: bool,
-                 seed: int = 0) -> None:
+                 seed: int = 0, shard: tuple[int, int] = (0, 1)) -> None:
         self.ctx, self.cfg, self.train, self.seed = ctx, cfg, train, seed
+        self.shard = shard
         names = [splits] if isinstance(splits, str) else list(splits)
         self.split_codes = {SPLIT_CODES[s] for s in names}
         known = ctx.encoder.schema.scenarios
@@ -316,7 +345,14 @@ class EventLoader:
         """
         from unisr.data.gate import active_gate
 
-        order = rng.permutation(len(self.row_groups)) if rng is not None else range(len(self.row_groups))
+        order = rng.permutation(len(self.row_groups)) if rng is not None else np.arange(len(self.row_groups))
+        rank, size = self.shard
+        if self.cfg.shard == "batch":
+            size = 1  # the whole stream; ``epoch`` slices each batch
+        by_rows = size > 1 and len(self.row_groups) < ROW_GROUPS_PER_RANK * size
+        if size > 1 and not by_rows:
+            sizes = np.array([n for _, _, n in self.row_groups], np.int64)
+            order = shard_row_groups(sizes, order, *self.shard)
         gate = active_gate(self.ctx.root)  # the rows the data gate rejected are never encoded
         for j in order:
             if self._cache is not None and j in self._cache:
@@ -329,6 +365,8 @@ class EventLoader:
                 if gate is not None:
                     t = gate.filter(f, rg, t)
                 c = self.ctx.encode(t, self.split_codes, self.cfg.history_len, self.scenarios, self.history)
+                if c is not None and by_rows:
+                    c = c.take(np.arange(rank, len(c), size)) if len(c) > rank else None
                 if c is not None and self.global_labels is not None:
                     self.global_labels.attach(c.arrays)
                 if self.use_cache:
@@ -343,6 +381,14 @@ class EventLoader:
         return sum(len(c) for c in self._read_chunks(None))
 
     def epoch(self, epoch: int = 0) -> Iterator[Batch]:
+        rank, size = self.shard
+        if self.cfg.shard == "batch" and size > 1:  # this rank's rows of each global batch
+            for b in self._epoch(epoch):
+                yield b.select(torch.arange(rank, len(b), size))
+            return
+        yield from self._epoch(epoch)
+
+    def _epoch(self, epoch: int) -> Iterator[Batch]:
         rng = np.random.default_rng([self.seed, epoch]) if self.train else None
         bs = self.batch_size
         if not self.train:

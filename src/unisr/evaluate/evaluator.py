@@ -1,4 +1,12 @@
-"""Run a model over a loader and compute per-scenario metrics for each of its tasks."""
+"""Run a model over a loader and compute per-scenario metrics for each of its tasks.
+
+In a data-parallel run each rank scores its shard of the split and the ranks' predictions are gathered before
+any metric is computed (``world``), so AUC / GAUC / list metrics are those of the whole split, never an average
+of per-rank values; every rank gets the same numbers (early stopping decides alike on every rank).
+
+Shapes:
+    evaluate_model(model, batches of [B, ...]) -> {task: {"overall": {...}, "scenarios": {...}}}
+"""
 
 from __future__ import annotations
 
@@ -9,13 +17,15 @@ from torch import nn
 
 from unisr.data.batch import Batch
 from unisr.evaluate.metrics import ScenarioMetrics
+from unisr.pipeline.distributed import World
 
 
 @torch.no_grad()
 def evaluate_model(model: nn.Module, batches: Iterable[Batch], scenario_names: list[str],
-                   tasks: tuple[str, ...] = ("click",)) -> dict[str, dict]:
+                   tasks: tuple[str, ...] = ("click",), world: World | None = None) -> dict[str, dict]:
     """Returns ``{task: {"overall": {...}, "scenarios": {name: {...}}}}``. Oracle AUC uses ``p_click``
-    (the simulator's truth) for the click task, ``oracle_auc_no_position`` its ``p_click_no_position``."""
+    (the simulator's truth) for the click task, ``oracle_auc_no_position`` its ``p_click_no_position``.
+    ``world``: the ranks' predictions are gathered (exact metrics over the whole split on every rank)."""
     was_training = model.training
     model.eval()
     mets = {t: ScenarioMetrics(scenario_names) for t in tasks}
@@ -41,6 +51,9 @@ def evaluate_model(model: nn.Module, batches: Iterable[Batch], scenario_names: l
                 )
     finally:
         model.train(was_training)
+    if world is not None and world.distributed:
+        for m in mets.values():
+            m.merge(world.all_gather(m.parts))
     return {t: m.compute() for t, m in mets.items() if m.parts}
 
 

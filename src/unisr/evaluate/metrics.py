@@ -157,6 +157,14 @@ class ScenarioMetrics:
         for k, v in cols.items():
             self.parts.setdefault(k, []).append(np.asarray(v))
 
+    def merge(self, gathered: list[dict[str, list[np.ndarray]]]) -> None:
+        """Replace the parts by every rank's parts (rank order), as gathered by ``World.all_gather``."""
+        merged: dict[str, list[np.ndarray]] = {}
+        for parts in gathered:
+            for k, v in parts.items():
+                merged.setdefault(k, []).extend(v)
+        self.parts = merged
+
     def _arrays(self) -> dict[str, np.ndarray]:
         return {k: np.concatenate(v) for k, v in self.parts.items()}
 

@@ -55,7 +55,17 @@ class MatchingConfig(BaseModel):
     model_config = ConfigDict(extra="forbid")
     loss: Literal["softmax", "bce", "bpr"] = "softmax"  # list-, point-, pair-wise over the sampled candidates
     logq: bool = True  # subtract log(expected sampled count) from softmax logits (Yi et al., RecSys'19)
-    num_negatives: int = Field(0, ge=0)  # extra uniformly sampled negatives per batch (shared by its rows)
+    num_negatives: int = Field(0, ge=0)  # extra sampled negatives (per batch if shared, per row otherwise)
+    # how the extra negatives are drawn (train/matching.py:MatchingObjective): "shared" = num_negatives uniform
+    # items shared by the batch's rows, beside the in-batch items; "per_row" = num_negatives uniform items per
+    # positive row and no in-batch columns (RecBole's pairwise sampler: each row its own negative, items the
+    # user clicked in training redrawn); "dns" = per row, the highest-scored of ``dns_candidates`` uniform draws
+    # (dynamic hard negatives, Zhang et al. SIGIR'13; RecBole's ``dynamic`` sampling)
+    negatives: Literal["shared", "per_row", "dns"] = "shared"
+    dns_candidates: int = Field(8, ge=1)
+    # L2 on the batch's embeddings (RecBole's EmbLoss with require_pow: sum of squares / (2 B)); the model's
+    # ``reg_vectors`` (LightGCN: the layer-0 embeddings) or else the scored vectors
+    reg_weight: float = Field(0.0, ge=0, allow_inf_nan=False)
     temperature: float = Field(0.05, gt=0, allow_inf_nan=False)
     ks: list[int] = Field(default_factory=lambda: [10, 20, 50, 100, 200])
     exclude: Literal["user", "user_scenario", "none"] = "user_scenario"  # earlier splits' clicks not ranked
@@ -96,6 +106,10 @@ class TrainConfig(BaseModel):
     max_steps_per_epoch: int | None = Field(None, ge=1)
     progress: bool = True
     checkpoint_every: int = Field(1, ge=0)  # epochs between resumable checkpoints (0 = never)
+    # data-parallel runs (torchrun): let DDP find the parameters a step did not use (scenario-routed towers and
+    # experts a rank's batch did not reach); False is faster for models that use every parameter every step
+    # and fails loudly otherwise (measured in docs/DISTRIBUTED.md)
+    ddp_find_unused: bool = True
     # training-only position bias (nn/position.py) on the click logit: auto = on where the events have positions;
     # evaluation and serving always use the model's position-free score (issue 31: on by default with the
     # version-2 inputs; records key it, bench/records.inputs_of; the runs before it trained without: "off")

@@ -4,6 +4,8 @@ and serving all build their batches here, so a batch means the same thing everyw
 
 Sampling is reproducible: the sampler of a training epoch e is seeded with ``seed * 10_007 + e``; the validation
 split always with ``-1 * 10_007``, the test split (and any other evaluation split) with ``-2 * 10_007``.
+In a data-parallel run (``pipeline.distributed.World``) every rank reads its own shard of the row groups and
+its sampler seed is offset by ``rank * 1_000_003``, so ranks never draw the same neighbourhoods in step.
 
 Shapes:
     Pipeline.batches(split, epoch) -> Iterator[Batch] (per-sample tensors [B, ...]; ``batch.subgraph`` filled
@@ -26,6 +28,7 @@ from unisr.pipeline.config import RunConfig
 # the sampler seed of an evaluation split (training epochs use the run's seed)
 EVAL_SAMPLING_SEED = {"valid": -1, "test": -2}
 SEED_STRIDE = 10_007
+RANK_SEED_STRIDE = 1_000_003
 
 
 class MissingInputError(ValueError):
@@ -74,19 +77,23 @@ class Pipeline:
         batches(split, epoch) -> Iterator[Batch]; epochs(split) -> (epoch -> Iterator[Batch])
     """
 
-    def __init__(self, cfg: RunConfig, ctx: DatasetContext, sampler: BatchSampler | None) -> None:
+    def __init__(self, cfg: RunConfig, ctx: DatasetContext, sampler: BatchSampler | None,
+                 shard: tuple[int, int] = (0, 1)) -> None:
         self.cfg, self.ctx, self.sampler = cfg, ctx, sampler
+        self.shard = shard  # (rank, world size): this process reads its shard of every split's row groups
         self._loaders: dict[tuple, EventLoader] = {}
 
     @classmethod
-    def open(cls, cfg: RunConfig, data: str | Path, encoder: FeatureEncoder) -> Pipeline:
+    def open(cls, cfg: RunConfig, data: str | Path, encoder: FeatureEncoder,
+             shard: tuple[int, int] = (0, 1)) -> Pipeline:
         """Open ``data`` for ``cfg``'s model: side tables, behaviour history if the config asks for it, and the
-        model's graph sampler; fails with ``MissingInputError`` if the dataset lacks an input the model needs."""
+        model's graph sampler; fails with ``MissingInputError`` if the dataset lacks an input the model needs.
+        ``shard`` = (rank, world size) of a data-parallel run (evaluation gathers the ranks' predictions)."""
         data = Path(data)
         ctx = DatasetContext.open(data, encoder, history=cfg.data.history_len > 0,
                                   query_max_len=cfg.data.query_max_len)
         check_inputs(cfg.model_name, get_model_info(cfg.model_name).needs, ctx)
-        return cls(cfg, ctx, make_sampler(cfg, data, encoder, ctx))
+        return cls(cfg, ctx, make_sampler(cfg, data, encoder, ctx), shard)
 
     @property
     def encoder(self) -> FeatureEncoder:
@@ -103,7 +110,7 @@ class Pipeline:
             lc = self.cfg.data if eval_batch_size is None else self.cfg.data.model_copy(
                 update={"eval_batch_size": eval_batch_size})
             self._loaders[key] = EventLoader(self.ctx, split, lc, train=train,
-                                             seed=self.cfg.train.seed if train else 0)
+                                             seed=self.cfg.train.seed if train else 0, shard=self.shard)
         return self._loaders[key]
 
     def batches(self, split: str, epoch: int = 0, *, train: bool = False,
@@ -114,7 +121,7 @@ class Pipeline:
             yield from loader.epoch(epoch)
             return
         base = self.cfg.train.seed if train else EVAL_SAMPLING_SEED.get(split, -2)
-        self.sampler.reset(base * SEED_STRIDE + epoch)
+        self.sampler.reset(base * SEED_STRIDE + epoch + self.shard[0] * RANK_SEED_STRIDE)
         for b in loader.epoch(epoch):
             yield self.sampler(b)
 

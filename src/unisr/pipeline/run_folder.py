@@ -4,7 +4,8 @@ folder a command is about to resume (``check_resume_config``, ``check_checkpoint
 each problem is a ``RunFolderError`` naming the file and what is wrong (the CLI exits 2 on it).
 
 Shapes:
-    load_run(run) -> (RunConfig, FeatureEncoder, nn.Module in eval mode)
+    load_run(run) -> (RunConfig, FeatureEncoder, nn.Module in eval mode); open_run adds the Pipeline;
+    score_split(run) -> {"event_id": [N], "prob": [N]}
 """
 
 from __future__ import annotations
@@ -123,3 +124,40 @@ def check_checkpoint(path: str | Path, net: torch.nn.Module) -> None:
     if diffs:
         raise RunFolderError(f"{path}: does not match the model of this config ({'; '.join(diffs[:3])}"
                              f"{f'; and {len(diffs) - 3} more' if len(diffs) > 3 else ''})")
+
+
+# ------------------------------------------------------------------------ a run opened over its dataset (issue 37)
+def open_run(run: str | Path, data: str | Path | None = None, *, graph_dir: str | Path | None = None):  # noqa: ANN201
+    """``load_run`` plus the run's ``Pipeline`` over ``data`` (default: the dataset it trained on,
+    ``config.yaml``'s ``data_path``) with the data gate opened as evaluation opens it; ``graph_dir`` replaces
+    ``data.graph_dir`` (a serving bundle's graph snapshot). The one opener serving and per-event scoring share.
+    Returns (cfg, encoder, net, pipe)."""
+    from unisr.data.gate import load_spec, open_gate
+    from unisr.pipeline.pipeline import Pipeline
+
+    cfg, encoder, net = load_run(run)
+    data = Path(data if data is not None else cfg.data_path or "")
+    if not (data / "dataset.yaml").is_file():
+        raise RunFolderError(f"{Path(run) / 'config.yaml'}: data_path {str(data)!r} is not a canonical dataset "
+                             "(no dataset.yaml); pass the dataset explicitly")
+    if graph_dir is not None:
+        cfg = cfg.model_copy(update={"data": cfg.data.model_copy(update={"graph_dir": str(graph_dir)})})
+    gate = open_gate(data, load_spec(data))
+    gate.enforce(cfg.data.on_bad_rows)
+    return cfg, encoder, net, Pipeline.open(cfg, data, encoder)
+
+
+@torch.no_grad()
+def score_split(run: str | Path, data: str | Path | None = None, split: str = "test",
+                task: str = "click") -> dict[str, Any]:
+    """Per-event probabilities of a ranking run on ``split``, computed as ``evaluate_model`` computes them
+    (``sigmoid(model(batch)[task])`` over ``pipe.batches(split)``): {"event_id": [N] int64, "prob": [N] float32}.
+    The reference the serving parity test compares ``/v1/rank`` against."""
+    import numpy as np
+
+    _, _, net, pipe = open_run(run, data)
+    eids, probs = [], []
+    for b in pipe.batches(split):
+        eids.append(b.event_id.numpy())
+        probs.append(torch.sigmoid(net(b)[task]).numpy())
+    return {"event_id": np.concatenate(eids), "prob": np.concatenate(probs).astype(np.float32)}

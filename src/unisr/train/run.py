@@ -6,6 +6,9 @@ The events pass the data gate first (``unisr.data.gate``): rows that cannot be u
 used, rejected and the reasons; read = used + rejected) and ``rejected`` (rows per reason). ``--resume`` checks
 that the recorded config and the checkpoint belong to this run before loading anything.
 
+Under ``torchrun`` (``pipeline.distributed.World``) every rank trains on its shard of the row groups; rank 0
+fits the encoders and writes every file of the run folder, the other ranks load the encoders rank 0 saved.
+
 Shapes:
     (no tensors) train_run(model, data, out) -> TrainedRun; evaluate_run(run, data, split) -> metrics dict
 """
@@ -24,9 +27,10 @@ from unisr.data.gate import load_spec, open_gate
 from unisr.data.schema import DatasetSpec
 from unisr.evaluate.evaluator import evaluate_model, flatten_tasks
 from unisr.models.registry import build_model, get_model_info
-from unisr.pipeline.config import RunConfig, resolve_config
+from unisr.pipeline.config import ConfigError, RunConfig, resolve_config
+from unisr.pipeline.distributed import World
 from unisr.pipeline.pipeline import Pipeline
-from unisr.pipeline.run_folder import check_resume_config, load_run
+from unisr.pipeline.run_folder import check_resume_config, open_run
 from unisr.train.objective import Objective, build_position_bias
 from unisr.train.trainer import fit_run, run_summary, seed_everything
 
@@ -64,25 +68,38 @@ def run_config(model: str, data: str | Path, *, sets: list[str] | None = None, s
 
 def train_run(model: str, data: str | Path, out: str | Path, *, config_file: str | Path | None = None,
               sets: list[str] | None = None, seed: int | None = None, resume: bool = False,
-              encoder: FeatureEncoder | None = None, encoder_cache: dict | None = None) -> TrainedRun:
+              encoder: FeatureEncoder | None = None, encoder_cache: dict | None = None,
+              world: World | None = None) -> TrainedRun:
     """Train ``model`` on the canonical dataset ``data`` and write the run folder ``out``.
 
     ``encoder_cache`` (a dict the caller keeps) reuses fitted encoders across runs of one dataset, keyed by
-    the embedding sizes the resolved config asks for."""
+    the embedding sizes the resolved config asks for. ``world``: this process' rank in a data-parallel job
+    (default: read from torchrun's environment; one process without it)."""
     data, out = Path(data), Path(out)
+    world = world or World.from_env()
     spec = load_spec(data)
     cfg = run_config(model, data, sets=sets, seed=seed, config_file=config_file, spec=spec)
+    if world.distributed and get_model_info(cfg.model_name).task == "matching":
+        raise ConfigError(f"model {cfg.model_name!r}: matching models train in one process for now (their "
+                          "retrieval evaluation is not gathered across ranks); run without torchrun / --nproc")
     gate = open_gate(data, spec)  # every read of the events below drops the rows it rejects
     gate.enforce(cfg.data.on_bad_rows)
     gate.require(("train", "valid", "test"))
     if resume:
         check_resume_config(out, cfg)
-    out.mkdir(parents=True, exist_ok=True)
-    gate.write_rejected(out)
+    if world.is_main:
+        out.mkdir(parents=True, exist_ok=True)
+        gate.write_rejected(out)
     if cfg.train.threads:
         torch.set_num_threads(cfg.train.threads)
+    elif world.distributed:
+        torch.set_num_threads(world.threads_per_rank())
     seed_everything(cfg.train.seed)
 
+    if world.distributed and not world.is_main:
+        world.barrier()  # rank 0 fits and saves the encoders first
+        if encoder is None:
+            encoder = FeatureEncoder.load(out / "encoders")
     if encoder is None:
         key = (str(data.resolve()), cfg.data.embed_dim, tuple(sorted(cfg.data.embed_dims.items())),
                cfg.data.inputs.model_dump_json())
@@ -93,9 +110,12 @@ def train_run(model: str, data: str | Path, out: str | Path, *, config_file: str
                                          inputs=cfg.data.inputs.effective())
             if encoder_cache is not None:
                 encoder_cache[key] = encoder
-    encoder.save(out / "encoders")
-    pipe = Pipeline.open(cfg, data, encoder)
-    (out / "config.yaml").write_text(yaml.safe_dump(cfg.model_dump(mode="json"), sort_keys=False))
+    if world.is_main:
+        encoder.save(out / "encoders")
+        (out / "config.yaml").write_text(yaml.safe_dump(cfg.model_dump(mode="json"), sort_keys=False))
+        if world.distributed:
+            world.barrier()  # the other ranks load the saved encoders now
+    pipe = Pipeline.open(cfg, data, encoder, shard=(world.rank, world.size))
 
     seed_everything(cfg.train.seed)
     net = build_model(cfg.model_name, cfg.model_params, encoder.schema)
@@ -113,30 +133,31 @@ def train_run(model: str, data: str | Path, out: str | Path, *, config_file: str
     names = encoder.schema.scenarios
 
     def evaluate_valid() -> dict:
-        return flatten_tasks(evaluate_model(net, pipe.batches("valid"), names, tasks))
+        return flatten_tasks(evaluate_model(net, pipe.batches("valid"), names, tasks, world))
 
     # the model file is the position-free model (no training-only components)
-    trainer, early, wall = fit_run(objective, net, cfg.train, out, pipe.epochs("train"), evaluate_valid, resume=resume)
+    trainer, early, wall = fit_run(objective, net, cfg.train, out, pipe.epochs("train"), evaluate_valid,
+                                   resume=resume, world=world)
 
     head, tail = run_summary(cfg, spec.name, get_model_info(cfg.model_name).task, trainer, early, wall)
     metrics = {
         **head,
-        **flatten_tasks(evaluate_model(net, pipe.batches("test"), names, tasks)),
+        **flatten_tasks(evaluate_model(net, pipe.batches("test"), names, tasks, world)),
         **tail,
+        "world_size": world.size,  # data-parallel ranks that trained it (1 = one process)
         "position_bias": bias is not None,  # trained with the training-only position bias (train.position_bias)
         "rows": gate.metrics(),  # per split: read = used + rejected (the data gate)
         "rejected": gate.reason_counts(),
     }
-    (out / "metrics.json").write_text(json.dumps(metrics, indent=1, default=float))
+    if world.is_main:
+        (out / "metrics.json").write_text(json.dumps(metrics, indent=1, default=float))
     return TrainedRun(out, cfg, metrics, net, encoder)
 
 
 def evaluate_run(run: str | Path, data: str | Path, split: str = "test") -> dict:
     """Re-evaluate a run on ``split`` of ``data`` (through the same data gate; ``rows`` = that split's counts)."""
-    cfg, encoder, net = load_run(run)
-    gate = open_gate(data, load_spec(Path(data)))
-    gate.enforce(cfg.data.on_bad_rows)
-    pipe = Pipeline.open(cfg, data, encoder)
+    cfg, _, net, pipe = open_run(run, data)  # the opener serving uses too (pipeline/run_folder.py)
+    gate = open_gate(data, load_spec(Path(data)))  # already open: its counts for ``rows``
     if get_model_info(cfg.model_name).task == "matching":  # --- issue 35: retrieval metrics (train/matching.py)
         from unisr.train.matching import evaluate_matching_run
 

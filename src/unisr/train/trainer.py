@@ -1,6 +1,16 @@
 """A small training loop with callbacks: early stopping that restores the *best* weights, resumable
 checkpoints (same final metrics as an uninterrupted run), JSONL logging, Rich progress with throughput,
 gradient clipping, and stages (e.g. pre-training then fine-tuning).
+
+Data-parallel (``world`` of ``pipeline.distributed``, launched by torchrun): the objective is wrapped in
+``DistributedDataParallel`` (gradients all-reduced, sparse embedding gradients included on gloo; parameters a
+rank's scenario-routed batch did not touch handled by ``find_unused_parameters``, ``train.ddp_find_unused``);
+ranks with fewer batches in an epoch shadow the others' all-reduces (``torch.distributed.algorithms.Join``), so
+uneven shards neither hang nor drop rows; validation is gathered (every rank takes the same early-stopping
+decision); only rank 0 logs, checkpoints and writes weights.
+
+Shapes:
+    (no tensors of its own) Trainer.fit(epoch -> Iterable[Batch], evaluate_fn, epochs)
 """
 
 from __future__ import annotations
@@ -21,6 +31,7 @@ from rich.progress import BarColumn, Progress, TextColumn, TimeElapsedColumn
 from torch import nn
 
 from unisr.data.batch import Batch
+from unisr.pipeline.distributed import World
 from unisr.train.objective import Objective
 from unisr.train.optim import OptimizerSet
 
@@ -127,9 +138,20 @@ class Trainer:
     def __init__(self, objective: Objective, optimizers: OptimizerSet, *, clip_norm: float | None = None,
                  callbacks: list[Callback] | None = None, checkpoint_path: Path | None = None,
                  checkpoint_every: int = 1, progress: bool = True, max_steps_per_epoch: int | None = None,
-                 ) -> None:
+                 world: World | None = None, find_unused_parameters: bool = True) -> None:
         self.objective = objective
         self.model: nn.Module = objective.model
+        self.world = world or World.single()
+        self.step_module: nn.Module = objective  # what a training step calls: the objective, or its DDP wrapper
+        if self.world.distributed:
+            from torch.nn.parallel import DistributedDataParallel
+
+            # buffers are constants of the model (item feature tables, vocabularies): not re-broadcast per step
+            self.step_module = DistributedDataParallel(objective, find_unused_parameters=find_unused_parameters,
+                                                       forward_sync_buffers=False)
+            progress = progress and self.world.is_main
+            if not self.world.is_main:  # every rank loads a checkpoint on resume; rank 0 alone writes one
+                callbacks = [cb for cb in (callbacks or []) if not isinstance(cb, JsonlLogger)]
         self.optimizers = optimizers
         self.clip_norm = clip_norm
         self.callbacks = callbacks or []
@@ -155,12 +177,18 @@ class Trainer:
                                 TimeElapsedColumn(), transient=True)
             progress.start()
             task = progress.add_task("train", total=total, rate="")
+        join = None
+        if self.world.distributed:
+            from torch.distributed.algorithms.join import Join
+
+            join = Join([self.step_module])
+            join.__enter__()
         try:
             for step, batch in enumerate(batches):
                 if self.max_steps is not None and step >= self.max_steps:
                     break
                 self.optimizers.zero_grad()
-                loss, parts = self.objective(batch)
+                loss, parts = self.step_module(batch)
                 loss.backward()
                 if self.clip_norm:
                     torch.nn.utils.clip_grad_norm_(self.optimizers.dense_params(), self.clip_norm)
@@ -173,10 +201,17 @@ class Trainer:
                 if progress is not None:
                     rate = n / max(time.perf_counter() - t0, 1e-9)
                     progress.update(task, advance=b, rate=f"{rate:,.0f} samples/s")
+            if join is not None:
+                join.__exit__(None, None, None)  # shadows the peers' remaining all-reduces
+                join = None
         finally:
             if progress is not None:
                 progress.stop()
         secs = time.perf_counter() - t0
+        if self.world.distributed:  # the job's samples and rows; the slowest rank's time
+            counts = self.world.all_gather((n, loss_sum, secs, parts_sum))
+            n, loss_sum, secs = (sum(c[0] for c in counts), sum(c[1] for c in counts), max(c[2] for c in counts))
+            parts_sum = {k: sum(c[3].get(k, 0.0) for c in counts) for k in parts_sum}
         self.samples_seen += n
         self.train_seconds += secs
         out = {"train_loss": loss_sum / max(n, 1), "train_samples": n, "train_seconds": secs,
@@ -204,7 +239,8 @@ class Trainer:
                 logs["valid"] = evaluate_fn()
             for cb in self.callbacks:
                 cb.on_epoch_end(self, epoch, logs)
-            if self.checkpoint_path is not None and self.checkpoint_every and (epoch + 1) % self.checkpoint_every == 0:
+            if (self.checkpoint_path is not None and self.checkpoint_every and self.world.is_main
+                    and (epoch + 1) % self.checkpoint_every == 0):
                 self.save_checkpoint(self.checkpoint_path, epoch + 1)
         for cb in self.callbacks:
             cb.on_train_end(self)
@@ -244,11 +280,13 @@ class Trainer:
 
 
 def fit_run(objective: nn.Module, net: nn.Module, train_cfg, out: Path, epochs: Callable[[int], Iterable[Batch]],
-            evaluate: Callable[[], dict], *, resume: bool) -> tuple[Trainer, EarlyStopping, float]:
+            evaluate: Callable[[], dict], *, resume: bool, world: World | None = None,
+            ) -> tuple[Trainer, EarlyStopping, float]:
     """The one training run of a run folder, for every task (ranking and matching): early stopping on
     ``train_cfg.monitor`` (the best weights restored), ``out/checkpoints/last.pt`` checked before a resume,
     ``out/train_log.jsonl``, then ``out/model.safetensors``. Returns the trainer (its counters), the early-stopping
-    state and the wall time."""
+    state and the wall time. ``world``: a data-parallel run (rank 0 writes the files; ``evaluate`` must gather)."""
+    world = world or World.single()
     from safetensors.torch import save_model
 
     from unisr.pipeline.run_folder import check_checkpoint
@@ -258,16 +296,18 @@ def fit_run(objective: nn.Module, net: nn.Module, train_cfg, out: Path, epochs: 
     if resume and ckpt.exists():
         check_checkpoint(ckpt, net)
     log_path = out / "train_log.jsonl"
-    if not resume and log_path.exists():
+    if not resume and log_path.exists() and world.is_main:
         log_path.unlink()
     trainer = Trainer(objective, OptimizerSet(objective, train_cfg), clip_norm=train_cfg.clip_norm,
                       callbacks=[early, JsonlLogger(log_path)], checkpoint_path=ckpt,
                       checkpoint_every=train_cfg.checkpoint_every, progress=train_cfg.progress,
-                      max_steps_per_epoch=train_cfg.max_steps_per_epoch)
+                      max_steps_per_epoch=train_cfg.max_steps_per_epoch, world=world,
+                      find_unused_parameters=train_cfg.ddp_find_unused)
     t0 = time.perf_counter()
     trainer.fit(epochs, evaluate, train_cfg.epochs, resume=resume)
     wall = time.perf_counter() - t0
-    save_model(net, str(out / "model.safetensors"))
+    if world.is_main:
+        save_model(net, str(out / "model.safetensors"))
     return trainer, early, wall
 
 

@@ -26,14 +26,16 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Literal
 
+import numpy as np
 import polars as pl
 import pyarrow as pa
 import pyarrow.parquet as pq
 
 from unisr.data.importers.base import ImportReport, ImportSourceError, read_lines, split_fields
 from unisr.data.rejected import RejectedRows
-from unisr.data.schema import DatasetSpec, FeatureDecl, RandomSplit, ScenarioKind, ScenarioSpec
+from unisr.data.schema import ColumnSplit, DatasetSpec, FeatureDecl, RandomSplit, ScenarioKind, ScenarioSpec
 from unisr.data.validate import TS_RANGE
 
 NAME = "movielens-1m"
@@ -279,10 +281,95 @@ def _events(
     return events
 
 
+# ------------------------------------------------------------------------------ the RecBole protocol
+RECBOLE_SCENARIOS = [ScenarioSpec(id=0, name="all", kind=ScenarioKind.RECOMMEND)]
+RECBOLE_MIN_RATING = 3.0  # RecBole-GNN results/general/ml-1m.md: val_interval rating "[3,inf)"
+RECBOLE_RATIOS = (0.8, 0.1, 0.1)  # RecBole eval_args split RS [0.8, 0.1, 0.1], group_by user, order RO
+RECBOLE_SEED = 2020  # RecBole's default ``seed``
+
+
+def recbole_split_counts(n: np.ndarray, ratios: tuple[float, float, float] = RECBOLE_RATIOS) -> np.ndarray:
+    """[U, 3] train / valid / test sizes of users with ``n`` [U] interactions, exactly as RecBole's
+    ``Dataset._calcu_split_ids``: valid and test get ``int(ratio * n)`` each, train the rest; then, for test and
+    then valid, while train keeps more than one row, a part with ``0 < ratio * n < 1`` takes one row from train."""
+    n = np.asarray(n, np.int64)
+    cnt = np.stack([np.zeros_like(n)] + [(r * n.astype(np.float64)).astype(np.int64) for r in ratios[1:]], 1)
+    cnt[:, 0] = n - cnt[:, 1:].sum(1)
+    active = np.ones(len(n), bool)
+    for i in range(1, len(ratios)):  # RecBole's loop: i = 1 -> the last part (test), i = 2 -> valid
+        col = len(ratios) - i
+        active &= cnt[:, 0] > 1  # ``if cnt[0] <= 1: break``
+        x = ratios[col] * n
+        take = active & (x > 0) & (x < 1)
+        cnt[take, col] += 1
+        cnt[take, 0] -= 1
+    return cnt
+
+
+def recbole_split(user: np.ndarray, seed: int = RECBOLE_SEED,
+                  ratios: tuple[float, float, float] = RECBOLE_RATIOS) -> np.ndarray:
+    """Split names [E] ("train" / "valid" / "test") of interactions by user ``user`` [E] (in file order), as
+    RecBole's ``RS`` split with ``group_by: user`` and ``order: RO``: the interactions are shuffled once (a seeded
+    permutation; RecBole's own ``torch.randperm`` stream is not reproduced), each user's rows keep their shuffled
+    order, and the user's first rows go to train, the next to valid, the last to test
+    (:func:`recbole_split_counts`)."""
+    user = np.asarray(user)
+    perm = np.random.default_rng(seed).permutation(len(user))
+    order = perm[np.argsort(user[perm], kind="stable")]  # grouped by user, shuffled within the user
+    su = user[order]
+    starts = np.flatnonzero(np.r_[True, su[1:] != su[:-1]])
+    sizes = np.diff(np.r_[starts, len(su)])
+    cnt = recbole_split_counts(sizes, ratios)
+    pos = np.arange(len(su)) - np.repeat(starts, sizes)  # rank within the user's shuffled rows
+    code = (pos >= np.repeat(cnt[:, 0], sizes)).astype(np.int8) + (pos >= np.repeat(cnt[:, :2].sum(1), sizes))
+    out = np.empty(len(user), np.int8)
+    out[order] = code
+    return np.array(["train", "valid", "test"], dtype=object)[out]
+
+
+def _recbole_protocol(events: pl.DataFrame, layout: _Layout, rejected: RejectedRows, report: ImportReport,
+                      seed: int) -> pl.DataFrame:
+    """RecBole-GNN's general-recommendation protocol on the imported events: ratings < 3 filtered out (to
+    ``rejected.parquet``, reason named), every kept rating a click, one scenario ``all``, and the per-user
+    8:1:1 split of :func:`recbole_split` in the events' ``split`` column."""
+    src = layout.ratings.name
+    low = events.filter(pl.col("rating") < RECBOLE_MIN_RATING)
+    first_line = 1 if layout.variant == "grouplens" else 2
+    rejected.add(low.select((pl.col("event_id") + first_line).alias("line_no"),
+                            pl.format("{}\t{}\t{}", "user_id", "item_id", "rating").alias("raw")).to_arrow(),
+                 f"filtered by the RecBole protocol: rating < {RECBOLE_MIN_RATING:g}", src)
+    kept = events.filter(pl.col("rating") >= RECBOLE_MIN_RATING).sort("event_id")
+    report.written[src] = kept.height
+    split = recbole_split(kept["user_id"].to_numpy(), seed)
+    return kept.with_columns(pl.lit(0, pl.Int16).alias("scenario_id"), pl.lit(1, pl.Int8).alias("click"),
+                             pl.Series("split", split, pl.String))
+
+
+def _recbole_items(items: pl.DataFrame, events: pl.DataFrame, layout: _Layout, rejected: RejectedRows,
+                   report: ImportReport) -> pl.DataFrame:
+    """RecBole's item set: the items of the kept interactions (3,628 of MovieLens-1M's 3,883 for ratings >= 3;
+    RecBole counts 3,629 with its padding id); the others go to ``rejected.parquet`` with the reason."""
+    src = layout.items.name
+    rated = items["item_id"].is_in(events["item_id"].unique().implode())
+    rejected.add(items.filter(~rated).select(pl.col("item_id").cast(pl.String).alias("line_no"),
+                                             pl.col("key").alias("raw")).to_arrow(),
+                 f"filtered by the RecBole protocol: no rating >= {RECBOLE_MIN_RATING:g}", src)
+    report.written[src] = int(rated.sum())
+    return items.filter(rated)
+
+
 # ---------------------------------------------------------------------------------------------- the API
-def import_movielens(src: str | Path, out: str | Path) -> ImportReport:
+def import_movielens(src: str | Path, out: str | Path, *, protocol: Literal["swr", "recbole"] = "swr",
+                     split_seed: int = RECBOLE_SEED) -> ImportReport:
     """Convert MovieLens-1M (GroupLens ``.dat`` or RecBole atomic files in ``src``) to a canonical dataset in
-    ``out``; returns the counts (``report.balanced`` holds: read = written + rejected, per source file)."""
+    ``out``; returns the counts (``report.balanced`` holds: read = written + rejected, per source file).
+
+    ``protocol``: ``swr`` (default) = Scenario-Wise Rec's (3 age scenarios, click = rating > 3, random 8:1:1
+    split of the events); ``recbole`` = RecBole-GNN's general-recommendation table (ratings >= 3 kept as clicks,
+    the rest filtered to ``rejected.parquet``; one scenario ``all``; RecBole's per-user 8:1:1 ``RS`` split
+    seeded by ``split_seed``, stored in the events' ``split`` column)."""
+    if protocol not in ("swr", "recbole"):
+        raise ValueError(f"protocol {protocol!r}: expected 'swr' or 'recbole'")
     src, out = Path(src), Path(out)
     layout = detect_layout(src)
     report = ImportReport(format="movielens", src=src, out=out, variant=layout.variant)
@@ -291,9 +378,13 @@ def import_movielens(src: str | Path, out: str | Path) -> ImportReport:
     users = _users(layout, rejected, report)
     items = _items(layout, rejected, report)
     events = _events(layout, users, items, rejected, report)
+    if protocol == "recbole":
+        events = _recbole_protocol(events, layout, rejected, report, split_seed)
+        items = _recbole_items(items, events, layout, rejected, report)
 
     out.mkdir(parents=True, exist_ok=True)
-    pq.write_table(events.to_arrow().cast(EVENTS_SCHEMA), out / "events.parquet", row_group_size=ROW_GROUP)
+    schema = EVENTS_SCHEMA.append(pa.field("split", pa.string())) if protocol == "recbole" else EVENTS_SCHEMA
+    pq.write_table(events.to_arrow().cast(schema), out / "events.parquet", row_group_size=ROW_GROUP)
     pq.write_table(users.drop("scenario_id").sort("user_id").to_arrow().cast(USERS_SCHEMA), out / "users.parquet")
     pq.write_table(items.drop("key").sort("item_id").to_arrow().cast(ITEMS_SCHEMA), out / "items.parquet")
     stale = out / "rejected.parquet"
@@ -302,12 +393,16 @@ def import_movielens(src: str | Path, out: str | Path) -> ImportReport:
     rejected.write(out)
     DatasetSpec(
         name=NAME,
-        scenarios=SCENARIOS,
+        scenarios=SCENARIOS if protocol == "swr" else RECBOLE_SCENARIOS,
         labels=["click"],
-        split=RandomSplit(ratios=(0.8, 0.1, 0.1), seed=2022),
+        split=RandomSplit(ratios=(0.8, 0.1, 0.1), seed=2022) if protocol == "swr" else ColumnSplit(),
         features=FEATURES,
         source={"format": "movielens", "layout": layout.variant,
-                "protocol": "Scenario-Wise Rec (arXiv 2412.17374): scenarios by user age, click = rating > 3"},
+                "protocol": "Scenario-Wise Rec (arXiv 2412.17374): scenarios by user age, click = rating > 3"}
+        if protocol == "swr" else
+        {"format": "movielens", "layout": layout.variant,
+         "protocol": f"RecBole-GNN general (results/general/ml-1m.md): ratings >= 3 kept, one scenario, per-user "
+                     f"RS 8:1:1 split (seed {split_seed})"},
     ).save(out)
 
     for part in rejected.parts:  # per source file

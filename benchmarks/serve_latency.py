@@ -1,0 +1,184 @@
+"""Serving latency (issue 37, build item 6): ``/v1/rank`` with 200 candidates and ``/v1/retrieve`` k=100 over
+the corpus, 1 / 8 / 32 concurrent clients on loopback, against a real ``unisr serve`` (one uvicorn worker, one
+torch thread) per model: p50 / p99 latency and requests per second.
+
+    .venv/bin/python benchmarks/serve_latency.py            # simulates, trains tiny runs, serves each, measures
+
+Each model is trained for a few steps on the simulated ``tiny`` marketplace (serving cost does not depend on
+how well a model is trained); the load generator is one asyncio process (aiohttp) with C clients, each sending
+its requests back to back; requests draw users, scenarios and candidates at random (seeded).
+
+Shapes:
+    (no tensors) models x endpoints x concurrency -> p50 / p99 ms, requests/s -> benchmarks/results/serve-latency.json
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import json
+import os
+import socket
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import numpy as np
+
+ROOT = Path(__file__).resolve().parent
+UNISR = [sys.executable, "-m", "unisr.cli.main"]
+RANKERS = ["dnn", "star", "srjgraph", "treems"]
+MATCHERS = ["dssm"]
+FAST = ["train.epochs=1", "train.max_steps_per_epoch=5", "train.progress=false", "train.threads=1"]
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def start(run: Path, log: Path, extra: list[str]) -> tuple[subprocess.Popen, str]:
+    port = free_port()
+    proc = subprocess.Popen([*UNISR, "serve", "--run", str(run), "--port", str(port), "--log-level", "warning",
+                             *extra], stdout=open(log, "w"), stderr=subprocess.STDOUT,  # noqa: SIM115
+                            env={**os.environ, "OMP_NUM_THREADS": "1"})
+    url = f"http://127.0.0.1:{port}"
+    import urllib.request
+
+    for _ in range(600):
+        if proc.poll() is not None:
+            raise RuntimeError(f"unisr serve exited {proc.returncode}: {log.read_text()[-2000:]}")
+        try:
+            urllib.request.urlopen(url + "/healthz", timeout=1)
+            return proc, url
+        except OSError:
+            time.sleep(0.2)
+    proc.kill()
+    raise RuntimeError(f"unisr serve did not start: {log.read_text()[-2000:]}")
+
+
+def bodies(kind: str, n: int, seed: int, users: np.ndarray, items: np.ndarray, scenarios: list[str],
+           share: list[str]) -> list[dict]:
+    rng = np.random.default_rng(seed)
+    out = []
+    for _ in range(n):
+        if kind == "treems":  # a share scenario: rank 200 candidate receivers of one shared item
+            out.append({"scenario": str(rng.choice(share)), "user_id": int(rng.choice(users)),
+                        "item_ids": [int(rng.choice(items))],
+                        "target_user_ids": rng.choice(users, 200).tolist()})
+        elif kind == "rank":
+            out.append({"scenario": str(rng.choice(scenarios)), "user_id": int(rng.choice(users)),
+                        "query": {"tokens": rng.integers(1, 500, 3).tolist()}, "item_ids": rng.choice(items, 200).tolist()})
+        else:
+            out.append({"scenario": str(rng.choice(scenarios)), "user_id": int(rng.choice(users)), "k": 100})
+    return out
+
+
+async def load(url: str, path: str, reqs: list[dict], clients: int,
+               warm: list[dict] | None = None) -> tuple[list[float], float, int]:
+    """Send ``reqs`` from ``clients`` concurrent clients, after ``warm`` (not measured: opens every client's
+    connection); (latencies s, wall s, failures)."""
+    import aiohttp
+
+    lat: list[float] = []
+    fails = 0
+    queue = list(reversed(reqs))
+
+    async def client(session: aiohttp.ClientSession) -> None:
+        nonlocal fails
+        while queue:
+            body = queue.pop()
+            t0 = time.perf_counter()
+            async with session.post(url + path, json=body) as r:
+                await r.read()
+                if r.status != 200:
+                    fails += 1
+            lat.append(time.perf_counter() - t0)
+
+    conn = aiohttp.TCPConnector(limit=clients)
+    async with aiohttp.ClientSession(connector=conn) as s:
+        if warm:
+            queue[:] = list(reversed(warm))
+            await asyncio.gather(*[client(s) for _ in range(clients)])
+            lat.clear()
+            fails = 0
+            queue[:] = list(reversed(reqs))
+        t0 = time.perf_counter()
+        await asyncio.gather(*[client(s) for _ in range(clients)])
+        wall = time.perf_counter() - t0
+    return lat, wall, fails
+
+
+def main(argv: list[str] | None = None) -> dict:
+    ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    ap.add_argument("--work", type=Path, default=Path("/tmp/unisr-serve-latency"))
+    ap.add_argument("--models", nargs="*", default=[*RANKERS, *MATCHERS])
+    ap.add_argument("--concurrency", type=int, nargs="*", default=[1, 8, 32])
+    ap.add_argument("--requests", type=int, default=400, help="requests per (model, concurrency)")
+    ap.add_argument("--serve-args", default="", help="extra `unisr serve` options (e.g. --no-batching)")
+    ap.add_argument("--out", type=Path, default=ROOT / "results" / "serve-latency.json")
+    args = ap.parse_args(argv)
+    sys.path.insert(0, str(ROOT))
+    import yaml
+
+    from machine import write_result
+
+    data = args.work / "data"
+    if not (data / "dataset.yaml").exists():
+        subprocess.run([*UNISR, "simulate", "--preset", "tiny", "--out", str(data)], check=True)
+    spec = yaml.safe_load((data / "dataset.yaml").read_text())
+    scen = [s["name"] for s in spec["scenarios"] if s["kind"] != "share"]
+    share = [s["name"] for s in spec["scenarios"] if s["kind"] == "share"]
+    import pyarrow.parquet as pq
+
+    users = pq.read_table(data / "users.parquet", columns=["user_id"])["user_id"].to_numpy()
+    items = pq.read_table(data / "items.parquet", columns=["item_id"])["item_id"].to_numpy()
+    rows, res = [], {}
+    for model in args.models:
+        run = args.work / f"run_{model}"
+        if not (run / "model.safetensors").exists():
+            sets = [x for s in FAST for x in ("--set", s)]
+            subprocess.run([*UNISR, "train", "--model", model, "--data", str(data), "--out", str(run), *sets],
+                           check=True, stdout=subprocess.DEVNULL)
+        path = "/v1/retrieve" if model in MATCHERS else "/v1/rank"
+        kind = "retrieve" if model in MATCHERS else "treems" if model == "treems" else "rank"
+        proc, url = start(run, args.work / f"serve_{model}.log", args.serve_args.split())
+        try:
+            for c in args.concurrency:
+                warm = bodies(kind, max(50, 2 * c), 99, users, items, scen, share)
+                lat, wall, fails = asyncio.run(load(url, path, bodies(kind, args.requests, c, users, items, scen,
+                                                                       share), c, warm))
+                ms = np.asarray(lat) * 1e3
+                r = {"p50_ms": float(np.percentile(ms, 50)), "p99_ms": float(np.percentile(ms, 99)),
+                     "rps": len(lat) / wall, "failures": fails, "requests": len(lat)}
+                res[f"{model} {path} c={c}"] = r
+                label = f"{path} 200 candidates" if path == "/v1/rank" else f"{path} k=100"
+                rows.append([model, label, str(c), f"{r['p50_ms']:.1f}", f"{r['p99_ms']:.1f}", f"{r['rps']:.0f}",
+                             str(fails)])
+                print(json.dumps({"model": model, "clients": c, **r}), flush=True)
+        finally:
+            proc.terminate()
+            proc.wait(30)
+    dnn32 = res.get("dnn /v1/rank c=32")
+    figure = (f"DNN /v1/rank (200 candidates) at 32 concurrent clients: p99 {dnn32['p99_ms']:.1f} ms, "
+              f"{dnn32['rps']:.0f} requests/s" if dnn32 else "serving latency per model")
+    return write_result(
+        args.out, benchmark="serve-latency", figure=figure, threads=1, script="benchmarks/serve_latency.py",
+        argv=sys.argv[1:] if argv is None else argv,
+        title="Serving latency: /v1/rank (200 candidates) and /v1/retrieve (k=100), 1 / 8 / 32 concurrent clients",
+        goal="issue 37: /v1/rank p99 <= 25 ms at 32 concurrent clients for the non-graph rankers",
+        tables=[{"header": ["model", "endpoint", "clients", "p50 ms", "p99 ms", "requests/s", "failures"],
+                 "rows": rows}],
+        notes=[f"data: `unisr simulate --preset tiny` ({len(users):,} users, {len(items):,} items); runs trained "
+               f"for 5 steps (serving cost does not depend on training); one `unisr serve --run` process "
+               f"(1 uvicorn worker, 1 torch thread{', ' + args.serve_args if args.serve_args else ''}) and the "
+               "aiohttp load generator share the machine's cores; "
+               f"{args.requests} requests per row, measured after max(50, 2 x clients) warm-up requests on the same "
+               "connections"],
+        results=res)
+
+
+if __name__ == "__main__":
+    main()
