@@ -1,8 +1,10 @@
 """``make demo``: from nothing to a per-scenario results table in one command.
 
 With the simulator available: simulate the small marketplace, train the multi-scenario models on it,
-evaluate every scenario and write ``runs/demo/report.html`` + ``runs/demo/results.json``. Without it, run
-the MovieLens-1M suite on ``../shared/data`` (one seed).
+evaluate every scenario and write ``runs/demo/report.html`` + ``runs/demo/results.json``; then train a DSSM
+matching run, serve it with the best ranking run (``unisr serve`` on 127.0.0.1, a free port) and answer one
+``/v1/rank`` and one ``/v1/retrieve`` request (``--no-serve`` skips this). Without the simulator, run the
+MovieLens-1M suite on ``../shared/data`` (one seed).
 
 Shapes:
     (no tensors) nothing -> runs/demo/report.html, results.json
@@ -85,6 +87,70 @@ def demo_simulated(out: Path, console: Console, preset: str = "small") -> dict:
     return results
 
 
+def serve_demo(out: Path, data: Path, results: dict, console: Console) -> dict:
+    """Train a DSSM matching run, serve it beside the demo's best ranking run, and answer one rank and one
+    retrieve request over HTTP; the requests and answers go to ``results['serving']``."""
+    import json
+    import socket
+    import subprocess
+    import time
+    import urllib.request
+
+    import polars as pl
+
+    from unisr.train.run import train_run
+
+    best = max(results["runs"], key=lambda r: r["overall"]["auc"])
+    rank_run = out / "runs" / best["model"] / "seed0"
+    match_run = out / "runs" / "dssm" / "seed0"
+    if not (match_run / "metrics.json").exists():
+        console.print("training a [bold]dssm[/bold] matching run for /v1/retrieve")
+        train_run("dssm", data, match_run, sets=[s.key + "=" + str(s.value) for s in DEMO_SETS])
+    from unisr.data.reader import table_files
+
+    ev = pl.read_parquet(table_files(data, "events")[0], columns=["user_id", "item_id"], n_rows=50_000)
+    names = list(results["runs"][0]["scenarios"])
+    feed = "feed_main" if "feed_main" in names else names[0]
+    user = int(ev["user_id"][0])
+    items = [int(i) for i in ev["item_id"].unique(maintain_order=True)[:5]]
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        port = sock.getsockname()[1]
+    cmd = [sys.executable, "-m", "unisr.cli.main", "serve", "--run", str(rank_run), "--run", str(match_run),
+           "--port", str(port), "--log-level", "warning"]
+    console.print(f"serving {best['model']} + dssm: {' '.join(cmd[2:])}")
+    server = subprocess.Popen(cmd)
+    base = f"http://127.0.0.1:{port}"
+
+    def post(path: str, body: dict) -> dict:
+        req = urllib.request.Request(base + path, json.dumps(body).encode(), {"Content-Type": "application/json"})
+        with urllib.request.urlopen(req, timeout=60) as r:
+            return json.loads(r.read())
+
+    try:
+        for _ in range(600):
+            try:
+                with urllib.request.urlopen(base + "/healthz", timeout=2) as r:
+                    health = json.loads(r.read())
+                break
+            except OSError:
+                if server.poll() is not None:
+                    raise RuntimeError(f"unisr serve exited with {server.returncode}") from None
+                time.sleep(0.5)
+        else:
+            raise RuntimeError("unisr serve did not answer /healthz within 300 s")
+        rank_req = {"scenario": feed, "user_id": user, "query": None, "item_ids": items}
+        retr_req = {"scenario": feed, "user_id": user, "query": None, "trigger_item_id": None, "k": 5}
+        rank, retr = post("/v1/rank", rank_req), post("/v1/retrieve", retr_req)
+    finally:
+        server.terminate()
+        server.wait(timeout=30)
+    console.print(f"POST /v1/rank {json.dumps(rank_req)}\n  -> {json.dumps(rank)}")
+    console.print(f"POST /v1/retrieve {json.dumps(retr_req)}\n  -> {json.dumps(retr)}")
+    return {"healthz": health, "rank": {"request": rank_req, "response": rank},
+            "retrieve": {"request": retr_req, "response": retr}}
+
+
 def publish(results: dict, path: Path, argv: list[str], seconds: float) -> None:
     """The demo's per-scenario table as a ``unisr-benchmark/1`` result file (``bench/page.py`` renders it)."""
     import json
@@ -122,6 +188,7 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--preset", default="small")
     ap.add_argument("--publish", type=Path, help="also write the table as a benchmark result file "
                     "(benchmarks/results/demo.json)")
+    ap.add_argument("--no-serve", action="store_true", help="skip the serving step")
     args = ap.parse_args(argv)
     console = Console()
     if simulator_available():
@@ -129,6 +196,11 @@ def main(argv: list[str] | None = None) -> int:
 
         t0 = time.perf_counter()
         results = demo_simulated(args.out, console, args.preset)
+        if not args.no_serve:
+            import json
+
+            results["serving"] = serve_demo(args.out, args.out / f"sim-{args.preset}", results, console)
+            (args.out / "results.json").write_text(json.dumps(results, indent=1, default=float))
         if args.publish is not None:
             publish(results, args.publish, sys.argv[1:] if argv is None else list(argv), time.perf_counter() - t0)
         return 0
