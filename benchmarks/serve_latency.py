@@ -29,7 +29,7 @@ import numpy as np
 ROOT = Path(__file__).resolve().parent
 UNISR = [sys.executable, "-m", "unisr.cli.main"]
 RANKERS = ["dnn", "star", "srjgraph", "treems"]
-MATCHERS = ["dssm"]
+MATCHERS = ["dssm", "sass"]
 FAST = ["train.epochs=1", "train.max_steps_per_epoch=5", "train.progress=false", "train.threads=1"]
 
 
@@ -143,12 +143,16 @@ def main(argv: list[str] | None = None) -> dict:
             subprocess.run([*UNISR, "train", "--model", model, "--data", str(data), "--out", str(run), *sets],
                            check=True, stdout=subprocess.DEVNULL)
         path = "/v1/retrieve" if model in MATCHERS else "/v1/rank"
+        names = scen
+        if model in MATCHERS:  # the scenarios the run saved an index for (SASS: those it trained on)
+            saved = json.loads((run / "item_index" / "manifest.json").read_text())["scenarios"]
+            names = [s for s in scen if s in {x["name"] for x in saved}]
         kind = "retrieve" if model in MATCHERS else "treems" if model == "treems" else "rank"
         proc, url = start(run, args.work / f"serve_{model}.log", args.serve_args.split())
         try:
             for c in args.concurrency:
-                warm = bodies(kind, max(50, 2 * c), 99, users, items, scen, share)
-                lat, wall, fails = asyncio.run(load(url, path, bodies(kind, args.requests, c, users, items, scen,
+                warm = bodies(kind, max(50, 2 * c), 99, users, items, names, share)
+                lat, wall, fails = asyncio.run(load(url, path, bodies(kind, args.requests, c, users, items, names,
                                                                        share), c, warm))
                 ms = np.asarray(lat) * 1e3
                 r = {"p50_ms": float(np.percentile(ms, 50)), "p99_ms": float(np.percentile(ms, 99)),

@@ -44,6 +44,7 @@ from unisr.serve.metrics import ServeMetrics
 from unisr.serve.runtime import (
     Batcher,
     MatchRuntime,
+    NotIndexed,
     Part,
     RankRuntime,
     Runtime,
@@ -162,6 +163,9 @@ def create_app(state: ServeState) -> FastAPI:
 
     @app.exception_handler(UnknownScenario)
     async def unknown(request: Request, exc: UnknownScenario) -> JSONResponse:
+        if isinstance(exc, NotIndexed):
+            return JSONResponse(status_code=404, content={
+                "detail": f"scenario: {exc.args[0]!r} has no item index in the matching run; indexed: {exc.args[1]}"})
         names = state.current.runtimes[next(iter(state.current.runtimes))].scenarios
         return JSONResponse(status_code=404, content={
             "detail": f"scenario: unknown scenario {exc.args[0]!r}; known: {names}"})

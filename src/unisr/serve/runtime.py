@@ -58,6 +58,11 @@ class UnknownScenario(KeyError):
     """The request names a scenario the run does not know."""
 
 
+class NotIndexed(UnknownScenario):
+    """A scenario the matching run knows but saved no item index for (a per-scenario model indexes the
+    scenarios it trained or evaluated on only); args = (name, the indexed scenarios)."""
+
+
 class Runtime:
     """A run opened for serving: model, encoder and the run's pipeline (side tables, history, sampler).
 
@@ -274,11 +279,16 @@ class MatchRuntime(Runtime):
         if hasattr(self.net, "attach_items"):
             self.net.attach_items(self.encoder)
         self.indexes = load_indexes(self.run / "item_index")
-        missing = [s for s in self.scenarios if s not in self.indexes]
-        if missing:
+        if not any(n in self.indexes for n in self.scenarios):
             from unisr.pipeline.run_folder import RunFolderError
 
-            raise RunFolderError(f"{self.run / 'item_index' / 'manifest.json'}: no index for scenarios {missing}")
+            raise RunFolderError(f"{self.run / 'item_index' / 'manifest.json'}: no index for any scenario of the run")
+
+    def scenario_index(self, name: str) -> int:
+        s = super().scenario_index(name)
+        if name not in self.indexes:  # known, not indexed: 404 naming the indexed ones
+            raise NotIndexed(name, [n for n in self.scenarios if n in self.indexes])
+        return s
 
     batcher: Batcher | None = None
 
