@@ -97,7 +97,7 @@ def test_summary_gaps_and_verdicts():
     assert summary["bpr"]["within_tolerance"] and not summary["lightgcn"]["within_tolerance"]
     assert summary["lightgcn"]["gaps"]["mrr@10"] == pytest.approx(-0.05)
     bpr = next(r for r in rows if r[0] == "bpr")
-    assert bpr[1] == "2" and bpr[3] == "0.1776" and bpr[4] == "+0.0%"
+    assert bpr[1] == "2" and bpr[3] == "0.1776" and bpr[4] == "+0.00%"
     assert any("dssm: no published row" in c for c in claims)
     assert any(c.startswith("lightgcn") and "does not hold" in c for c in claims)
     assert TOLERANCE == 0.03 and {r.name for r in ROWS} == {"bpr", "lightgcn", "youtubednn", "dssm"}

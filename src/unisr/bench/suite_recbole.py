@@ -102,7 +102,7 @@ def summarise(runs: list[dict]) -> tuple[dict, list[list[str]], list[str]]:
         cells = []
         for k in METRICS:
             m = mean_std(vals[k])[0]
-            cells += [fmt(vals[k]), f"{pub[k]:.4f}" if pub else "-", f"{100 * gap(m, pub[k]):+.1f}%" if pub else "n/a"]
+            cells += [fmt(vals[k]), f"{pub[k]:.4f}" if pub else "-", f"{100 * gap(m, pub[k]):+.2f}%" if pub else "n/a"]
         epochs = [int(r.get("best_epoch", -1)) for r in rs]
         rows.append([name, str(len(rs)), *cells, ", ".join(map(str, epochs))])
         summary[name] = {"values": vals, "published": pub, "best_epochs": epochs}
@@ -112,7 +112,7 @@ def summarise(runs: list[dict]) -> tuple[dict, list[list[str]], list[str]]:
             summary[name]["gaps"] = gaps
             summary[name]["within_tolerance"] = ok
             claims.append(f"{name} within {100 * TOLERANCE:.0f}% relative of every published figure: {verdict(ok)} ("
-                          + ", ".join(f"{k} {100 * g:+.1f}%" for k, g in gaps.items()) + f"; {len(rs)} seed(s))")
+                          + ", ".join(f"{k} {100 * g:+.2f}%" for k, g in gaps.items()) + f"; {len(rs)} seed(s))")
         else:
             claims.append(f"{name}: no published row in RecBole-GNN's table (ours only)")
     return summary, rows, claims
