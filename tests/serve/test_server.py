@@ -123,3 +123,24 @@ def test_request_ids_and_metrics(server) -> None:
     log = server.log.read_text()
     assert "request_id=probe-37 POST /v1/rank 200" in log
     assert server.client.get("/openapi.json").json()["paths"].keys() >= {"/v1/rank", "/v1/retrieve", "/v1/recommend"}
+
+
+def test_a_scenario_without_an_index_is_404_not_a_startup_failure(serve_runs, tmp_path) -> None:
+    """A per-scenario matching model (SASS) indexes the scenarios it trained on only: the run still serves
+    them, and a request for another scenario names the indexed ones."""
+    import json
+    import shutil
+
+    from unisr.serve.runtime import MatchRuntime, NotIndexed
+
+    run = tmp_path / "dssm"
+    shutil.copytree(serve_runs["dssm"], run)
+    manifest = run / "item_index" / "manifest.json"
+    m = json.loads(manifest.read_text())
+    m["scenarios"] = [s for s in m["scenarios"] if s["name"] != "feed_new"]
+    manifest.write_text(json.dumps(m))
+    rt = MatchRuntime(run)
+    assert rt.scenarios[rt.scenario_index("feed_main")] == "feed_main"
+    with pytest.raises(NotIndexed) as e:
+        rt.scenario_index("feed_new")
+    assert "feed_main" in e.value.args[1] and "feed_new" not in e.value.args[1]
