@@ -14,6 +14,8 @@ Shapes (W_k = fanout_1 * ... * fanout_k slots per seed at hop k; slot j of hop k
     SocialNeighbourhood: seeds [B] long, hops: K SocialHop
     SocialSubgraph: src_seed_feat / dst_seed_feat [B, F_user], views: view -> role -> SocialNeighbourhood,
         pair [B, V] float or None
+    MetapathTree: seeds [B] long, hop1 / hop2 nodes [B, W1] / [B, W2] long, mask1 / mask2 bool, pre2 [B, W2]
+        long (the hop-1 slot a hop-2 node extends); node_types (start, hop 1, hop 2)
 """
 
 from __future__ import annotations
@@ -227,3 +229,31 @@ class SocialSubgraph(_Tensors):
         if missing:
             raise ValueError(f"batch.subgraph has no pair history of view(s) {missing}; it has {have}")
         return self.pair[:, torch.tensor([have.index(v) for v in views], device=self.pair.device)]
+
+
+@dataclass
+class MetapathTree(_Tensors):
+    """One metapath's sample around B start nodes (``MetapathSampler``, BOMGraph eqs. 1-3): the start node,
+    its one-hop nodes and its two-hop nodes, each two-hop node extending the one-hop slot ``pre2``.
+
+    Shapes:
+        seeds [B] long; nodes1 [B, W1] long, mask1 [B, W1] bool; nodes2 [B, W2] long, mask2 [B, W2] bool,
+        pre2 [B, W2] long; node_types = (start type, hop-1 type, hop-2 type)
+    """
+
+    seeds: Tensor
+    nodes1: Tensor
+    mask1: Tensor
+    nodes2: Tensor
+    mask2: Tensor
+    pre2: Tensor
+    node_types: tuple[str, str, str] = ("item", "item", "item")
+
+    @classmethod
+    def from_blocks(cls, blocks: Any) -> MetapathTree:
+        """From ``MetapathSampler.sample_path``'s ``Blocks`` (two hops, ``extra['pre_slot']``)."""
+        if len(blocks.nodes) != 2:
+            raise ValueError(f"a metapath tree has two hops; the blocks have {len(blocks.nodes)}")
+        start = blocks.edge_types[0][0]
+        return cls(blocks.seeds, blocks.nodes[0], blocks.mask[0], blocks.nodes[1], blocks.mask[1],
+                   blocks.extra["pre_slot"][1], (start, *blocks.node_types))

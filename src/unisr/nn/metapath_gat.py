@@ -9,9 +9,12 @@ The tree's edges are built vectorised (no loop over the batch): node ids are see
 Shapes:
     MetapathGAT(x0 [B, D], x1 [B, W1, D], m1 [B, W1], x2 [B, W2, D], m2 [B, W2], pre2 [B, W2]) -> [B, D]
     tree_edges(m1 [B, W1], m2 [B, W2], pre2 [B, W2]) -> edge_index [2, E] (child -> parent)
+    embed_tree(gat, MetapathTree, {node type: indices [n] -> [n, D]}) -> [B, dim]
 """
 
 from __future__ import annotations
+
+from collections.abc import Callable, Mapping
 
 import torch
 from torch import Tensor, nn
@@ -51,3 +54,16 @@ class MetapathGAT(nn.Module):
         ei = tree_edges(m1, m2, pre2)
         h = self.act(self.conv1(x, ei))
         return self.conv2(h, ei)[:b]
+
+
+def embed_tree(gat: MetapathGAT, tree, embed: Mapping[str, Callable[[Tensor], Tensor]]) -> Tensor:  # noqa: ANN001
+    """``gat`` on a ``graph.subgraph.MetapathTree``, each node embedded by ``embed[its node type]`` (node
+    indices [n] -> [n, D]; only the sampled slots are embedded, the masked ones are zeros)."""
+    t0, t1, t2 = tree.node_types
+    x0 = embed[t0](tree.seeds)
+    b, d = x0.shape
+    x1 = x0.new_zeros((*tree.nodes1.shape, d))
+    x1[tree.mask1] = embed[t1](tree.nodes1[tree.mask1])
+    x2 = x0.new_zeros((*tree.nodes2.shape, d))
+    x2[tree.mask2] = embed[t2](tree.nodes2[tree.mask2])
+    return gat(x0, x1, tree.mask1, x2, tree.mask2, tree.pre2)
