@@ -25,6 +25,7 @@ class Batch:
         p_click_no_position: [B] float or None (the same with the position term removed, where the truth has it)
         sequences: name -> (ids [B, L] long, mask [B, L] bool), e.g. ``history``, ``query_tokens``
         trigger_index: [B] long or None (similar-product search trigger item)
+        query_index: [B] long or None (the row's query in the dataset's query table, ``QueryTable`` row; 0 = none)
         target_user_index: [B] long or None (share scenarios: the candidate user)
         ts: [B] long or None (the event time, in the events' unit; graph samplers keep only earlier edges)
         subgraph: a typed sampled subgraph filled by a graph hook (``unisr.graph.subgraph``), or None
@@ -48,6 +49,7 @@ class Batch:
     p_click_no_position: Tensor | None = None
     sequences: dict[str, tuple[Tensor, Tensor]] = field(default_factory=dict)
     trigger_index: Tensor | None = None
+    query_index: Tensor | None = None
     target_user_index: Tensor | None = None
     ts: Tensor | None = None
     subgraph: object | None = None  # a typed sampled subgraph (unisr.graph.subgraph) or None

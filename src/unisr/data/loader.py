@@ -197,6 +197,7 @@ class DatasetContext:
         q = None
         if self.queries is not None and "query_id" in t.column_names:
             q = self.queries.vocab.lookup(to_numpy(t["query_id"]))
+            a["query_index"] = q.astype(np.int64)
             if self.queries.tokens is not None:
                 a["seq/query_tokens"] = self.queries.tokens[q]
                 a["seqmask/query_tokens"] = self.queries.mask[q]
@@ -266,6 +267,7 @@ def to_batch(c: Chunk) -> Batch:
         p_click_no_position=t(a["p_click_no_position"]) if "p_click_no_position" in a else None,
         sequences=seqs,
         trigger_index=t(a["trigger_index"]) if "trigger_index" in a else None,
+        query_index=t(a["query_index"]) if "query_index" in a else None,
         target_user_index=t(a["target_user_index"]) if "target_user_index" in a else None,
         ts=t(a["ts"]) if "ts" in a else None,
         position=t(a["position"]) if "position" in a else None,

@@ -159,38 +159,48 @@ class Queries:
     vectors: np.ndarray
     t_off: np.ndarray
     t_items: np.ndarray
+    category: np.ndarray | None = None  # [Q] the query's category (in-category retrieval), or None
 
 
 @torch.no_grad()
 def collect_queries(user_vectors: Callable[[Batch], torch.Tensor], batches: Iterable[Batch], n_scenarios: int,
-                    excluded: Interactions, n_items: int, scope: str) -> Queries:
-    """The evaluated split's queries, with targets that are repeats of excluded interactions dropped."""
-    us, ss, its, vs = [], [], [], []
+                    excluded: Interactions, n_items: int, scope: str,
+                    group: Callable[[Batch], torch.Tensor] | None = None,
+                    category: Callable[[Batch], torch.Tensor] | None = None) -> Queries:
+    """The evaluated split's queries, with targets that are repeats of excluded interactions dropped. A query is
+    a (user, scenario) or, with ``group`` (a model's ``query_group``: the node a row queries with), a (group,
+    scenario); its ``user`` field then holds the group. ``category`` (a model's ``query_category``): each query's
+    category, for retrieval within it."""
+    us, ss, its, vs, cs = [], [], [], [], []
     for b in batches:
         m = b.label("click") > 0.5
         if not bool(m.any()):
             continue
         sel = b.select(torch.nonzero(m).squeeze(1))
-        us.append(sel.user_index.numpy())
+        us.append((group(sel) if group is not None else sel.user_index).numpy())
         ss.append(sel.scenario_id.numpy())
         its.append(sel.item_index.numpy())
         vs.append(user_vectors(sel).float().numpy())
+        if category is not None:
+            cs.append(category(sel).numpy().astype(np.int64))
     if not us:
         z = np.zeros(0, np.int64)
         return Queries(z, z, np.zeros((0, 1), np.float32), np.zeros(1, np.int64), z)
     u, s, it, v = (np.concatenate(x) for x in (us, ss, its, vs))
+    cat = np.concatenate(cs) if cs else None
     keep = it > 0
     if scope != "none":  # repeats of an excluded interaction are no targets
         excl = np.unique(pair_keys(group_keys(excluded.user, excluded.scenario, n_scenarios, scope), excluded.item,
                                    n_items))
         keep &= ~np.isin(pair_keys(group_keys(u, s, n_scenarios, scope), it, n_items), excl)
     u, s, it, v = u[keep], s[keep], it[keep], v[keep]
+    cat = cat[keep] if cat is not None else None
     qk = u.astype(np.int64) * n_scenarios + s
     uq, first, inv = np.unique(qk, return_index=True, return_inverse=True)
     pairs = np.unique(inv.astype(np.int64) * (n_items + 1) + it)  # distinct (query, item), sorted by query
     pq, pit = pairs // (n_items + 1), pairs % (n_items + 1)
     t_off = np.concatenate([[0], np.cumsum(np.bincount(pq, minlength=len(uq)))])
-    return Queries(u[first], s[first], v[first], t_off, pit)
+    return Queries(u[first], s[first], v[first], t_off, pit, cat[first] if cat is not None else None)
 
 
 def corpus_key(x: np.ndarray) -> tuple:
@@ -218,9 +228,12 @@ def _mean_block(per_q: dict[str, np.ndarray], m: np.ndarray) -> dict[str, float]
 
 
 def evaluate_retrieval(queries: Queries, corpus: np.ndarray, excluded: Interactions, scenario_names: list[str],
-                       cfg: MatchingConfig, ann: IndexConfig | None = None, indexes: list | None = None) -> dict:
+                       cfg: MatchingConfig, ann: IndexConfig | None = None, indexes: list | None = None,
+                       item_category: np.ndarray | None = None) -> dict:
     """Metrics of ``queries`` ranked over ``corpus`` [S, N, d] by exact search, and (``ann`` given) by that
-    index (``indexes``: prebuilt faiss indexes per scenario, else built here) side by side under ``ann``."""
+    index (``indexes``: prebuilt faiss indexes per scenario, else built here) side by side under ``ann``.
+    With ``item_category`` [N + 1] (per item entity) and ``queries.category``, each query ranks only the items
+    of its category (both searches, through a FAISS ID selector)."""
     s_count, n_items = corpus.shape[0], corpus.shape[1]
     ks = list(cfg.ks)
     kmax = min(max(ks), n_items)
@@ -250,9 +263,16 @@ def evaluate_retrieval(queries: Queries, corpus: np.ndarray, excluded: Interacti
                 if key not in built:
                     built[key] = build_index(corpus[s], icfg)
                 index = built[key]
-            _, r = search(index, queries.vectors[rows], kprime, batch=cfg.eval_users_per_batch)
-            items = np.where(r >= 0, r + 1, -1)  # index row -> item entity
-            ranked[name][rows] = exclude_top(items, qkey[rows], excl, n_items, kmax)
+            in_cat = item_category is not None and queries.category is not None
+            groups = ([(rows[queries.category[rows] == c], np.flatnonzero(item_category[1:] == c))
+                       for c in np.unique(queries.category[rows])] if in_cat else [(rows, None)])
+            for grows, allowed in groups:
+                if allowed is not None and not len(allowed):
+                    continue  # a category without items: nothing retrieved
+                _, r = search(index, queries.vectors[grows], kprime, batch=cfg.eval_users_per_batch,
+                              allowed=allowed)
+                items = np.where(r >= 0, r + 1, -1)  # index row -> item entity
+                ranked[name][grows] = exclude_top(items, qkey[grows], excl, n_items, kmax)
     res: dict = {}
     for name in ranked:
         per_q = ranking_metrics(ranked[name], queries.t_off, queries.t_items, ks)

@@ -79,16 +79,29 @@ def set_search_params(index: faiss.Index, params: dict) -> None:
         faiss.extract_index_ivf(index).nprobe = int(params["nprobe"])
 
 
-def search(index: faiss.Index, queries: np.ndarray, k: int, batch: int = 4096) -> tuple[np.ndarray, np.ndarray]:
-    """Top-``k`` rows of ``index`` by inner product for each query, searched ``batch`` queries at a time."""
+def search(index: faiss.Index, queries: np.ndarray, k: int, batch: int = 4096,
+           allowed: np.ndarray | None = None) -> tuple[np.ndarray, np.ndarray]:
+    """Top-``k`` rows of ``index`` by inner product for each query, searched ``batch`` queries at a time.
+    ``allowed``: the only rows that may be returned (a FAISS ``IDSelectorBatch``, for exact, HNSW and IVF
+    indexes alike: e.g. the items of the query's category)."""
     q = np.ascontiguousarray(queries, dtype=np.float32)
-    k = max(1, min(int(k), index.ntotal))
+    limit = index.ntotal if allowed is None else len(allowed)
+    k = max(1, min(int(k), max(limit, 1)))
     scores = np.empty((len(q), k), np.float32)
     rows = np.empty((len(q), k), np.int64)
     params = None
-    hnsw = faiss.downcast_index(index)
-    if isinstance(hnsw, faiss.IndexHNSW) and hnsw.hnsw.efSearch < k:
-        params = faiss.SearchParametersHNSW(efSearch=k)  # HNSW needs a beam at least k wide to return k
+    sel = None
+    if allowed is not None:
+        keep = np.ascontiguousarray(allowed, dtype=np.int64)  # referenced by the selector while it searches
+        sel = faiss.IDSelectorBatch(len(keep), faiss.swig_ptr(keep))
+    down = faiss.downcast_index(index)
+    if isinstance(down, faiss.IndexHNSW) and (down.hnsw.efSearch < k or sel is not None):
+        # HNSW needs a beam at least k wide to return k
+        params = faiss.SearchParametersHNSW(efSearch=max(k, down.hnsw.efSearch), sel=sel)
+    elif isinstance(down, faiss.IndexIVF) and sel is not None:
+        params = faiss.SearchParametersIVF(nprobe=down.nprobe, sel=sel)
+    elif sel is not None:
+        params = faiss.SearchParameters(sel=sel)
     for s in range(0, len(q), batch):
         scores[s:s + batch], rows[s:s + batch] = index.search(q[s:s + batch], k, params=params)
     return scores, rows

@@ -324,6 +324,7 @@ def train_matching(cfg, spec, gate, encoder, pipe, net: nn.Module, out, *, resum
     check_monitor(cfg.train.monitor, mcfg.ks)
     if hasattr(net, "attach_items"):
         net.attach_items(encoder)
+    attach_run_graph(net, cfg, pipe)
     schema = encoder.schema
     n_items, n_scen, names = schema.num_items, schema.num_scenarios, schema.scenarios
     with torch.no_grad():  # the index parameters fit the vectors? (fail before training, naming the key)
@@ -399,6 +400,21 @@ def train_matching(cfg, spec, gate, encoder, pipe, net: nn.Module, out, *, resum
     return metrics
 
 
+def attach_run_graph(net: nn.Module, cfg, pipe) -> None:  # noqa: ANN001
+    """A matching model that samples its own neighbourhoods (``attach_graph``, BOMGraph) gets the graph of its
+    ``graph_config()`` (cached under the dataset's graph folder) and the dataset's query table."""
+    if not hasattr(net, "attach_graph"):
+        return
+    from pathlib import Path
+
+    from unisr.graph.build import build_or_load
+
+    gcfg = net.graph_config()
+    base = Path(cfg.data.graph_dir) if cfg.data.graph_dir else Path(cfg.data_path) / "graph"
+    graph, _ = build_or_load(cfg.data_path, base / f"{cfg.model_name}-se{gcfg.se_threshold:g}", gcfg)
+    net.attach_graph(graph, pipe.ctx.queries)
+
+
 class ScenarioCorpus:
     """An [S, N, d] item corpus of which only some scenarios are embedded (a model with one item vector per
     scenario, evaluated on some scenarios): reads like the ndarray ``evaluate_retrieval`` takes (``shape``,
@@ -451,7 +467,10 @@ def retrieval_split(net: nn.Module, pipe, mcfg: MatchingConfig, split: str, excl
     was = net.training
     net.eval()
     try:
-        q = collect_queries(net.user_vectors, pipe.batches(split), n_scen, excluded, n_items, mcfg.exclude)
+        q = collect_queries(net.user_vectors, pipe.batches(split), n_scen, excluded, n_items, mcfg.exclude,
+                            group=getattr(net, "query_group", None),
+                            category=getattr(net, "query_category", None)
+                            if getattr(net, "retrieval_category", None) is not None else None)
         if scenarios is not None:
             corpus = embed_scenarios(net, n_items, n_scen, set(scenarios) | set(np.unique(q.scenario).tolist()))
             if isinstance(indexes, str):
@@ -465,7 +484,8 @@ def retrieval_split(net: nn.Module, pipe, mcfg: MatchingConfig, split: str, excl
             for s in np.unique(q.scenario).tolist():
                 if indexes[s] is None:
                     indexes[s] = build_index(corpus[s], ann)
-        res = evaluate_retrieval(q, corpus, excluded, schema.scenarios, mcfg, ann=ann, indexes=indexes)
+        res = evaluate_retrieval(q, corpus, excluded, schema.scenarios, mcfg, ann=ann, indexes=indexes,
+                                 item_category=getattr(net, "retrieval_category", None))
         return res, corpus, q, indexes
     finally:
         net.train(was)
@@ -483,6 +503,7 @@ def evaluate_matching_run(run, cfg, net: nn.Module, pipe, split: str) -> dict:  
     from unisr.evaluate.retrieval import Interactions
     from unisr.index.faiss_index import load_indexes
 
+    attach_run_graph(net, cfg, pipe)
     excluded = Interactions.empty()
     for before in SPLITS_BEFORE.get(split, ()):
         excluded = excluded + Interactions.from_batches(pipe.batches(before))

@@ -74,14 +74,15 @@ def metapath_hops(*args) -> tuple[int, int]:
 def _metapath_hops(indptr1: np.ndarray, indices1: np.ndarray, indptr2: np.ndarray, indices2: np.ndarray,
                   starts: np.ndarray, k1: int, k2: int, seed: int, salt: int, ex1: np.ndarray, ex2: np.ndarray,
                   base: int, max_tries: int, n1: np.ndarray, m1: np.ndarray, p1: np.ndarray, e1: np.ndarray,
-                  n2: np.ndarray, m2: np.ndarray, p2: np.ndarray, e2: np.ndarray, slot2: np.ndarray
-                  ) -> tuple[int, int]:
+                  n2: np.ndarray, m2: np.ndarray, p2: np.ndarray, e2: np.ndarray, slot2: np.ndarray,
+                  by_node: bool = False) -> tuple[int, int]:
     """Both hops of a metapath, into preallocated flat outputs ([B * k1] and [B * k2]).
 
     Hop 1: up to ``k1`` distinct neighbours of each start (positive pairs ``start * base + node`` in the
     sorted ``ex1`` re-drawn). Hop 2: slot ``j`` extends the ``(j mod #hop-1)``-th hop-1 node by one
     neighbour (``ex2`` likewise); ``slot2`` records that hop-1 slot (-1 where masked). Returns the number of
-    sampled slots per hop.
+    sampled slots per hop. ``by_node``: the random draws are keyed by the start node instead of its row, so a
+    node's sample does not depend on the batch it is in (a corpus embedded in any chunking gives one vector).
 
     Four passes over rows (row bounds, hop 1, hop-2 row bounds, hop 2): short loop bodies whose loads are
     independent across rows let their cache misses overlap (as in ``fused_hop``).
@@ -109,7 +110,7 @@ def _metapath_hops(indptr1: np.ndarray, indices1: np.ndarray, indptr2: np.ndarra
         o = r * k1
         c = 0
         if bnd[r, 1] > bnd[r, 0]:
-            c = _sample_excluding(indices1, bnd[r, 0], bnd[r, 1], k1, _row_key(seed, salt, r), u * base,
+            c = _sample_excluding(indices1, bnd[r, 0], bnd[r, 1], k1, _row_key(seed, salt, u if by_node else r), u * base,
                                   ex1[bnd[r, 2]:bnd[r, 3]], max_tries, e1, o)
         cnt1[r] = c
         tot1 += c
@@ -145,7 +146,8 @@ def _metapath_hops(indptr1: np.ndarray, indices1: np.ndarray, indptr2: np.ndarra
             sl = (t - r * k2) % c
             v = n1[r * k1 + sl]
             if bnd2[t, 1] > bnd2[t, 0]:
-                got = _sample_excluding(indices2, bnd2[t, 0], bnd2[t, 1], 1, _row_key(seed, salt + 1, t),
+                kt = starts[r] * k2 + (t - r * k2) if by_node else t
+                got = _sample_excluding(indices2, bnd2[t, 0], bnd2[t, 1], 1, _row_key(seed, salt + 1, kt),
                                         starts[r] * base, ex2[bnd[r, 4]:bnd[r, 5]], max_tries, e2, t)
         if got:
             tot2 += 1

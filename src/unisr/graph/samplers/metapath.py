@@ -73,10 +73,12 @@ class MetapathSampler:
         self.base = max(graph.num_nodes.values()) + 1
 
     def sample_path(self, name: str, starts: Tensor | np.ndarray,
-                    positives: Mapping[str, np.ndarray | Tensor] | None = None, seed: int = 0) -> Blocks:
+                    positives: Mapping[str, np.ndarray | Tensor] | None = None, seed: int = 0,
+                    by_node: bool = False) -> Blocks:
         """Shapes: starts [B] nodes of the path's start type; ``positives[node_type]``: [P, 2] pairs
         (start node, node of that type) that are positive in the mini-batch -> Blocks with hop 1 [B, one_hop]
-        and hop 2 [B, two_hop]; ``extra['pre_slot']`` is the hop-1 slot a hop-2 node extends."""
+        and hop 2 [B, two_hop]; ``extra['pre_slot']`` is the hop-1 slot a hop-2 node extends. ``by_node``: draws
+        keyed by the start node, not its row (a node's sample is the same in any batch)."""
         path = self.paths[name]
         s = as_index(starts)
         b = len(s)
@@ -92,7 +94,7 @@ class MetapathSampler:
         cnt1, cnt2 = metapath_hops(c1.indptr, c1.indices, c2.indptr, c2.indices, s, self.one_hop, self.two_hop, seed, salt,
                       _pair_keys(positives.get(path[0][2]), self.base),
                       _pair_keys(positives.get(path[1][2]), self.base), self.base, self.max_tries,
-                      n1, m1, p1, e1, n2, m2, p2, e2, slot2)
+                      n1, m1, p1, e1, n2, m2, p2, e2, slot2, by_node)
         h1.append_to(blk, cnt1)
         h2.append_to(blk, cnt2)
         blk.extra["pre_slot"] = [torch.zeros(b, self.one_hop, dtype=torch.long), h2.extras[0]]

@@ -1,0 +1,153 @@
+"""BOMGraph (models/bomgraph.py + train/bomgraph.py) on the simulator's tiny data: ``unisr train --model
+bomgraph`` end to end (per-scenario retrieval metrics, one item index per search scenario, ``unisr evaluate``
+reproducing them), the positive-pair exclusion, the switches and the eval-mode determinism."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+from pathlib import Path
+
+import numpy as np
+import pytest
+import torch
+
+from unisr.index.faiss_index import load_indexes
+from unisr.models.bomgraph import BOMGraph, BOMGraphConfig
+from unisr.pipeline.run_folder import open_run
+from unisr.train.matching import attach_run_graph
+
+UNISR = str(Path(sys.executable).parent / "unisr")
+SEARCH = ("search_text", "search_visual", "search_similar")
+
+
+def run(*args):
+    p = subprocess.run([UNISR, *map(str, args)], capture_output=True, text=True, timeout=600)
+    assert p.returncode == 0, f"{p.stdout}\n{p.stderr}"
+    return p
+
+
+@pytest.fixture(scope="module")
+def trained(sim_dir: Path, tmp_path_factory: pytest.TempPathFactory) -> Path:
+    out = tmp_path_factory.mktemp("bom") / "run"
+    run("train", "--model", "bomgraph", "--data", sim_dir, "--out", out, "--set", "train.epochs=1",
+        "--set", "train.progress=false", "--set", "model.dim=16", "--set", "model.id_dim=8",
+        "--set", "model.term_dim=8", "--set", "model.negatives=3", "--set", "model.query_buckets=512")
+    return out
+
+
+def test_train_writes_search_metrics_and_one_index_per_search_scenario(trained: Path) -> None:
+    m = json.loads((trained / "metrics.json").read_text())
+    assert m["model"] == "bomgraph" and m["task"] == "matching"
+    assert set(m["scenarios"]) == set(SEARCH)
+    for block in m["scenarios"].values():
+        for k in (100, 200):
+            for name in ("hr", "mrr", "ndcg"):
+                assert 0.0 <= block[f"{name}@{k}"] <= 1.0
+        assert block["hr@100"] <= block["hr@200"] and block["n"] > 0
+    assert m["matching"]["objectives"] == ["unisr.train.bomgraph:BOMGraphObjective"]
+    log = [json.loads(line) for line in (trained / "train_log.jsonl").read_text().splitlines()]
+    assert log and log[0]["loss_match"] > 0 and "loss_rd" in log[0] and log[0]["augmented"] > 0
+    idx = load_indexes(trained / "item_index")
+    assert set(idx) == set(SEARCH)
+    # `unisr evaluate` re-embeds the corpus with the eval-mode sampler seed: the same numbers
+    ev = json.loads(run("evaluate", "--run", trained).stdout)
+    for key in ("hr@100", "mrr@100", "ndcg@200"):
+        assert ev["overall"][key] == pytest.approx(m["overall"][key], abs=1e-6)
+
+
+@pytest.fixture(scope="module")
+def opened(trained: Path):
+    cfg, encoder, net, pipe = open_run(trained)
+    attach_run_graph(net, cfg, pipe)
+    batch = next(b for b in pipe.batches("train") if bool((b.label("click") > 0.5).any()))
+    return cfg, encoder, net.eval(), pipe, batch
+
+
+def test_query_sample_excludes_its_positive(opened) -> None:
+    _, _, net, _, _ = opened
+    g = net.sampler.graph
+    from unisr.graph.build import QUERY_CE
+
+    ce = g.rel(QUERY_CE)
+    q = np.nonzero(np.diff(ce.indptr) == 1)[0][:20]  # queries with exactly one clicked item
+    items = ce.indices[ce.indptr[q]].astype(np.int64)
+    q, items = torch.as_tensor(q), torch.as_tensor(items)
+    free = net._tree("M_q^K", q, None, 0)
+    assert (free.nodes1[:, 0] == items).all() and free.mask1[:, 0].all()
+    held = net._tree("M_q^K", q, torch.stack([q, items], 1), 0)
+    assert not held.mask1.any()  # the only neighbour was the positive: discarded, nothing to redraw
+
+
+def test_eval_vectors_do_not_depend_on_the_batch(opened) -> None:
+    _, _, net, _, _ = opened
+    s = net.names.index("search_text")
+    a = net.item_vectors(torch.arange(1, 41), torch.full((40,), s))
+    b = net.item_vectors(torch.arange(21, 41), torch.full((20,), s))
+    assert (a[20:] - b).abs().max().item() < 1e-5, (a[20:] - b).abs().max(1).values
+
+
+def test_switches_change_the_computation(opened) -> None:
+    _, encoder, net, pipe, batch = opened
+    torch.manual_seed(0)
+    schema = encoder.schema
+    base = dict(dim=16, id_dim=8, term_dim=8, query_buckets=512)
+    full = BOMGraph(schema, BOMGraphConfig(**base))
+    no_cs = BOMGraph(schema, BOMGraphConfig(**base, cross_scenario=False))
+    no_dr = BOMGraph(schema, BOMGraphConfig(**base, disentangle=False))
+    assert full.items_enc.inter is not None and no_cs.items_enc.inter is None
+    assert full.dr is not None and no_dr.dr is None
+    for m in (full, no_cs, no_dr):
+        m.attach_items(encoder)
+        m.attach_graph(net.sampler.graph, pipe.ctx.queries)
+        m.eval()
+    s = net.names.index("search_similar")
+    items, scen = torch.arange(1, 31), torch.full((30,), s)
+    i, i_bar, f, z = full.encode_items(items, scen)
+    assert f.shape == (30, 3, 16) and not torch.allclose(i, i_bar)  # DR refines the item
+    i2, i_bar2, f2, _ = no_dr.encode_items(items, scen)
+    assert f2 is None and torch.equal(i2, i_bar2)
+    # the objective's parts follow the switches
+    from unisr.evaluate.retrieval import Interactions
+    from unisr.train.bomgraph import BOMGraphObjective
+
+    train_x = Interactions.from_batches(pipe.batches("train"))
+    parts = {}
+    for name, cfg in {"full": {}, "no_cl": {"contrastive": False, "augment": False},
+                      "rd_only": {"dr_steps": (True, False, False)}}.items():
+        m = BOMGraph(schema, BOMGraphConfig(**base, **cfg))
+        m.attach_items(encoder)
+        m.attach_graph(net.sampler.graph, pipe.ctx.queries)
+        obj = BOMGraphObjective(m, seed=0)
+        obj.attach_interactions(train_x)
+        loss, parts[name] = obj(batch)
+        loss.backward()
+        assert torch.isfinite(loss)
+    assert {"loss_rd", "loss_ct", "loss_ca", "loss_cl"} <= set(parts["full"])
+    assert "loss_cl" not in parts["no_cl"] and parts["no_cl"]["augmented"] == 0
+    assert set(parts["rd_only"]) & {"loss_rd", "loss_ct", "loss_ca"} == {"loss_rd"}
+
+
+def test_in_category_retrieval_never_returns_another_category(opened) -> None:
+    from unisr.evaluate.retrieval import Interactions, collect_queries, evaluate_retrieval
+    from unisr.index.faiss_index import build_index, search
+    from unisr.train.matching import embed_scenarios
+
+    cfg, encoder, net, pipe, _ = opened
+    assert net.retrieval_category is not None
+    n_items = encoder.schema.num_items
+    q = collect_queries(net.user_vectors, pipe.batches("test"), len(net.names), Interactions.empty(), n_items,
+                        "none", group=net.query_group, category=net.query_category)
+    assert q.category is not None and (q.category >= 0).mean() > 0.9
+    corpus = embed_scenarios(net, n_items, len(net.names), set(q.scenario.tolist()))
+    cat = net.retrieval_category
+    for s in sorted(set(q.scenario.tolist())):
+        index = build_index(corpus[s], cfg.train.matching.index)
+        for r in np.flatnonzero(q.scenario == s)[:10]:
+            _, got = search(index, q.vectors[r:r + 1], 50, allowed=np.flatnonzero(cat[1:] == q.category[r]))
+            got = got[got >= 0]
+            assert len(got) and (cat[got + 1] == q.category[r]).all()
+    # the run's own evaluation: every ranked item in its query's category
+    res = evaluate_retrieval(q, corpus, Interactions.empty(), net.names, cfg.train.matching, item_category=cat)
+    assert res["overall"]["n"] == len(q.user)
