@@ -380,7 +380,9 @@ def train_matching(cfg, spec, gate, encoder, pipe, net: nn.Module, out, *, resum
         entries = [ItemIndex(names[s], indexes[s], item_ids, params) for s in range(n_scen)]
     save_indexes(out / "item_index", entries, ann)
     pop_q = dataclasses.replace(queries, vectors=np.ones((len(queries.user), 1), np.float32))
-    pop = evaluate_retrieval(pop_q, popularity_corpus(train_x, n_items, n_scen), excluded, names, mcfg)
+    # the same protocol: within the query's category where the model retrieves so
+    pop = evaluate_retrieval(pop_q, popularity_corpus(train_x, n_items, n_scen), excluded, names, mcfg,
+                             item_category=getattr(net, "retrieval_category", None))
     head, tail = run_summary(cfg, spec.name, get_model_info(cfg.model_name).task, trainer, early, wall)
     metrics = {
         **head,
