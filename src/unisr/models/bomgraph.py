@@ -251,6 +251,7 @@ class BOMGraph(nn.Module):
         seed = self._seed()
         out = torch.zeros(len(batch), self.cfg.dim)
         emb = self.embedders()
+        nodes = self.query_group(batch)
         for s in torch.unique(batch.scenario_id).tolist():
             name = self.names[s]
             kind = self.kind_of.get(name)
@@ -263,7 +264,7 @@ class BOMGraph(nn.Module):
                 continue
             if kind not in QUERY_PATH:
                 raise ValueError(f"BOMGraph answers search scenarios only; {name!r} is {kind!r}")
-            starts = self.query_group(batch)[rows]
+            starts = nodes[rows]
             pairs = torch.stack([starts, positives[rows]], 1) if positives is not None else None
             tree = self._tree(QUERY_PATH[kind], starts, pairs, seed)
             out = out.index_put((rows,), self.queries_enc(name, tree, emb))
@@ -291,7 +292,6 @@ class BOMGraph(nn.Module):
     def query_category(self, batch: Batch) -> Tensor:
         """The category each row retrieves in (``category_level``): the trigger item's (S), the query's in the
         data (K and V; the paper predicts it with a classifier, see the doc). -1 = unknown."""
-        out = torch.full((len(batch),), -1, dtype=torch.long)
         qi = batch.query_index.numpy() if batch.query_index is not None else np.zeros(len(batch), np.int64)
         qc = self.query_row_category[np.clip(qi, 0, len(self.query_row_category) - 1)]
         out = torch.as_tensor(qc)

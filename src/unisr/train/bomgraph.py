@@ -40,6 +40,7 @@ class BOMGraphObjective(nn.Module):
         self.gen = torch.Generator().manual_seed(seed)
         self.table: np.ndarray | None = None
         self.negatives: CategoryNegatives | None = None
+        self.search_ids = torch.tensor([model.names.index(n) for n in model.search], dtype=torch.long)
 
     def attach_interactions(self, train) -> None:  # noqa: ANN001 (evaluate.retrieval.Interactions)
         """Per-scenario training clicks -> the augmentation table; the graph's categories -> the negatives."""
@@ -64,17 +65,16 @@ class BOMGraphObjective(nn.Module):
         if self.negatives is None:
             raise RuntimeError("BOMGraphObjective: call attach_interactions(train) first")
         m = self.model
-        search = torch.tensor([m.names.index(n) for n in m.search])
-        keep = (batch.label("click") > 0.5) & torch.isin(batch.scenario_id, search)
+        keep = (batch.label("click") > 0.5) & torch.isin(batch.scenario_id, self.search_ids)
         sel = batch.select(torch.nonzero(keep).squeeze(1))
         aug = 0
         if self.table is not None and len(sel):
             rows, items = augment_pairs(np.arange(len(sel)), sel.scenario_id.numpy(), sel.item_index.numpy(),
                                         self.table)
-            if len(rows):
-                extra = sel.select(torch.as_tensor(rows))
-                extra = dataclasses.replace(extra, item_index=torch.as_tensor(items))
-                sel = _concat(sel, extra)
+            if len(rows):  # each augmented pair is a copy of its source row with the substitute item
+                idx = torch.cat([torch.arange(len(sel)), torch.as_tensor(rows)])
+                new_items = torch.cat([sel.item_index, torch.as_tensor(items)])
+                sel = dataclasses.replace(sel.select(idx), item_index=new_items)
                 aug = len(rows)
         if len(sel) == 0:
             zero = sum(p.sum() * 0.0 for p in m.parameters())
@@ -98,19 +98,3 @@ class BOMGraphObjective(nn.Module):
             parts["loss_cl"] = float(lc.detach())
         return loss, parts
 
-
-def _concat(a: Batch, b: Batch) -> Batch:
-    """Rows of ``a`` then rows of ``b`` (same fields; the subgraph is not carried)."""
-    out = {}
-    for fld in dataclasses.fields(a):
-        x, y = getattr(a, fld.name), getattr(b, fld.name)
-        if isinstance(x, Tensor):
-            out[fld.name] = torch.cat([x, y])
-        elif isinstance(x, dict):
-            out[fld.name] = {k: (tuple(torch.cat([p, q]) for p, q in zip(v, y[k], strict=True))
-                                 if isinstance(v, tuple) else torch.cat([v, y[k]])) for k, v in x.items()}
-        elif fld.name == "subgraph":
-            out[fld.name] = None
-        else:
-            out[fld.name] = x
-    return Batch(**out)
