@@ -94,3 +94,24 @@ def test_hnsw_beam_widened_to_k(corpus):
     _, approx = search(index, q, 200)
     assert (approx >= 0).all() and recall(approx, exact) >= 0.95
     assert faiss.downcast_index(index).hnsw.efSearch == 16  # the index's own setting is left alone
+
+
+@pytest.mark.parametrize("kind", ["exact", "hnsw", "ivf", "ivfpq"])
+def test_filtered_search_small_subset_is_exact_and_stays_in_it(kind: str, monkeypatch: pytest.MonkeyPatch) -> None:
+    rng = np.random.default_rng(3)
+    x = rng.normal(size=(3000, 16)).astype(np.float32)
+    q = rng.normal(size=(40, 16)).astype(np.float32)
+    index = build_index(x, IndexConfig(kind=kind, nlist=16, nprobe=2, pq_m=4, pq_bits=4))
+    allowed = np.sort(rng.choice(3000, 60, replace=False))  # 2% of the rows, as one category of the corpus
+    sc, rows = search(index, q, 20, allowed=allowed)
+    assert np.isin(rows, allowed).all()
+    if kind in ("exact", "hnsw", "ivf"):  # exact vectors stored: the brute-force top 20 of the subset
+        want = allowed[np.argsort(-(q @ x[allowed].T), axis=1, kind="stable")[:, :20]]
+        assert (np.sort(rows, 1) == np.sort(want, 1)).all()
+    import unisr.index.faiss_index as fi
+
+    monkeypatch.setattr(fi, "SUBSET_EXACT", 100)  # a set above the threshold: the FAISS selector path
+    big = np.arange(0, 3000, 2)
+    _, r_big = search(index, q, 5, allowed=big)
+    assert np.isin(r_big[r_big >= 0], big).all() and (r_big >= 0).mean() > 0.9
+    assert search(index, q, 5, allowed=np.zeros(0, np.int64))[1].shape == (40, 1)

@@ -55,6 +55,13 @@ def test_train_writes_search_metrics_and_one_index_per_search_scenario(trained: 
     ev = json.loads(run("evaluate", "--run", trained).stdout)
     for key in ("hr@100", "mrr@100", "ndcg@200"):
         assert ev["overall"][key] == pytest.approx(m["overall"][key], abs=1e-6)
+    # the ceilings on simulated data, under the model's protocol (its query groups and categories), reproduced too
+    base = m["baselines"]
+    assert set(base) == {"popularity", "oracle_click", "oracle_expected"}
+    for name in ("oracle_click", "oracle_expected"):
+        assert base[name]["overall"]["n"] == m["overall"]["n"]
+        assert base[name]["overall"]["mrr@100"] > base["popularity"]["overall"]["mrr@100"]
+        assert ev["baselines"][name]["overall"]["mrr@100"] == pytest.approx(base[name]["overall"]["mrr@100"])
 
 
 @pytest.fixture(scope="module")

@@ -82,6 +82,7 @@ def test_train_dssm_end_to_end(tmp_path):
         assert block["hr@20"] <= block["hr@50"] <= block["hr@200"] and block["n"] > 0
     assert m["ann"]["params"]["kind"] == "ivf" and "index_recall@50" in m["ann"]["overall"]
     assert "hr@50" in m["baselines"]["popularity"]["overall"]
+    assert set(m["baselines"]) == {"popularity"}  # not simulated data: no truth, no oracle
     log = [json.loads(line) for line in (out / "train_log.jsonl").read_text().splitlines()]
     assert len(log) == 2 and "recall@50" in log[0]["valid"]["overall"] and m["monitor"] == "recall@50"
     idx = load_indexes(out / "item_index")

@@ -52,3 +52,29 @@ def test_category_negatives_stay_in_category_and_skip_the_positive() -> None:
     assert (out > 0).all()  # never the OOV row
     # every other item of category 1 is drawn for positive 4
     assert set(out[p[:, 0] == 4].ravel()) == {3, 5, 8}
+
+
+def test_infonce_drop_is_leaving_the_negative_out() -> None:
+    g = torch.Generator().manual_seed(1)
+    x, pos, neg = torch.randn(5, 4, generator=g), torch.randn(5, 4, generator=g), torch.randn(5, 3, 4, generator=g)
+    drop = torch.zeros(5, 3, dtype=torch.bool)
+    drop[0, 1] = drop[3, 0] = True
+    got = infonce(x, pos, neg, 0.3, drop)
+    per_row = [infonce(x[r:r + 1], pos[r:r + 1], neg[r:r + 1][:, ~drop[r]], 0.3) for r in range(5)]
+    assert got.item() == pytest.approx(torch.stack(per_row).mean().item(), rel=1e-6)
+    assert got.item() != pytest.approx(infonce(x, pos, neg, 0.3).item())
+
+
+def test_shared_draws_per_group_in_category_and_own_positive_dropped() -> None:
+    cat = np.array([-1, 0, 0, 0, 1, 1, 1, 1])
+    neg = CategoryNegatives(cat)
+    pos = torch.tensor([1, 2, 3, 4, 5, 6, 1])
+    group = torch.tensor([7, 7, 7, 9, 9, 9, 8])  # rows 0-2 (category 0), rows 3-5 (category 1), row 6 alone
+    draws, inv, drop = neg.draw_shared(pos, group, 4, torch.Generator().manual_seed(0))
+    assert draws.shape == (3, 4)  # one draw per group, not per row
+    rows = draws[inv]  # [B, 4] the negatives each row sees
+    assert (rows[0] == rows[1]).all() and (rows[3] == rows[5]).all()
+    assert (cat[rows.numpy()] == cat[pos.numpy()][:, None]).all()  # in the row's category
+    assert torch.equal(drop, rows == pos[:, None])  # a shared draw that is the row's positive is dropped
+    assert not drop[[0, 3, 6]].any()  # the group's first row never draws itself (``draw`` skips it)
+    assert drop.any()  # with 3 items per category and 4 draws, another row's positive is drawn

@@ -152,6 +152,7 @@ class Queries:
 
     Shapes:
         user, scenario: [Q]; vectors: [Q, d]; t_off: [Q + 1]; t_items: [T] distinct per query
+        events: [E] event ids of each query's kept clicked rows (``events[e_off[q]:e_off[q + 1]]``); e_off: [Q + 1]
     """
 
     user: np.ndarray
@@ -160,6 +161,8 @@ class Queries:
     t_off: np.ndarray
     t_items: np.ndarray
     category: np.ndarray | None = None  # [Q] the query's category (in-category retrieval), or None
+    events: np.ndarray | None = None  # [E] the clicked events behind each query's targets (retrieval oracle)
+    e_off: np.ndarray | None = None  # [Q + 1] offsets of each query's events
 
 
 @torch.no_grad()
@@ -171,7 +174,7 @@ def collect_queries(user_vectors: Callable[[Batch], torch.Tensor], batches: Iter
     a (user, scenario) or, with ``group`` (a model's ``query_group``: the node a row queries with), a (group,
     scenario); its ``user`` field then holds the group. ``category`` (a model's ``query_category``): each query's
     category, for retrieval within it."""
-    us, ss, its, vs, cs = [], [], [], [], []
+    us, ss, its, vs, cs, es = [], [], [], [], [], []
     for b in batches:
         m = b.label("click") > 0.5
         if not bool(m.any()):
@@ -181,26 +184,30 @@ def collect_queries(user_vectors: Callable[[Batch], torch.Tensor], batches: Iter
         ss.append(sel.scenario_id.numpy())
         its.append(sel.item_index.numpy())
         vs.append(user_vectors(sel).float().numpy())
+        es.append(sel.event_id.numpy().astype(np.int64))
         if category is not None:
             cs.append(category(sel).numpy().astype(np.int64))
     if not us:
         z = np.zeros(0, np.int64)
-        return Queries(z, z, np.zeros((0, 1), np.float32), np.zeros(1, np.int64), z)
-    u, s, it, v = (np.concatenate(x) for x in (us, ss, its, vs))
+        return Queries(z, z, np.zeros((0, 1), np.float32), np.zeros(1, np.int64), z, events=z,
+                       e_off=np.zeros(1, np.int64))
+    u, s, it, v, ev = (np.concatenate(x) for x in (us, ss, its, vs, es))
     cat = np.concatenate(cs) if cs else None
     keep = it > 0
     if scope != "none":  # repeats of an excluded interaction are no targets
         excl = np.unique(pair_keys(group_keys(excluded.user, excluded.scenario, n_scenarios, scope), excluded.item,
                                    n_items))
         keep &= ~np.isin(pair_keys(group_keys(u, s, n_scenarios, scope), it, n_items), excl)
-    u, s, it, v = u[keep], s[keep], it[keep], v[keep]
+    u, s, it, v, ev = u[keep], s[keep], it[keep], v[keep], ev[keep]
     cat = cat[keep] if cat is not None else None
     qk = u.astype(np.int64) * n_scenarios + s
     uq, first, inv = np.unique(qk, return_index=True, return_inverse=True)
     pairs = np.unique(inv.astype(np.int64) * (n_items + 1) + it)  # distinct (query, item), sorted by query
     pq, pit = pairs // (n_items + 1), pairs % (n_items + 1)
     t_off = np.concatenate([[0], np.cumsum(np.bincount(pq, minlength=len(uq)))])
-    return Queries(u[first], s[first], v[first], t_off, pit, cat[first] if cat is not None else None)
+    e_off = np.concatenate([[0], np.cumsum(np.bincount(inv, minlength=len(uq)))])
+    return Queries(u[first], s[first], v[first], t_off, pit, cat[first] if cat is not None else None,
+                   events=ev[np.argsort(inv, kind="stable")], e_off=e_off)
 
 
 def corpus_key(x: np.ndarray) -> tuple:

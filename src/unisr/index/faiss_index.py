@@ -79,11 +79,17 @@ def set_search_params(index: faiss.Index, params: dict) -> None:
         faiss.extract_index_ivf(index).nprobe = int(params["nprobe"])
 
 
+SUBSET_EXACT = 20_000  # an allowed set up to this many rows is searched exactly (see ``search``)
+
+
 def search(index: faiss.Index, queries: np.ndarray, k: int, batch: int = 4096,
            allowed: np.ndarray | None = None) -> tuple[np.ndarray, np.ndarray]:
     """Top-``k`` rows of ``index`` by inner product for each query, searched ``batch`` queries at a time.
-    ``allowed``: the only rows that may be returned (a FAISS ``IDSelectorBatch``, for exact, HNSW and IVF
-    indexes alike: e.g. the items of the query's category)."""
+    ``allowed``: the only rows that may be returned (e.g. the items of the query's category). A set of at most
+    ``SUBSET_EXACT`` rows is searched exactly over its stored vectors (``reconstruct_batch``: brute force over a
+    small subset is cheaper and exact, where a graph walk restricted to 2% of the nodes loses most of its
+    recall); a larger one through a FAISS ``IDSelectorBatch`` (exact, HNSW with the beam widened by the
+    selectivity, IVF)."""
     q = np.ascontiguousarray(queries, dtype=np.float32)
     limit = index.ntotal if allowed is None else len(allowed)
     k = max(1, min(int(k), max(limit, 1)))
@@ -93,11 +99,23 @@ def search(index: faiss.Index, queries: np.ndarray, k: int, batch: int = 4096,
     sel = None
     if allowed is not None:
         keep = np.ascontiguousarray(allowed, dtype=np.int64)  # referenced by the selector while it searches
+        if not len(keep):
+            return np.full((len(q), k), -np.inf, np.float32), np.full((len(q), k), -1, np.int64)
+        if len(keep) <= SUBSET_EXACT:
+            ivf = faiss.try_extract_index_ivf(index)
+            if ivf is not None and ivf.direct_map.type == faiss.DirectMap.NoMap:
+                ivf.make_direct_map()  # IVF lists -> row lookup, for reconstruct (IVF-PQ: the decoded codes)
+            sub = faiss.IndexFlatIP(index.d)
+            sub.add(index.reconstruct_batch(keep))
+            sc, r = search(sub, q, k, batch)
+            return sc, np.where(r >= 0, keep[np.maximum(r, 0)], -1)
         sel = faiss.IDSelectorBatch(len(keep), faiss.swig_ptr(keep))
     down = faiss.downcast_index(index)
     if isinstance(down, faiss.IndexHNSW) and (down.hnsw.efSearch < k or sel is not None):
-        # HNSW needs a beam at least k wide to return k
-        params = faiss.SearchParametersHNSW(efSearch=max(k, down.hnsw.efSearch), sel=sel)
+        # HNSW needs a beam at least k wide to return k; a filter passing a share p of the nodes, k / p
+        widen = 1 if sel is None else -(-index.ntotal // max(limit, 1))
+        params = faiss.SearchParametersHNSW(efSearch=min(max(index.ntotal, k), max(k, down.hnsw.efSearch) * widen),
+                                            sel=sel)
     elif isinstance(down, faiss.IndexIVF) and sel is not None:
         params = faiss.SearchParametersIVF(nprobe=down.nprobe, sel=sel)
     elif sel is not None:

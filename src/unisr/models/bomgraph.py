@@ -64,6 +64,8 @@ class BOMGraphConfig(ModelConfig):
     augment: bool = True  # cross-scenario augmentation (sec. 3.4; off with contrastive in "w/o CL")
     keep_prob: float = Field(0.7, gt=0, le=1)  # p_d of eq. 14 (paper: 0.7)
     negatives: int = Field(10, ge=1)  # M in-category negatives of eq. 13 (paper: not stated)
+    shared_negatives: bool = True  # one draw of M per (scenario, category) of a batch, shared by its rows (the
+    # encoder runs per draw, not per row: see docs/models/bomgraph.md); False = M draws of each row's own
     temperature: float = Field(0.1, gt=0)  # tau of eqs. 7, 13, 14 (paper: not stated)
     category_level: int = Field(1, ge=0)  # category path level of the in-category negatives (1 = level 2)
     query_buckets: int = Field(65536, ge=1)  # keyword-id embedding rows (node id mod buckets; the node count is

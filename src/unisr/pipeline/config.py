@@ -71,6 +71,11 @@ class MatchingConfig(BaseModel):
     exclude: Literal["user", "user_scenario", "none"] = "user_scenario"  # earlier splits' clicks not ranked
     eval_users_per_batch: int = Field(1024, ge=1)  # user vectors per FAISS search call
     index: IndexConfig = Field(default_factory=IndexConfig)
+    # the retrieval ceilings beside the test figures on simulated data (evaluate/retrieval_oracle.py): "click" =
+    # ranked by the true position-free P(click); "expected" = by E[clicks] over the simulator's own retrieval and
+    # ranker (``oracle_draws`` Monte Carlo draws per request); "both"; "none". Real data has no truth: skipped.
+    oracle: Literal["none", "click", "expected", "both"] = "both"
+    oracle_draws: int = Field(64, ge=1)
 
     @field_validator("ks")
     @classmethod

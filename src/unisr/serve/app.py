@@ -6,7 +6,8 @@ run, rank them with the ranking run, return the top ``k``); ``GET /metrics`` (Pr
 /admin/reload`` (loopback clients only) and SIGHUP load a new generation of the sources and swap it in
 atomically: requests that started on the old generation finish on it, no request fails during a swap.
 
-Errors: 422 with ``detail`` naming the field (``body.item_ids.3: ...``), 413 for bodies over ``MAX_BODY`` bytes,
+Errors: 422 with ``detail`` naming the field (``body.item_ids.3: ...``; also a field the served run cannot use,
+``runtime.BadField``, e.g. an unknown trigger item of a BOMGraph run), 413 for bodies over ``MAX_BODY`` bytes,
 404 for an unknown scenario or an endpoint the served runs cannot answer (no matching run for retrieve). Every
 response carries ``X-Request-ID`` (the client's, or a new one), which each request's log line names.
 
@@ -42,6 +43,7 @@ from unisr.serve import schemas as S
 from unisr.serve.bundle import BundleError, Source, open_sources
 from unisr.serve.metrics import ServeMetrics
 from unisr.serve.runtime import (
+    BadField,
     Batcher,
     MatchRuntime,
     NotIndexed,
@@ -132,7 +134,8 @@ def _ctx(rt: Runtime, req: S.Context, request: Request) -> Ctx:
     q = req.query
     return Ctx(scenario=s, user_id=req.user_id, query_id=q.query_id if q else None,
                tokens=tuple(q.tokens) if q and q.tokens is not None else None,
-               trigger_item_id=req.trigger_item_id, target_user_id=req.target_user_id, ts=req.ts)
+               trigger_item_id=req.trigger_item_id, target_user_id=req.target_user_id, ts=req.ts,
+               emb=tuple(q.emb) if q and q.emb is not None else None)
 
 
 def _field(loc: tuple) -> str:
@@ -160,6 +163,13 @@ def create_app(state: ServeState) -> FastAPI:
         return JSONResponse(status_code=422, content={
             "detail": f"{_field(first['loc'])}: {first['msg']}",
             "errors": jsonable_encoder([{"loc": e["loc"], "msg": e["msg"], "type": e.get("type")} for e in errs])})
+
+    @app.exception_handler(BadField)
+    async def bad_field(request: Request, exc: BadField) -> JSONResponse:  # what the run cannot embed: 422
+        loc = ["body", *exc.field.split(".")]
+        return JSONResponse(status_code=422, content={
+            "detail": f"body.{exc.field}: {exc.args[1]}",
+            "errors": [{"loc": loc, "msg": exc.args[1], "type": "value_error"}]})
 
     @app.exception_handler(UnknownScenario)
     async def unknown(request: Request, exc: UnknownScenario) -> JSONResponse:

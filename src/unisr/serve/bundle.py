@@ -7,7 +7,8 @@ Layout of ``BUNDLE/``::
                              "data", "graph"}], "files": {relative path: {"sha256", "bytes"}}}
     <role>/                  role = "ranking" | "matching": a run folder (config.yaml, model.safetensors,
                              encoders/, metrics.json; item_index/ for a matching run) plus graph/ (the graph
-                             snapshot of a graph model) and onnx/ (``--onnx``)
+                             snapshot of a graph model; a model with its own graph, BOMGraph, has it in
+                             graph/<model>-se<threshold>/) and onnx/ (``--onnx``)
     data/                    the dataset's files the run's pipeline reads at request time (dataset.yaml,
                              events, users, items, queries, social: the history, counters and graph snapshot
                              time); not the simulator's truth
@@ -74,6 +75,20 @@ def _copy(src: Path, dst: Path) -> None:
         shutil.copy2(src, dst)
 
 
+def own_graph(run: Path, data: Path) -> Path:
+    """The folder of the graph a model samples from itself (``attach_graph``: ``pipeline/model_graph.py``, e.g.
+    ``DATA/graph/bomgraph-se0.85``), checked to be built from ``data``'s current files with the model's config."""
+    from unisr.pipeline.model_graph import load_model_graph, model_graph_dir
+    from unisr.pipeline.run_folder import load_run
+
+    cfg, _, net = load_run(run)
+    try:
+        load_model_graph(net, cfg, data)
+    except RunFolderError as e:
+        raise BundleError(f"{e} (`unisr evaluate --run {run}` builds it)") from None
+    return model_graph_dir(net, cfg, data)
+
+
 def export_bundle(runs: list[str | Path], out: str | Path, *, onnx: bool = False) -> dict:
     """Write the bundle of ``runs`` (at most one ranking and one matching run) into ``out``."""
     out = Path(out)
@@ -111,6 +126,10 @@ def export_bundle(runs: list[str | Path], out: str | Path, *, onnx: bool = False
             if not src.is_dir():
                 raise BundleError(f"{src}: the graph snapshot of {run} is missing (train or `unisr graph build`)")
             _copy(src, out / role / "graph")
+            graph = f"{role}/graph"
+        if hasattr(get_model_info(cfg.model_name).cls, "attach_graph"):  # a model's own graph (BOMGraph)
+            own = own_graph(run, data)
+            _copy(own, out / role / "graph" / own.name)
             graph = f"{role}/graph"
         entries.append({"role": role, "model": cfg.model_name, "path": role, "data": data_of[str(data.resolve())],
                         "graph": graph})

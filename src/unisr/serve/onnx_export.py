@@ -4,10 +4,11 @@ check against PyTorch (onnxruntime, max abs diff) written beside the graphs.
 The ONNX graph takes the ``Batch`` tensors the model reads, flattened in a fixed order (``inputs.json`` names
 them: ``scenario_id``, ``sparse``, ``dense``, ``seq.<name>.ids`` / ``seq.<name>.mask``, ``vec.<name>``, ...),
 batch dimension dynamic; the encoding of raw ids into these tensors stays in Python (``serve.runtime``).
-Graph models are not exported: their input is a neighbourhood sampled per request by the numpy / numba
-sampler (``graph/samplers``), which ONNX cannot express; models whose per-scenario routing reads the scenarios
-present as Python values (``nn/routing.py:ScenarioGroups``, e.g. STAR) fail both exporters with a dynamic
-batch (a trace would freeze the example's scenarios, so none is offered); the report says so per model.
+Graph models (a pipeline sampler, or a graph of their own: BOMGraph) are not exported: their input is a
+neighbourhood sampled per request by the numpy / numba sampler (``graph/samplers``), which ONNX cannot
+express; models whose per-scenario routing reads the scenarios present as Python values
+(``nn/routing.py:ScenarioGroups``, e.g. STAR) fail both exporters with a dynamic batch (a trace would freeze
+the example's scenarios, so none is offered); the report says so per model.
 
 Shapes:
     ranker: (tensors [B, ...]) -> click logits [B]; user tower: -> [B, d]; item tower: (item_index [B],
@@ -136,8 +137,10 @@ def export_onnx(run: str | Path, out: str | Path, data: str | Path | None = None
     items = rng.choice(np.asarray(rt.encoder.item_ids, np.int64), n)
     users = np.asarray(rt.encoder.user_ids, np.int64)
     report: dict = {"model": rt.cfg.model_name}
-    if rt.sampler is not None:
-        report["ranker"] = {"status": "not exported", "reason": "a graph model: its input is a neighbourhood "
+    if rt.sampler is not None or hasattr(rt.net, "attach_graph"):  # a pipeline sampler, or the model's own
+        graphs = ("user_tower", "item_tower") if rt.task == "matching" else ("ranker",)
+        for name in graphs:
+            report[name] = {"status": "not exported", "reason": "a graph model: its input is a neighbourhood "
                             "sampled per request by the numpy/numba sampler, which ONNX cannot express"}
     else:
         batch = rt.rows([Part(Request(scenario=0, user_id=int(users[0]) if len(users) else None), items)])

@@ -11,9 +11,20 @@ by entity index); unknown query terms (outside the token vocabulary) are dropped
 Concurrent requests to a ranking run without a sampler, and to a matching run, run together (``Batcher``):
 rows of several requests in one batch, one forward pass, results split back per request.
 
+A matching model that samples its own graph (``attach_graph``: BOMGraph) gets that graph attached from the
+run's dataset, or, from a bundle, the snapshot the bundle carries (``pipeline/model_graph.py``, the code
+training's ``attach_run_graph`` runs; never rebuilt in a bundle). Its queries are graph nodes, so
+``NodeQueries`` resolves each request first: a search_text query by its ``query_id`` or by the terms of a
+logged keyword query, a search_visual query by its ``emb`` (and / or a logged ``query_id``), a search_similar
+query by a known ``trigger_item_id``; what the model cannot embed is a ``BadField`` (422 naming the field). A
+model with ``retrieval_category`` retrieves within each request's ``query_category`` as evaluation does
+(``evaluate/retrieval.py:evaluate_retrieval(item_category=)``: the FAISS ID selector of
+``index/faiss_index.py:search(allowed=)``); category -1 (unknown) searches every item.
+
 Shapes:
     RankRuntime.rank(Part(request, item_ids [N])) -> scores [N] float32 (probabilities, input order)
     MatchRuntime.retrieve(scenario, user, ..., k, exclude [E]) -> (item_ids [<=k] int64, scores [<=k] float32)
+    Request.emb [Q] (query.emb of a visual query, Q = the schema's width) -> batch.vectors["query.emb"] [B, Q]
 """
 
 from __future__ import annotations
@@ -52,6 +63,15 @@ class Request:
     trigger_item_id: int | None = None
     target_user_id: int | None = None
     ts: int | None = None
+    emb: tuple[float, ...] | None = None  # a visual query's embedding (replaces the logged query's ``emb``)
+
+
+class BadField(ValueError):
+    """A request field the served run cannot use (422): args = (dotted field, message)."""
+
+    @property
+    def field(self) -> str:
+        return self.args[0]
 
 
 class UnknownScenario(KeyError):
@@ -137,11 +157,25 @@ class Runtime:
             for k, r in enumerate(reqs):  # one assignment per request (not per row)
                 if r.tokens is not None:
                     ids[at[k]:at[k + 1]], mask[at[k]:at[k + 1]] = self._tokens(r.tokens)
+        if any(r.emb is not None for r in reqs):
+            self._emb(a, reqs, sizes)
         batch = to_batch(chunk)
         if self.sampler is not None:
             self.sampler.reset(SERVE_SEED)
             batch = self.sampler(batch)
         return batch
+
+    def _emb(self, a: dict, reqs: list[Request], sizes: list[int]) -> None:
+        """Each request's ``emb`` into its rows of ``vec/query.emb`` (one assignment per request)."""
+        v = a.get("vec/query.emb")
+        if v is None:
+            raise BadField("query.emb", "this run reads no query embedding (its schema has no query.emb)")
+        at = np.cumsum([0, *sizes])
+        for k, r in enumerate(reqs):
+            if r.emb is not None:
+                if len(r.emb) != v.shape[1]:
+                    raise BadField("query.emb", f"{len(r.emb)} values; the run's query.emb has {v.shape[1]}")
+                v[at[k]:at[k + 1]] = np.asarray(r.emb, np.float32)
 
     def _tokens(self, tokens: tuple[int, ...]) -> tuple[np.ndarray, np.ndarray]:
         """Raw term ids -> the padded, +1-shifted ids of ``pad_lists`` [L]; unknown terms dropped."""
@@ -278,11 +312,22 @@ class MatchRuntime(Runtime):
 
         if hasattr(self.net, "attach_items"):
             self.net.attach_items(self.encoder)
+        if hasattr(self.net, "attach_graph"):  # the model's own graph: a bundle's snapshot is only loaded
+            from unisr.pipeline.model_graph import attach_model_graph
+
+            attach_model_graph(self.net, self.cfg, self.pipe, root=self.ctx.root, build=graph_dir is None)
         self.indexes = load_indexes(self.run / "item_index")
         if not any(n in self.indexes for n in self.scenarios):
             from unisr.pipeline.run_folder import RunFolderError
 
             raise RunFolderError(f"{self.run / 'item_index' / 'manifest.json'}: no index for any scenario of the run")
+        self.nodes = NodeQueries(self) if hasattr(self.net, "attach_graph") and hasattr(self.net, "query_group") \
+            else None
+        cat = getattr(self.net, "retrieval_category", None)  # [N + 1] per item entity: in-category retrieval
+        self.item_category = None if cat is None else np.asarray(cat, np.int64)
+        if self.item_category is not None:  # category -> its index rows (entity r + 1 = row r), as evaluation
+            rows = self.item_category[1:]
+            self.category_rows = {int(c): np.flatnonzero(rows == c) for c in np.unique(rows)}
 
     def scenario_index(self, name: str) -> int:
         s = super().scenario_index(name)
@@ -295,24 +340,52 @@ class MatchRuntime(Runtime):
     @torch.no_grad()
     def vectors(self, reqs: list[Request]) -> np.ndarray:
         """The requests' query vectors [R, d] (the user tower on one row each; its item is the OOV item)."""
+        return self.encode(reqs)[0]
+
+    @torch.no_grad()
+    def encode(self, reqs: list[Request]) -> tuple[np.ndarray, np.ndarray | None]:
+        """Query vectors [R, d] and, for in-category retrieval, each request's category [R] (-1 unknown):
+        the model's ``user_vectors`` and ``query_category`` on the same batch, as evaluation computes them."""
         batch = self.rows([Part(r, np.zeros(1, np.int64)) for r in reqs])
-        return self.net.user_vectors(batch).float().numpy()
+        if self.nodes is not None:  # a graph-attached model: one forward at a time (also without the batcher)
+            with self.lock:
+                vecs = self.net.user_vectors(batch).float().numpy()
+        else:
+            vecs = self.net.user_vectors(batch).float().numpy()
+        cats = (None if self.item_category is None
+                else np.asarray(self.net.query_category(batch).numpy(), np.int64))
+        return vecs, cats
 
     def run_parts(self, parts: list[Retrieval]) -> list[tuple[np.ndarray, np.ndarray]]:
-        """Top-k of several requests: one tower pass, one index search per scenario present."""
-        vecs = self.vectors([p.request for p in parts])
+        """Top-k of several requests: one tower pass, one index search per scenario present (per scenario and
+        category with in-category retrieval)."""
+        from unisr.index.faiss_index import search
+
+        vecs, cats = self.encode([p.request for p in parts])
         scen = np.array([p.request.scenario for p in parts])
+        groups = scen.astype(np.int64) if cats is None else np.stack([scen, cats], 1)
         out: list = [None] * len(parts)
-        for s in np.unique(scen):  # one search per scenario present (an index per scenario)
-            rows = np.flatnonzero(scen == s)
+        for g in np.unique(groups, axis=0):  # one search per scenario (and category) present
+            rows = np.flatnonzero((groups == g).reshape(len(parts), -1).all(1))
+            ix = self.indexes[self.scenarios[int(np.atleast_1d(g)[0])]]
             k = max(parts[r].k + len(parts[r].exclude) for r in rows)
-            scores, ids = self.indexes[self.scenarios[s]].search(vecs[rows], k)
+            allowed = None
+            if cats is not None and int(g[1]) >= 0:  # an unknown category (-1) searches every item
+                allowed = self.category_rows.get(int(g[1]), np.zeros(0, np.int64))
+            if allowed is not None and not len(allowed):  # a category without items: nothing retrieved
+                for r in rows:
+                    out[r] = np.zeros(0, np.int64), np.zeros(0, np.float32)
+                continue
+            scores, found = search(ix.index, vecs[rows], k, allowed=allowed)
+            ids = np.where(found >= 0, ix.item_ids[np.maximum(found, 0)], -1)
             for j, r in enumerate(rows):  # per request: its exclusions and its own k
                 keep = (ids[j] >= 0) & ~np.isin(ids[j], parts[r].exclude)
                 out[r] = ids[j][keep][: parts[r].k], scores[j][keep][: parts[r].k].astype(np.float32)
         return out
 
     def retrieve(self, req: Request, k: int, exclude: np.ndarray | None = None) -> tuple[np.ndarray, np.ndarray]:
+        if self.nodes is not None:  # graph-node queries: resolved (or refused, 422) before any batching
+            req = self.nodes.resolve(req)
         part = Retrieval(req, k, np.unique(np.asarray(exclude if exclude is not None else [], np.int64)))
         if self.batcher is not None:
             return self.batcher.submit(self, part)  # type: ignore[return-value]
@@ -331,6 +404,89 @@ class Retrieval:
     k: int
     exclude: np.ndarray
     n: int = 1
+
+
+class NodeQueries:
+    """Request -> the graph node a graph-attached matching model (BOMGraph) queries with, per scenario kind:
+    search_text: ``query.query_id`` (a logged query) or ``query.tokens`` equal to a logged query's terms (the first
+    such query that is a keyword node of the graph, else the first); search_visual: ``query.emb`` (its category:
+    that of ``query.query_id`` when given, else unknown) or a logged ``query.query_id``; search_similar: a
+    ``trigger_item_id`` in the item vocabulary. Anything else is a ``BadField``: such a model embeds the nodes
+    of its graph, never an unknown keyword or trigger (an out-of-vocabulary row would be a constant vector).
+
+    Shapes:
+        resolve(Request) -> Request (``query_id`` filled from the terms where given by ``tokens``)
+    """
+
+    def __init__(self, rt: MatchRuntime) -> None:
+        self.kinds = list(rt.encoder.schema.scenario_kinds)
+        self.model = rt.cfg.model_name
+        self.item_vocab = np.asarray(rt.encoder.item_ids, np.int64)
+        q = rt.ctx.queries
+        self.query_ids = np.asarray(q.vocab.values, np.int64) if q is not None and q.vocab.values is not None \
+            else np.zeros(0, np.int64)
+        # the logged queries' term sequences, sorted (one void key per row), and the QueryTable row of each
+        self.max_len, self.term_keys, self.term_rows = 0, np.zeros(0, "V8"), np.zeros(0, np.int64)
+        if q is not None and q.tokens is not None:
+            self.max_len = q.tokens.shape[1]
+            node = getattr(rt.net, "query_node", None)
+            node = np.asarray(node, np.int64) if node is not None else np.zeros(len(q.tokens), np.int64)
+            is_node = np.zeros(len(q.tokens), bool)
+            is_node[: len(node)] = node[: len(q.tokens)] > 0
+            has = q.mask.any(1)
+            has[0] = False
+            # keyword nodes first, then the other rows, each by row: the first row per term sequence wins
+            order = np.concatenate([np.flatnonzero(has & is_node), np.flatnonzero(has & ~is_node)])
+            keys = self._keys(np.where(q.mask, q.tokens, 0)[order])
+            self.term_keys, first = np.unique(keys, return_index=True)
+            self.term_rows = order[first]
+
+    def _known_query(self, qid: int) -> bool:
+        at = np.searchsorted(self.query_ids, qid)
+        return bool(at < len(self.query_ids) and self.query_ids[at] == qid)
+
+    def resolve(self, req: Request) -> Request:
+        kind = self.kinds[req.scenario]
+        if req.query_id is not None and not self._known_query(req.query_id):
+            raise BadField("query.query_id", f"unknown query id {req.query_id} (not in the dataset's queries; "
+                                             f"{self.model} embeds logged queries only)")
+        if kind == "search_similar":
+            t = req.trigger_item_id
+            if t is None:
+                raise BadField("trigger_item_id", f"required in a search_similar scenario ({self.model} starts "
+                                                  "from the trigger item's graph node)")
+            at = np.searchsorted(self.item_vocab, t)
+            if not (at < len(self.item_vocab) and self.item_vocab[at] == t):
+                raise BadField("trigger_item_id", f"unknown item {t} (not in the run's item vocabulary)")
+        elif kind == "search_text" and req.query_id is None:
+            if req.tokens is None:
+                raise BadField("query", "a search_text scenario needs query.query_id or query.tokens")
+            row = self._row_of_terms(req.tokens)
+            if row is None:
+                raise BadField("query.tokens", f"no logged keyword query has these terms ({self.model} embeds "
+                                               "the keyword nodes of its graph; give a logged query's terms or id)")
+            req = dataclasses.replace(req, query_id=int(self.query_ids[row - 1]))
+        elif kind == "search_visual" and req.emb is None and req.query_id is None:
+            raise BadField("query.emb", "a search_visual scenario needs query.emb (or a logged query.query_id)")
+        return req
+
+    def _keys(self, terms: np.ndarray) -> np.ndarray:
+        """[R, L] padded term rows -> [R] comparable keys (each row's bytes as one void value)."""
+        t = np.ascontiguousarray(terms, np.int64)
+        return t.view(np.dtype((np.void, 8 * t.shape[1]))).ravel()
+
+    def _row_of_terms(self, tokens: tuple[int, ...]) -> int | None:
+        """Raw term ids -> the QueryTable row of the logged query with exactly these (padded, +1-shifted) terms."""
+        t = np.asarray(tokens, np.int64)[: self.max_len] + 1
+        if not len(t) or not len(self.term_keys):
+            return None
+        row = np.zeros((1, self.max_len), np.int64)
+        row[0, : len(t)] = t
+        key = self._keys(row)
+        at = int(np.searchsorted(self.term_keys, key)[0])
+        if at < len(self.term_keys) and self.term_keys[at] == key[0]:
+            return int(self.term_rows[at])
+        return None
 
 
 def open_runtime(run: str | Path, data: str | Path | None = None, graph_dir: str | Path | None = None) -> Runtime:

@@ -6,7 +6,7 @@ request cannot ask for unbounded work (the 1 MiB body limit bounds the rest).
 
 Shapes:
     RankRequest.item_ids [N <= MAX_CANDIDATES] -> RankResponse.scores [N]
-    RetrieveRequest.k -> RetrieveResponse.items [<= k]
+    RetrieveRequest.k -> RetrieveResponse.items [<= k]; Query.emb [Q <= MAX_EMB]
 """
 
 from __future__ import annotations
@@ -19,14 +19,17 @@ Int64 = Annotated[int, Field(ge=-(2 ** 63), le=2 ** 63 - 1)]
 Int32 = Annotated[int, Field(ge=-(2 ** 31), le=2 ** 31 - 1)]
 MAX_CANDIDATES = 10_000
 MAX_K = 10_000
+MAX_EMB = 4096  # query.emb values
 
 
 class Query(BaseModel):
-    """A query by its terms (raw token ids of ``queries.tokens``) and/or a logged ``query_id``."""
+    """A query by its terms (raw token ids of ``queries.tokens``) and/or a logged ``query_id``; a visual query by
+    its embedding ``emb`` (the width of ``queries.emb``; replaces the logged query's)."""
 
     model_config = ConfigDict(extra="forbid")
     tokens: list[Int32] | None = Field(default=None, max_length=1024)
     query_id: Int64 | None = None
+    emb: list[Annotated[float, Field(allow_inf_nan=False)]] | None = Field(default=None, max_length=MAX_EMB)
 
 
 class Context(BaseModel):

@@ -84,9 +84,19 @@ class BOMGraphObjective(nn.Module):
         x = m.query_vectors(sel, positives=items)
         i, i_bar, f, z = m.encode_items(items, scen, pair_nodes=nodes)
         k = self.cfg.negatives
-        neg = self.negatives.draw(items, k, self.gen)
-        _, neg_bar, _, _ = m.encode_items(neg.reshape(-1), scen.repeat_interleave(k))
-        loss = infonce(x, i_bar, neg_bar.view(len(sel), k, -1), self.cfg.temperature)
+        if self.cfg.shared_negatives:  # one draw per (scenario, category) of the batch, shared by its rows
+            cat = torch.as_tensor(self.negatives.category[items.numpy()])
+            neg, inv, drop = self.negatives.draw_shared(items, scen * (int(cat.max()) + 3) + cat + 2, k,
+                                                       self.gen)
+            gscen = torch.zeros(len(neg), dtype=torch.long).index_put_((inv,), scen)
+            _, neg_bar, _, _ = m.encode_items(neg.reshape(-1), gscen.repeat_interleave(k))
+            neg_bar = neg_bar.view(len(neg), k, -1)[inv]
+        else:
+            drop = None
+            neg = self.negatives.draw(items, k, self.gen)
+            _, neg_bar, _, _ = m.encode_items(neg.reshape(-1), scen.repeat_interleave(k))
+            neg_bar = neg_bar.view(len(sel), k, -1)
+        loss = infonce(x, i_bar, neg_bar, self.cfg.temperature, drop)
         parts = {"loss_match": float(loss.detach()), "positives": float(len(sel)), "augmented": float(aug)}
         if m.dr is not None and self.cfg.lambda_dr > 0:
             ld, dparts = disentangle_loss(i, i_bar, f, z, self.cfg.temperature, self.cfg.betas, self.cfg.dr_steps)

@@ -3,7 +3,8 @@ section 3.4): the supervised InfoNCE of a query against its positive item and M 
 category (eq. 13), and the dropout contrastive loss of each refined item against its own dropped-out copy, the
 batch's other items being the negatives (eq. 14). ``sim`` is the cosine in both.
 
-``CategoryNegatives`` draws the in-category negatives, vectorised: the corpus is sorted by category once, and a
+``CategoryNegatives`` draws the in-category negatives, vectorised (per row, or once per group of rows that share a
+category, ``draw_shared``): the corpus is sorted by category once, and a
 row's M draws are uniform offsets into its positive's category segment (an offset that lands on the positive
 itself moves to the next item of the segment, so a negative is never the positive while the category has two
 items or more).
@@ -18,6 +19,7 @@ Shapes:
     infonce(x [B, d], pos [B, d], neg [B, M, d], tau) -> []
     dropout_contrastive(items [B, d], keep, tau, generator) -> []
     CategoryNegatives(item_category [N + 1]).draw(pos [B], m, generator) -> [B, m] item indices
+    CategoryNegatives.draw_shared(pos [B], group [B], m, generator) -> (neg [G, m], inv [B], drop [B, m])
 """
 
 from __future__ import annotations
@@ -28,10 +30,14 @@ import torch.nn.functional as F
 from torch import Tensor
 
 
-def infonce(x: Tensor, pos: Tensor, neg: Tensor, tau: float) -> Tensor:
-    """Eq. 13: the positive in column 0 against the row's own M negatives, cosine over ``tau``."""
+def infonce(x: Tensor, pos: Tensor, neg: Tensor, tau: float, drop: Tensor | None = None) -> Tensor:
+    """Eq. 13: the positive in column 0 against the row's own M negatives, cosine over ``tau``. ``drop``
+    [B, M] bool: negatives left out of the row's sum (a shared draw that is the row's own positive)."""
     x, pos, neg = F.normalize(x, dim=-1), F.normalize(pos, dim=-1), F.normalize(neg, dim=-1)
-    s = torch.cat([(x * pos).sum(1, keepdim=True), torch.einsum("bd,bmd->bm", x, neg)], 1) / tau
+    s_neg = torch.einsum("bd,bmd->bm", x, neg)
+    if drop is not None:
+        s_neg = s_neg.masked_fill(drop, float("-inf"))
+    s = torch.cat([(x * pos).sum(1, keepdim=True), s_neg], 1) / tau
     return F.cross_entropy(s, torch.zeros(len(x), dtype=torch.long, device=x.device))
 
 
@@ -61,6 +67,7 @@ class CategoryNegatives:
     def __init__(self, item_category: np.ndarray) -> None:
         cat = np.asarray(item_category, np.int64).copy()
         cat[0] = -2  # the OOV row is a category of its own, never a positive's
+        self.category = cat  # [N + 1] (-1 unknown, -2 the OOV row)
         self.order = np.argsort(cat, kind="stable")  # item entities sorted by category
         sc = cat[self.order]
         self.start = np.searchsorted(sc, cat, side="left")  # per item: its category's segment in ``order``
@@ -77,3 +84,17 @@ class CategoryNegatives:
         own = (self.rank[p] - start)[:, None]
         off = np.where((off >= own) & (size[:, None] > 1), off + 1, off)  # skip the positive itself
         return torch.from_numpy(self.order[start[:, None] + off])
+
+    def draw_shared(self, pos: Tensor, group: Tensor, m: int, generator: torch.Generator | None = None
+                    ) -> tuple[Tensor, Tensor, Tensor]:
+        """One draw of ``m`` per ``group`` (rows of a group share a category: the group's first row's
+        category), shared by the group's rows. Each row still sees ``m`` uniform draws from its category; they
+        are correlated across the rows of a group (as TensorFlow's ``sampled_softmax_loss`` shares one sample
+        across the batch), so the encoder runs once per group draw instead of once per row.
+
+        Returns (negatives [G, m], row -> group [B], drop [B, m]: a shared draw equal to the row's positive)."""
+        g = group.numpy().astype(np.int64)
+        _, first, inv = np.unique(g, return_index=True, return_inverse=True)
+        neg = self.draw(pos[torch.as_tensor(first)], m, generator)
+        inv_t = torch.as_tensor(inv.reshape(-1), dtype=torch.long)
+        return neg, inv_t, neg[inv_t] == pos[:, None]

@@ -314,7 +314,7 @@ def train_matching(cfg, spec, gate, encoder, pipe, net: nn.Module, out, *, resum
     Returns the run's ``metrics.json`` content (``train_run`` wraps it in its ``TrainedRun``)."""
     import json
 
-    from unisr.evaluate.retrieval import Interactions, evaluate_retrieval, popularity_corpus
+    from unisr.evaluate.retrieval import Interactions
     from unisr.index.faiss_index import ItemIndex, build_index, effective_params, save_indexes
     from unisr.models.registry import get_model_info
     from unisr.pipeline.pipeline import Pipeline
@@ -379,15 +379,14 @@ def train_matching(cfg, spec, gate, encoder, pipe, net: nn.Module, out, *, resum
     else:
         entries = [ItemIndex(names[s], indexes[s], item_ids, params) for s in range(n_scen)]
     save_indexes(out / "item_index", entries, ann)
-    pop_q = dataclasses.replace(queries, vectors=np.ones((len(queries.user), 1), np.float32))
-    # the same protocol: within the query's category where the model retrieves so
-    pop = evaluate_retrieval(pop_q, popularity_corpus(train_x, n_items, n_scen), excluded, names, mcfg,
-                             item_category=getattr(net, "retrieval_category", None))
+    pop = popularity_baseline(net, queries, train_x, excluded, n_items, names, mcfg)
+    oracles = oracle_baselines(net, pipe.ctx.root, encoder, queries, excluded, names, mcfg)
     head, tail = run_summary(cfg, spec.name, get_model_info(cfg.model_name).task, trainer, early, wall)
     metrics = {
         **head,
         **res,  # overall / scenarios: exact full-sort retrieval; "ann": the same through the saved index
-        "baselines": {"popularity": pop},  # the training split's most-clicked items per scenario, same protocol
+        # the training split's most-clicked items per scenario, and the simulator's oracles: same protocol
+        "baselines": {"popularity": pop, **oracles},
         **tail,
         "matching": {"loss": mcfg.loss, "logq": mcfg.logq, "num_negatives": mcfg.num_negatives,
                      "exclude": mcfg.exclude, "index": ann.kind},
@@ -404,17 +403,11 @@ def train_matching(cfg, spec, gate, encoder, pipe, net: nn.Module, out, *, resum
 
 def attach_run_graph(net: nn.Module, cfg, pipe) -> None:  # noqa: ANN001
     """A matching model that samples its own neighbourhoods (``attach_graph``, BOMGraph) gets the graph of its
-    ``graph_config()`` (cached under the dataset's graph folder) and the dataset's query table."""
-    if not hasattr(net, "attach_graph"):
-        return
-    from pathlib import Path
+    ``graph_config()`` (cached under the dataset's graph folder) and the dataset's query table
+    (``pipeline/model_graph.py:attach_model_graph``, which serving shares)."""
+    from unisr.pipeline.model_graph import attach_model_graph
 
-    from unisr.graph.build import build_or_load
-
-    gcfg = net.graph_config()
-    base = Path(cfg.data.graph_dir) if cfg.data.graph_dir else Path(cfg.data_path) / "graph"
-    graph, _ = build_or_load(cfg.data_path, base / f"{cfg.model_name}-se{gcfg.se_threshold:g}", gcfg)
-    net.attach_graph(graph, pipe.ctx.queries)
+    attach_model_graph(net, cfg, pipe)
 
 
 class ScenarioCorpus:
@@ -523,6 +516,56 @@ def evaluate_matching_run(run, cfg, net: nn.Module, pipe, split: str) -> dict:  
             ann = cfg.train.matching.index
     if per_scenario and indexes is not None:
         scenarios = [s for s, ix in enumerate(indexes) if ix is not None]
-    res, *_ = retrieval_split(net, pipe, cfg.train.matching, split, excluded, ann=ann, indexes=indexes,
-                              scenarios=scenarios)
-    return res
+    res, _, queries, _ = retrieval_split(net, pipe, cfg.train.matching, split, excluded, ann=ann,
+                                         indexes=indexes, scenarios=scenarios)
+    train_x = Interactions.from_batches(pipe.batches("train"))
+    mcfg = cfg.train.matching
+    pop = popularity_baseline(net, queries, train_x, excluded, pipe.encoder.schema.num_items, names, mcfg)
+    return {**res, "baselines": {"popularity": pop, **oracle_baselines(net, pipe.ctx.root, pipe.encoder, queries,
+                                                                       excluded, names, mcfg)}}
+
+
+def oracle_baselines(net: nn.Module, data, encoder, queries, excluded, names: list[str],  # noqa: ANN001
+                     mcfg: MatchingConfig) -> dict:
+    """The retrieval ceilings of ``queries`` on simulated data (``train.matching.oracle``), under the model's
+    protocol (its queries, exclusions and category filter): ``oracle_click`` ranks by the simulator's true
+    position-free P(click), ``oracle_expected`` by the expected clicks over its retrieval and ranker
+    (``evaluate/retrieval_oracle.py``, ``simulate/truth_scores.py``); share panels (a click on a user) left out.
+    {} for real data (no truth) or "none"."""
+    if mcfg.oracle == "none" or data is None:
+        return {}
+    from pathlib import Path
+
+    import yaml
+
+    from unisr.evaluate.retrieval_oracle import evaluate_oracle, select_queries
+    from unisr.simulate.truth_scores import SimTruth
+
+    spec = Path(data) / "dataset.yaml"
+    if not spec.is_file() or "simulator" not in (yaml.safe_load(spec.read_text()) or {}):
+        return {}
+    kinds = encoder.schema.scenario_kinds
+    items_scored = np.array([not str(k).startswith("share") for k in kinds])  # a share panel scores users
+    queries = select_queries(queries, items_scored[queries.scenario])
+    if not len(queries.user):
+        return {}
+    truth = SimTruth(data)
+    item_ids = np.asarray(encoder.item_ids, np.int64)
+    cat = getattr(net, "retrieval_category", None)
+    out = {}
+    for name, exposure in (("oracle_click", False), ("oracle_expected", True)):
+        if mcfg.oracle in ("both", name.removeprefix("oracle_")):
+            scorer = truth.entity_scorer(item_ids, exposure=exposure, draws=mcfg.oracle_draws)
+            out[name] = evaluate_oracle(queries, scorer, excluded, names, mcfg, len(item_ids), item_category=cat)
+    return out
+
+
+def popularity_baseline(net: nn.Module, queries, train_x, excluded, n_items: int, names: list[str],  # noqa: ANN001
+                        mcfg: MatchingConfig) -> dict:
+    """The popularity baseline of ``queries`` under the model's protocol: the training split's most-clicked
+    items per scenario, within the query's category where the model retrieves so (``retrieval_category``)."""
+    from unisr.evaluate.retrieval import evaluate_retrieval, popularity_corpus
+
+    pop_q = dataclasses.replace(queries, vectors=np.ones((len(queries.user), 1), np.float32))
+    return evaluate_retrieval(pop_q, popularity_corpus(train_x, n_items, len(names)), excluded, names, mcfg,
+                              item_category=getattr(net, "retrieval_category", None))
