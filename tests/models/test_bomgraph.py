@@ -158,3 +158,44 @@ def test_in_category_retrieval_never_returns_another_category(opened) -> None:
     # the run's own evaluation: every ranked item in its query's category
     res = evaluate_retrieval(q, corpus, Interactions.empty(), net.names, cfg.train.matching, item_category=cat)
     assert res["overall"]["n"] == len(q.user)
+
+
+def test_visual_query_category_is_predicted_from_the_image(opened) -> None:
+    import dataclasses
+
+    _, _, net, pipe, _ = opened
+    vis = net.names.index("search_visual")
+    # an item's own image as the query embedding: the classifier (1-NN by image cosine) names that item's category
+    items = torch.arange(1, 41)
+    assert torch.equal(net.visual_query_category(net.item_image[items]),
+                       torch.as_tensor(net.item_category[items.numpy()]))
+    b = next(b for b in pipe.batches("test") if bool((b.scenario_id == vis).any()))
+    sel = b.select(torch.nonzero(b.scenario_id == vis).squeeze(1))
+    got = net.query_category(sel)
+    # the query table's category is not what the classifier reads: replace the embedding, the category follows it
+    other = net.item_image[torch.arange(1, len(sel) + 1)]
+    moved = dataclasses.replace(sel, vectors={**sel.vectors, "query.emb": other})
+    assert torch.equal(net.query_category(moved), torch.as_tensor(net.item_category[1:len(sel) + 1]))
+    data_mode = net.cfg.model_copy(update={"visual_category": "data"})
+    net.cfg, keep = data_mode, net.cfg
+    try:
+        assert torch.equal(net.query_category(moved), net.query_category(sel))  # "data": the embedding is unused
+    finally:
+        net.cfg = keep
+    assert (got >= 0).all()
+
+
+def test_scenario_subset_sets_the_graph_and_keeps_similar(opened) -> None:
+    from pydantic import ValidationError
+
+    from unisr.models.bomgraph import BOMGraph, BOMGraphConfig
+
+    _, encoder, _, _, _ = opened
+    base = dict(dim=16, id_dim=8, term_dim=8, query_buckets=512)
+    sk = BOMGraph(encoder.schema, BOMGraphConfig(**base, subset=["search_similar", "search_text"]))
+    g = sk.graph_config()
+    assert set(g.behaviour_scenarios) == {"search_similar", "search_text"} and g.ce_query_kinds is None
+    full = BOMGraph(encoder.schema, BOMGraphConfig(**base, text_query_ce=True)).graph_config()
+    assert full.behaviour_scenarios is None and full.ce_query_kinds == ("text",)
+    with pytest.raises(ValidationError, match="search_similar"):
+        BOMGraphConfig(subset=["search_text", "search_visual"])

@@ -4,6 +4,17 @@ Only clicked events whose split code is in ``GraphConfig.splits`` (default backg
 edges, so nothing from valid/test leaks into the graph. Social edges carrying ``ts`` are kept only before the
 end of the training window when the split is by time. Item-item similarity edges come from item content
 (the per-scenario exposed-content embeddings), found by FAISS kNN, never all pairs.
+
+``GraphConfig.behaviour_scenarios`` (BOMGraph-SK / -SV, "trained with a similar product search dataset and
+textual search", paper sec. 4.2) keeps the behaviour edges of the named scenarios only: CE (query / trigger ->
+clicked item) and OE_o come from their clicks alone, and the OE relation of every other scenario is kept but
+empty, so the graph has the same relation types as the full one. SE edges (item content) and the user-click
+relation (``click_scenarios``) do not depend on it. None (the default) builds the full graph, and its cache
+fingerprint is the one it had before the option existed. ``GraphConfig.ce_query_kinds`` likewise keeps the query
+CE edges of the named query kinds only (BOMGraph: ``("text",)``, sec. 3.1 has no visual query nodes).
+
+Shapes:
+    (no tensors) build_graph(root, GraphConfig) -> HeteroGraph with CSR relations [num_src + 1] indptr, [E] indices
 """
 
 from __future__ import annotations
@@ -60,6 +71,12 @@ class GraphConfig:
     category_level: int = -1  # level of ``category_path`` used for category filtering (-1 = leaf)
     social_symmetric: bool = True
     click_scenarios: tuple[str, ...] | None = None  # scenario names whose clicks form user-item edges (None: all)
+    # scenario names whose clicks form CE and OE edges (None: all; a subset: BOMGraph-SK / -SV); SE edges come from
+    # every search scenario's content either way. Stored sorted and deduplicated.
+    behaviour_scenarios: tuple[str, ...] | None = None
+    # ``queries.kind`` values whose (query -> clicked item) pairs form query CE edges (None: every non-trigger
+    # kind). BOMGraph's paper (sec. 3.1) has no visual query nodes: ("text",). Other queries stay isolated nodes.
+    ce_query_kinds: tuple[str, ...] | None = None
 
     def __post_init__(self) -> None:
         bad = [s for s in self.splits if s not in SPLITS]
@@ -71,6 +88,25 @@ class GraphConfig:
             raise ValueError("oe_window_s, oe_max_lag and se_k must be >= 0")
         if not -1.0 <= self.se_threshold <= 1.0:
             raise ValueError("se_threshold must be in [-1, 1]")
+        if self.behaviour_scenarios is not None:
+            if isinstance(self.behaviour_scenarios, str) or not self.behaviour_scenarios:
+                raise ValueError(f"behaviour_scenarios: need a non-empty list of scenario names (None = all), got "
+                                 f"{self.behaviour_scenarios!r}")
+            object.__setattr__(self, "behaviour_scenarios", tuple(sorted(set(self.behaviour_scenarios))))
+        if self.ce_query_kinds is not None:
+            if isinstance(self.ce_query_kinds, str) or not self.ce_query_kinds:
+                raise ValueError(f"ce_query_kinds: need a non-empty list of query kinds (None = all), got "
+                                 f"{self.ce_query_kinds!r}")
+            object.__setattr__(self, "ce_query_kinds", tuple(sorted(set(self.ce_query_kinds))))
+
+    def as_dict(self) -> dict:
+        """The config as stored in a graph's manifest and hashed by ``fingerprint``. Options left at a default
+        that predates them are omitted, so graphs built before those options existed keep their fingerprint."""
+        d = asdict(self)
+        for key in ("behaviour_scenarios", "ce_query_kinds"):
+            if d[key] is None:
+                del d[key]
+        return d
 
 
 def _col(t: pa.Table, name: str, fill: int = -1) -> np.ndarray:
@@ -81,7 +117,7 @@ def _col(t: pa.Table, name: str, fill: int = -1) -> np.ndarray:
 
 def fingerprint(root: str | Path, config: GraphConfig) -> str:
     """Hash of the dataset files (path, size, mtime) and the config: the cache key of a built graph."""
-    h = hashlib.sha256(json.dumps(asdict(config), sort_keys=True).encode())
+    h = hashlib.sha256(json.dumps(config.as_dict(), sort_keys=True).encode())
     root = Path(root)
     for table in ("events", "users", "items", "queries", "social"):
         if has_table(root, table):
@@ -250,15 +286,19 @@ def _item_categories(items_tab: pa.Table, item_order: np.ndarray, n_items: int, 
 
 
 def _item_item_relations(scen: list, config: GraphConfig, clicks: dict[str, np.ndarray], items_tab: pa.Table,
-                         item_order: np.ndarray, n_items: int, rels: dict[EdgeType, CSR]) -> None:
+                         item_order: np.ndarray, n_items: int, rels: dict[EdgeType, CSR],
+                         behaviour: frozenset[int] | None = None) -> None:
     """Add the per-scenario item-item relations to ``rels``: co-engagement in one session (``oe``) and
-    embedding neighbours of search scenarios (``se``)."""
+    embedding neighbours of search scenarios (``se``). ``behaviour``: the scenario indexes whose clicks may form
+    ``oe`` edges (None: all); the ``oe`` relation of any other scenario is added empty."""
     u, i, q, trig, s, ts = (clicks[k] for k in ("user", "item", "query", "trigger", "scen", "ts"))
     is_trig = trig > 0
     for k, sp in enumerate(scen):
         if str(sp.kind) not in config.oe_kinds:
             continue
         m = s == k
+        if behaviour is not None and k not in behaviour:
+            m = np.zeros(len(s), bool)
         a, b = _cooccurrence(u[m], np.where(is_trig[m], trig[m] + (1 << 40), q[m]), i[m], ts[m],
                              config.oe_window_s, config.oe_max_lag)
         rels[oe_type(sp.name)] = from_coo(a, b, n_items + 1, n_items + 1, dedupe=True)
@@ -317,8 +357,16 @@ def build_graph(root: str | Path, config: GraphConfig | None = None) -> HeteroGr
         qt = read_table(root, "queries", ["query_id", "kind"])
         qk = qt["kind"].to_numpy(zero_copy_only=False)
         query_ids = np.unique(_col(qt, "query_id")[qk != "trigger"])
+        ce_query_ids = query_ids
+        if config.ce_query_kinds is not None:
+            kinds = sorted(set(qk[qk != "trigger"].tolist()))
+            unknown = sorted(set(config.ce_query_kinds) - set(kinds))
+            if unknown:
+                raise ValueError(f"ce_query_kinds: unknown query kind(s) {unknown} in {root / 'queries'}; its "
+                                 f"non-trigger kinds are {kinds}")
+            ce_query_ids = _col(qt, "query_id")[np.isin(qk, list(config.ce_query_kinds))]
     else:
-        query_ids = np.zeros(0, np.int64)
+        query_ids = ce_query_ids = np.zeros(0, np.int64)
 
     item_cat, cat_path = _item_categories(items_tab, item_order, n_items, config.category_level)
 
@@ -331,12 +379,21 @@ def build_graph(root: str | Path, config: GraphConfig | None = None) -> HeteroGr
     n_queries = len(query_ids)
     rels: dict[EdgeType, CSR] = {}
     cm = slice(None)
+    names = [sp.name for sp in scen]
     if config.click_scenarios is not None:
-        names = [sp.name for sp in scen]
         unknown = sorted(set(config.click_scenarios) - set(names))
         if unknown:
             raise ValueError(f"click_scenarios: unknown scenario(s) {unknown}; the dataset has {names}")
         cm = np.isin(s, [names.index(n) for n in config.click_scenarios])
+    behaviour = None  # scenario indexes whose clicks form CE / OE edges (None: all)
+    bm = np.ones(len(s), bool)
+    if config.behaviour_scenarios is not None:
+        unknown = sorted(set(config.behaviour_scenarios) - set(names))
+        if unknown:
+            raise ValueError(f"behaviour_scenarios: unknown scenario(s) {unknown} in {spec.name} ({root}); the "
+                             f"dataset has {names}")
+        behaviour = frozenset(names.index(n) for n in config.behaviour_scenarios)
+        bm = np.isin(s, sorted(behaviour))
     click = from_coo(u[cm], i[cm], n_users + 1, n_items + 1,
                      {"query": q[cm].astype(index_dtype(n_queries + 1)), "scenario": s[cm].astype(scen_dtype),
                       "ts": ts_rel[cm].astype(ts_dtype)}, sort_keys=[item_cat[i[cm]], ts_rel[cm]])
@@ -346,22 +403,27 @@ def build_graph(root: str | Path, config: GraphConfig | None = None) -> HeteroGr
     rels[ITEM_CLICKED_BY] = click.transpose(sort_attr="ts")[0]
 
     is_trig = trig > 0
-    qm = (q > 0) & ~is_trig
+    qm = (q > 0) & ~is_trig & bm
+    if config.ce_query_kinds is not None:  # only these kinds' query nodes get CE edges
+        ce_node = np.zeros(n_queries + 1, bool)
+        ce_node[np.searchsorted(query_ids, np.unique(ce_query_ids)) + 1] = True
+        qm &= ce_node[q]
     ce = from_coo(q[qm], i[qm], n_queries + 1, n_items + 1, dedupe=True)
     rels[QUERY_CE], rels[ITEM_CE_QUERY] = ce, ce.transpose()[0]
     rels[ITEM_CE_QUERY].attrs.clear()
-    tce = from_coo(trig[is_trig], i[is_trig], n_items + 1, n_items + 1, dedupe=True)
+    tm = is_trig & bm
+    tce = from_coo(trig[tm], i[tm], n_items + 1, n_items + 1, dedupe=True)
     rels[TRIGGER_CE], rels[ITEM_CE_TRIGGER] = tce, tce.transpose()[0]
     rels[ITEM_CE_TRIGGER].attrs.clear()
 
-    _item_item_relations(scen, config, clicks, items_tab, item_order, n_items, rels)
+    _item_item_relations(scen, config, clicks, items_tab, item_order, n_items, rels, behaviour)
     views = _social_relations(root, config, users, n_users, window_end, rels)
 
     meta = {
         "dataset": spec.name,
         "data": str(root.resolve()),
         "fingerprint": fingerprint(root, config),
-        "config": asdict(config),
+        "config": config.as_dict(),
         "scenarios": [s.name for s in scen],
         "scenario_kinds": [str(s.kind) for s in scen],
         "social_views": views,

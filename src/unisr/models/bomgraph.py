@@ -24,10 +24,12 @@ Shapes:
 
 from __future__ import annotations
 
+from typing import Literal
+
 import numpy as np
 import torch
 import torch.nn.functional as F
-from pydantic import Field
+from pydantic import Field, field_validator
 from torch import Tensor, nn
 
 from unisr.data.batch import Batch
@@ -71,15 +73,34 @@ class BOMGraphConfig(ModelConfig):
     query_buckets: int = Field(65536, ge=1)  # keyword-id embedding rows (node id mod buckets; the node count is
     # known only once the graph is attached, after the weights are built)
     in_category: bool = True  # retrieve within the query's category (sec. 4.1); False = the whole corpus
+    # a visual query's category (sec. 4.1 predicts it): "classifier" = the majority category of the
+    # ``visual_knn`` items nearest by image cosine, "data" = the query table's category (for comparison)
+    visual_category: Literal["classifier", "data"] = "classifier"
+    visual_knn: int = Field(1, ge=1)
     se_threshold: float = Field(0.85, ge=-1, le=1)  # SE edge cosine (paper: 0.85)
+    # BOMGraph-SK / -SV (table 2): the search kinds whose clicks form CE / OE edges (None = all three, SKV); SE
+    # (content) edges come from every search scenario either way. Train on the same kinds (data.scenario_kinds).
+    subset: list[Literal["search_text", "search_visual", "search_similar"]] | None = None
+    # True: query CE edges from keyword queries only (sec. 3.1: a visual query is no node); see the doc
+    text_query_ce: bool = False
+
+    @field_validator("subset")
+    @classmethod
+    def _subset(cls, v: list[str] | None) -> list[str] | None:
+        if v is not None and "search_similar" not in v:
+            raise ValueError("a scenario subset always includes search_similar (the paper: 'we always "
+                             "incorporate it in the joint training')")
+        return v
 
 
 @register_model("bomgraph", config=BOMGraphConfig, task="matching",
                 paper="Fan et al., CIKM'23 (BOMGraph: metapath graph + disentangled items + contrastive search)",
                 needs=("sparse", "scenario"),
-                defaults={"train": {"monitor": "scenarios.*.hr@100", "optimizer": "adagrad", "lr": 0.05,
-                                    "epochs": 3, "matching": {"exclude": "none"}},
-                          "data": {"batch_size": 8192, "scenario_kinds": ["search_text", "search_visual",
+                # batch 2048 impressions = ~130 positive pairs per scenario (paper: 256) and 20 epochs kept at the
+                # best validation NDCG@100 (paper: 3 epochs of a far larger log): see docs/models/bomgraph.md
+                defaults={"train": {"monitor": "scenarios.*.ndcg@100", "optimizer": "adagrad", "lr": 0.05,
+                                    "epochs": 20, "matching": {"exclude": "none"}},
+                          "data": {"batch_size": 2048, "scenario_kinds": ["search_text", "search_visual",
                                                                            "search_similar"]}})
 class BOMGraph(nn.Module):
     """BOMGraph: metapath GATs per scenario + shared + inter-scenario, disentangled item vectors per scenario.
@@ -121,6 +142,8 @@ class BOMGraph(nn.Module):
         self.sampler = None
         self.calls = 0
         self.retrieval_category = None  # [N + 1] set by attach_graph when model.in_category
+        self.image_knn = None  # faiss index over the items' image vectors, set by attach_graph (visual classifier)
+        self.knn_category = np.zeros(0, np.int64)
 
     @classmethod
     def from_config(cls, schema: FeatureSchema, cfg: BOMGraphConfig) -> BOMGraph:
@@ -130,7 +153,10 @@ class BOMGraph(nn.Module):
         """The graph this model samples from (the paper's SE threshold)."""
         from unisr.graph.build import GraphConfig
 
-        return GraphConfig(se_threshold=self.cfg.se_threshold)
+        subset = None if self.cfg.subset is None else tuple(
+            n for n, k in zip(self.names, self.kinds, strict=False) if k in self.cfg.subset)
+        return GraphConfig(se_threshold=self.cfg.se_threshold, behaviour_scenarios=subset,
+                           ce_query_kinds=("text",) if self.cfg.text_query_ce else None)
 
     def training_stages(self) -> list[dict]:
         """One stage: eq. 15 (``train/bomgraph.py:BOMGraphObjective``), validated and early-stopped."""
@@ -178,6 +204,35 @@ class BOMGraph(nn.Module):
             good = (raw >= 0) & (raw < len(leaf_to) - 1)
             self.query_row_category[good] = leaf_to[raw[good]]
         self.retrieval_category = cat if self.cfg.in_category else None
+        self.image_knn = self._image_knn(cat)
+
+    def _image_knn(self, cat: np.ndarray):  # noqa: ANN202 (faiss.IndexFlatIP | None)
+        """An exact cosine index over the unit image vectors of the items with a category (row r = the r-th
+        such item, ``self.knn_category[r]`` its category): the visual query classifier."""
+        if not self.img_dim or not len(cat) or cat.max(initial=-1) < 0:
+            return None
+        import faiss
+
+        ok = np.flatnonzero(cat >= 0)
+        ok = ok[ok > 0]  # entity 0 is the OOV row
+        index = faiss.IndexFlatIP(self.img_dim)
+        index.add(np.ascontiguousarray(F.normalize(self.item_image[torch.as_tensor(ok)], dim=-1).numpy(),
+                                       np.float32))
+        self.knn_category = cat[ok]
+        return index
+
+    def visual_query_category(self, emb: Tensor) -> Tensor:
+        """[B] the majority category of the ``visual_knn`` items whose image vectors are nearest (cosine) to each
+        visual query embedding [B, image dim] (ties: the smallest category id)."""
+        if self.image_knn is None:
+            raise RuntimeError("BOMGraph: no image index (attach_graph with item image vectors first)")
+        k = min(self.cfg.visual_knn, self.image_knn.ntotal)
+        _, rows = self.image_knn.search(np.ascontiguousarray(F.normalize(emb.float(), dim=-1).numpy()), k)
+        votes = self.knn_category[rows]  # [B, k]
+        n_cat = int(self.knn_category.max()) + 1
+        counts = np.zeros((len(votes), n_cat), np.int64)
+        np.add.at(counts, (np.repeat(np.arange(len(votes)), k), votes.ravel()), 1)
+        return torch.as_tensor(counts.argmax(1))
 
     def _need_graph(self) -> None:
         if self.sampler is None:
@@ -292,16 +347,25 @@ class BOMGraph(nn.Module):
         return g
 
     def query_category(self, batch: Batch) -> Tensor:
-        """The category each row retrieves in (``category_level``): the trigger item's (S), the query's in the
-        data (K and V; the paper predicts it with a classifier, see the doc). -1 = unknown."""
+        """The category each row retrieves in (``category_level``): the trigger item's (S); the nearest items'
+        category by image (V, ``visual_category = "classifier"``, the paper's category prediction);
+        the query's category in the data (K, and V with ``"data"``). -1 = unknown."""
         qi = batch.query_index.numpy() if batch.query_index is not None else np.zeros(len(batch), np.int64)
         qc = self.query_row_category[np.clip(qi, 0, len(self.query_row_category) - 1)]
-        out = torch.as_tensor(qc)
         if batch.trigger_index is not None:
             trig = batch.trigger_index.numpy()
             tc = self.item_category[np.clip(trig, 0, len(self.item_category) - 1)]
-            out = torch.as_tensor(np.where(trig > 0, tc, qc))
-        return out
+            qc = np.where(trig > 0, tc, qc)
+        emb = batch.vectors.get("query.emb") if batch.vectors else None
+        if self.cfg.visual_category == "classifier" and emb is not None:
+            vis = torch.zeros(len(batch), dtype=torch.bool)
+            for s in torch.unique(batch.scenario_id).tolist():
+                if self.kind_of.get(self.names[s]) == "search_visual":
+                    vis |= batch.scenario_id == s
+            if bool(vis.any()):
+                qc = qc.copy()
+                qc[vis.numpy()] = self.visual_query_category(emb[vis]).numpy()
+        return torch.as_tensor(qc)
 
     def forward(self, batch: Batch) -> dict[str, Tensor]:
         u = self.user_vectors(batch)
