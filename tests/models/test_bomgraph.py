@@ -194,8 +194,8 @@ def test_scenario_subset_sets_the_graph_and_keeps_similar(opened) -> None:
     base = dict(dim=16, id_dim=8, term_dim=8, query_buckets=512)
     sk = BOMGraph(encoder.schema, BOMGraphConfig(**base, subset=["search_similar", "search_text"]))
     g = sk.graph_config()
-    assert set(g.behaviour_scenarios) == {"search_similar", "search_text"} and g.ce_query_kinds is None
-    full = BOMGraph(encoder.schema, BOMGraphConfig(**base, text_query_ce=True)).graph_config()
-    assert full.behaviour_scenarios is None and full.ce_query_kinds == ("text",)
+    assert set(g.behaviour_scenarios) == {"search_similar", "search_text"} and g.ce_query_kinds == ("text",)
+    full = BOMGraph(encoder.schema, BOMGraphConfig(**base, text_query_ce=False)).graph_config()
+    assert full.behaviour_scenarios is None and full.ce_query_kinds is None  # every logged query a node
     with pytest.raises(ValidationError, match="search_similar"):
         BOMGraphConfig(subset=["search_text", "search_visual"])

@@ -1,4 +1,4 @@
-"""Serving a BOMGraph run (issue 36): ``unisr export`` carries the model's own graph (``bomgraph-se0.85``) with
+"""Serving a BOMGraph run (issue 36): ``unisr export`` carries the model's own graph (``bomgraph-se0.85-cetext``)
 its sha256s, a real ``unisr serve --bundle`` on 127.0.0.1 attaches it, and ``/v1/retrieve`` of every test query
 of the three search scenarios returns exactly the list the evaluation path ranks (the same query vectors, the
 same in-category FAISS search on the saved index): the evaluation's HR / MRR are recomputed from that reference
@@ -193,7 +193,7 @@ def test_what_the_model_cannot_embed_is_422_naming_the_field(bom_server, referen
 def test_bundle_carries_the_model_graph_and_run_serving_attaches_it(bom_bundle: Path, bom_run: Path,
                                                                     bom_server, reference: dict,
                                                                     tmp_path: Path) -> None:
-    """The manifest lists ``matching/graph/bomgraph-se0.85/`` with sha256s; ``serve --run`` (the runtime on the
+    """The manifest lists ``matching/graph/bomgraph-se0.85-cetext/`` with sha256s; ``serve --run`` (the runtime on the
     run folder) answers as the bundle does; an empty graph folder is refused naming the graph manifest."""
     import json
 
@@ -201,8 +201,8 @@ def test_bundle_carries_the_model_graph_and_run_serving_attaches_it(bom_bundle: 
     from unisr.serve.runtime import MatchRuntime, Request
 
     man = json.loads((bom_bundle / "manifest.json").read_text())
-    graph_files = [f for f in man["files"] if f.startswith("matching/graph/bomgraph-se0.85/")]
-    assert "matching/graph/bomgraph-se0.85/manifest.json" in graph_files and len(graph_files) > 3
+    graph_files = [f for f in man["files"] if f.startswith("matching/graph/bomgraph-se0.85-cetext/")]
+    assert "matching/graph/bomgraph-se0.85-cetext/manifest.json" in graph_files and len(graph_files) > 3
     assert all(len(man["files"][f]["sha256"]) == 64 for f in graph_files)
     assert man["runs"][0]["graph"] == "matching/graph"
     from unisr.serve.runtime import Retrieval
@@ -227,5 +227,5 @@ def test_bundle_carries_the_model_graph_and_run_serving_attaches_it(bom_bundle: 
         one_ids, one_scores = rt.run_parts([p])[0]
         assert ids.tolist() == one_ids.tolist()
         np.testing.assert_allclose(scores, one_scores, atol=1e-5)
-    with pytest.raises(RunFolderError, match="bomgraph-se0.85/manifest.json"):
+    with pytest.raises(RunFolderError, match="bomgraph-se0.85-cetext/manifest.json"):
         MatchRuntime(bom_bundle / "matching", bom_bundle / "data", graph_dir=tmp_path)

@@ -81,8 +81,8 @@ class BOMGraphConfig(ModelConfig):
     # BOMGraph-SK / -SV (table 2): the search kinds whose clicks form CE / OE edges (None = all three, SKV); SE
     # (content) edges come from every search scenario either way. Train on the same kinds (data.scenario_kinds).
     subset: list[Literal["search_text", "search_visual", "search_similar"]] | None = None
-    # True: query CE edges from keyword queries only (sec. 3.1: a visual query is no node); see the doc
-    text_query_ce: bool = False
+    # query CE edges from keyword queries only (sec. 3.1: a visual query is no node); False = every logged query
+    text_query_ce: bool = True
 
     @field_validator("subset")
     @classmethod

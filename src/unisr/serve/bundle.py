@@ -77,7 +77,7 @@ def _copy(src: Path, dst: Path) -> None:
 
 def own_graph(run: Path, data: Path) -> Path:
     """The folder of the graph a model samples from itself (``attach_graph``: ``pipeline/model_graph.py``, e.g.
-    ``DATA/graph/bomgraph-se0.85``), checked to be built from ``data``'s current files with the model's config."""
+    ``DATA/graph/bomgraph-se0.85-cetext``), checked to be built from ``data``'s current files with the model's config."""
     from unisr.pipeline.model_graph import load_model_graph, model_graph_dir
     from unisr.pipeline.run_folder import load_run
 
