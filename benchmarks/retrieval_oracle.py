@@ -175,14 +175,15 @@ def _rows(res: dict) -> list[tuple[str, list[dict]]]:
     return [(n, [p["scenarios"][n] if n != "overall" else p["overall"] for p in parts]) for n in names]
 
 
+PAGE_CELLS = ("hr@10", "hr@100", "mrr@100", "ndcg@100")  # the page's columns; every metric @ every K is in "results"
+
+
 def tables(res: dict, label: str) -> list[dict]:
-    out = []
-    for m in METRICS:
-        rows = [[name, f"{b[0]['n']:,}", *[" / ".join(f"{x[f'{m}@{k}']:.3f}" for x in b) for k in KS]]
-                for name, b in _rows(res)]
-        out.append({"title": f"{m.upper()}@K, {label}: click oracle / expected-clicks oracle / popularity",
-                    "header": ["scenario", "queries", *[f"{m}@{k}" for k in KS]], "rows": rows})
-    return out
+    """One page table per protocol: each cell click oracle / expected-clicks oracle / popularity."""
+    rows = [[name, f"{b[0]['n']:,}", *[" / ".join(f"{x[c]:.3f}" for x in b) for c in PAGE_CELLS]]
+            for name, b in _rows(res)]
+    return [{"title": f"{label}: click oracle / expected-clicks oracle / popularity (every metric at every K: "
+                      "the file's results)", "header": ["scenario", "queries", *PAGE_CELLS], "rows": rows}]
 
 
 def main(argv: list[str] | None = None) -> int:

@@ -132,8 +132,11 @@ def test_benchmark_script_writes_a_page_file(tiny_setup, tmp_path: Path):
     assert bench.main(["--data", str(st.truth.root), "--results", str(out), "--draws", "16"]) == 0
     (b,) = load(out.parent)
     assert b["format"] == "unisr-benchmark/1" and b["benchmark"] == "retrieval_oracle"
-    assert len(b["tables"]) == 8 and b["tables"][0]["header"] == ["scenario", "queries", "hr@10", "hr@50", "hr@100",
-                                                                   "hr@200"]
+    # the page: one table per protocol; the file's results: every metric at every K
+    assert len(b["tables"]) == 2 and b["tables"][0]["header"] == ["scenario", "queries", "hr@10", "hr@100", "mrr@100",
+                                                                   "ndcg@100"]
+    assert {f"{m}@{k}" for m in ("hr", "recall", "ndcg", "mrr") for k in (10, 50, 100, 200)} <= set(
+        b["results"]["whole_corpus"]["oracle"]["overall"])
     assert max(v["max_abs_p_click"] for v in b["exactness"].values()) <= 2e-7
     assert "feed_main" in b["results"]["whole_corpus"]["oracle"]["scenarios"]
     assert set(b["results"]["in_category"]["oracle"]["scenarios"]) <= {"search_text", "search_visual",

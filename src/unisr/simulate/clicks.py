@@ -30,7 +30,11 @@ from unisr.simulate.world import World
 
 def _dot(a: np.ndarray, b: np.ndarray) -> np.ndarray:
     """Row-wise dot of [R, M, d] with [R, d] (or [R, M, d]). ``np.einsum`` without ``optimize`` never calls
-    BLAS and is compiled for numpy's baseline only (no run-time SIMD dispatch), so v2 uses it as it is."""
+    BLAS and is compiled for numpy's baseline only (no run-time SIMD dispatch), so v2 uses it as it is.
+    A candidate list shared by every row (``a`` [1, M, d], ``b`` [R, d]: the retrieval oracle scoring a whole
+    corpus, ``simulate/truth_scores.py``; the simulator itself never passes one) is one matrix product [R, M]."""
+    if a.shape[0] == 1 and b.ndim == 2 and b.shape[0] != 1:
+        return b @ a[0].T
     if b.ndim == 2:
         return np.einsum("rmd,rd->rm", a, b)
     return np.einsum("rmd,rmd->rm", a, b)
@@ -46,7 +50,9 @@ def item_features(
     cand: np.ndarray,
     query: dict[str, np.ndarray],
 ) -> dict[str, np.ndarray]:
-    """Features [R, M] of candidate items ``cand`` for requests of scenario kind ``kind``."""
+    """Features [R, M] of candidate items ``cand`` [R, M] for requests of scenario kind ``kind``; ``cand``
+    [1, M] is one list shared by every row (features broadcast to [R, M], or [1, M] where a feature does not
+    depend on the row)."""
     cat, users = world.cat, world.users
     ex = world.cfg.exact
     d = cat.parts["style"].shape[1]

@@ -13,13 +13,15 @@ taste at the request's time (``weights_at`` / ``style_at`` of ``ts``), and, in d
 rebuilt from the events. What is not reproduced: nothing of the click logit; the platform ranker's noise and the
 Bernoulli draws are not needed (they decide what was shown and clicked, not the probability).
 
-Two paths for P(click | shown), one set of formulas:
+P(click | shown) comes from the simulator's own formulas (``clicks.item_features`` / ``linear_score`` /
+``click_prob``), written once:
 
-- shown impressions (``items`` [Q, M] with ``position``): the simulator's own ``clicks.item_features`` /
-  ``linear_score`` / ``click_prob``, so ``p_click`` equals ``truth.parquet`` (:func:`check_truth`);
-- the corpus (``items`` [N], one list for every row): the same features as matrix products, chunked over rows
-  (the simulator's per-row gathers ``[Q, N, d]`` would take ~20 ms per row on 60k items); equal to the first
-  path up to float32 rounding (``tests/simulate/test_truth_scores.py`` compares them).
+- shown impressions (``items`` [Q, M] with ``position``): ``p_click`` equals ``truth.parquet``
+  (:func:`check_truth`);
+- the corpus (``items`` [N], one list for every row): ``item_features`` with the candidates [1, N], whose unit
+  vector dots are then one matrix product (``clicks._dot``; per-row gathers ``[Q, N, d]`` would take ~20 ms per
+  row on 60k items), chunked over rows; equal to the first path up to float32 rounding
+  (``tests/simulate/test_truth_scores.py`` compares them).
 
 And the exposure: ``expected_clicks`` replays a request's retrieval and the platform ranker ``draws`` times
 (``retrieval.candidates``, ``engine._cross_overlap``, the engine's noisy top-``page_size``) for E[click | request].
@@ -45,9 +47,9 @@ import yaml
 from pydantic import ValidationError
 
 from unisr.simulate.clicks import click_prob, item_features, linear_score
-from unisr.simulate.config import DAY, SimConfig
+from unisr.simulate.config import SimConfig
 from unisr.simulate.engine import CHUNK_SHIFT, _cross_overlap, _forced
-from unisr.simulate.items import EXPOSED, IMAGE_DIM
+from unisr.simulate.items import IMAGE_DIM
 from unisr.simulate.queries import TRIGGER_QUERY_BASE, VISUAL_QUERY_BASE
 from unisr.simulate.retrieval import candidates
 from unisr.simulate.sampling import F32, child_rng
@@ -399,8 +401,9 @@ class SimTruth:
         return self.cfg.mechanisms.cross_overlap.refind * self.cfg.strength("cross_overlap")
 
     def _corpus_probs(self, sc, c: Context, items: np.ndarray) -> np.ndarray:  # noqa: ANN001
-        score = linear_score(corpus_features(self.world, sc.kind, set(sc.weights), c, self._query(sc.kind, c), items),
-                             sc.weights, self.cfg.clicks.scale)
+        x = item_features(self.world, sc.kind, set(sc.weights), c.user, c.ts, c.intent, items[None, :],
+                          self._query(sc.kind, c))  # one candidate list shared by the rows: [Q, N]
+        score = np.broadcast_to(linear_score(x, sc.weights, self.cfg.clicks.scale), (len(c), len(items)))
         if c.page is not None:
             col = np.full(self.world.cat.n, -1, np.int64)
             col[items] = np.arange(len(items))
@@ -411,65 +414,6 @@ class SimTruth:
             score = score + np.float32(self._refind()) * bonus
         z = sc.base + (score.astype(np.float64) if self.cfg.exact else score)
         return 1.0 / (1.0 + np.exp(-z)) if self.cfg.exact else (1.0 / (1.0 + np.exp(-z))).astype(F32)
-
-
-def corpus_features(world: World, kind: str, needed: set[str], c: Context, query: dict[str, np.ndarray],
-                    items: np.ndarray) -> dict[str, np.ndarray]:
-    """``clicks.item_features`` for one item list shared by every row: [Q, N] per feature, the unit-vector dot
-    products as matrix products (the same formulas; ``needed`` names the features, as there)."""
-    cat, users = world.cat, world.users
-    d = cat.parts["style"].shape[1]
-    sd = np.float32(np.sqrt(d))
-    frac = ((c.ts - world.t0) / (world.t_end - world.t0)).astype(F32)
-    P = {p: v[items] for p, v in cat.parts.items()}  # [N, d]
-    leaf, l1 = cat.leaf[items], cat.l1[items]
-    x: dict[str, np.ndarray] = {}
-    if "rel" in needed:
-        if kind == "search_text":
-            q_leaf, q_attrs = query["leaf"], query["attrs"]
-            it = cat.attr_tok[items]  # [N, a]
-            hit = np.zeros((len(c), len(items)), np.int64)
-            for j in range(q_attrs.shape[1]):
-                hit += (it[None, :, :] == q_attrs[:, j, None, None]).any(-1) & (q_attrs[:, j] >= 0)[:, None]
-            nq = np.maximum((q_attrs >= 0).sum(1), 1)[:, None]
-            b3 = cat.n_leaf // cat.n2
-            x["rel"] = (1.2 * (leaf[None, :] == q_leaf[:, None]) + 0.5 * (cat.l2[items][None, :] == (q_leaf // b3)[:, None])
-                        + 1.5 * hit / nq - 1.5).astype(F32)
-        elif kind == "search_visual":
-            x["rel"] = (5.0 * (query["emb"] @ cat.image[items].T - 0.35)).astype(F32)
-        else:
-            trig = query["trigger"]
-            wt = world.cfg.clicks.similar_texture_weight
-            x["rel"] = (sd * (wt * (cat.parts["texture"][trig] @ P["texture"].T)
-                              + (1 - wt) * (cat.parts["style"][trig] @ P["style"].T))
-                        + 0.5 * (leaf[None, :] == cat.leaf[trig][:, None]) - 1.0).astype(F32)
-    if "intent" in needed:
-        part = EXPOSED.get(kind, "style")
-        x["intent"] = (np.float32(np.sqrt(2 * d) / 2) * (cat.parts["common"][c.intent] @ P["common"].T
-                                                          + cat.parts[part][c.intent] @ P[part].T) - 1.0).astype(F32)
-    if "cat" in needed:
-        w = users.weights_at(c.user, frac, world.cfg.users.drift)  # [Q, m]
-        tl = users.taste_leaf[c.user]
-        per_l1 = cat.n_leaf // cat.n1
-        leaf_hit = np.zeros((len(c), len(items)), F32)
-        l1_hit = np.zeros((len(c), len(items)), F32)
-        for j in range(tl.shape[1]):
-            leaf_hit += (leaf[None, :] == tl[:, j, None]) * w[:, j, None]
-            l1_hit += (l1[None, :] == (tl[:, j] // per_l1)[:, None]) * w[:, j, None]
-        x["cat"] = (2.0 * leaf_hit + 0.7 * l1_hit - 0.6).astype(F32)
-    if "style" in needed:
-        x["style"] = (sd * (users.style_at(c.user, frac) @ P["style"].T)).astype(F32)
-    for p in ("texture", "attr", "collab"):
-        if p in needed:
-            x[p] = (sd * (getattr(users, p)[c.user] @ P[p].T)).astype(F32)
-    if "price" in needed:
-        x["price"] = (1.0 - np.abs(cat.price[items][None, :] - users.price_pref[c.user][:, None])).astype(F32)
-    if "pop" in needed:
-        x["pop"] = np.broadcast_to(cat.pop_z[items][None, :], (len(c), len(items)))
-    if "fresh" in needed:
-        age = np.maximum(c.ts[:, None] - cat.created[items][None, :], 0) / (3.0 * DAY)
-        x["fresh"] = (2.0 * np.exp(-age) - 0.3).astype(F32)
-    return x
 
 
 def check_truth(truth: SimTruth, per_scenario: int = 2000, seed: int = 0) -> dict[str, dict[str, float]]:
