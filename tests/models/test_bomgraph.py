@@ -100,9 +100,9 @@ def test_switches_change_the_computation(opened) -> None:
     torch.manual_seed(0)
     schema = encoder.schema
     base = dict(dim=16, id_dim=8, term_dim=8, query_buckets=512)
-    full = BOMGraph(schema, BOMGraphConfig(**base))
-    no_cs = BOMGraph(schema, BOMGraphConfig(**base, cross_scenario=False))
-    no_dr = BOMGraph(schema, BOMGraphConfig(**base, disentangle=False))
+    full = BOMGraph.from_config(schema, BOMGraphConfig(**base))
+    no_cs = BOMGraph.from_config(schema, BOMGraphConfig(**base, cross_scenario=False))
+    no_dr = BOMGraph.from_config(schema, BOMGraphConfig(**base, disentangle=False))
     assert full.items_enc.inter is not None and no_cs.items_enc.inter is None
     assert full.dr is not None and no_dr.dr is None
     for m in (full, no_cs, no_dr):
@@ -123,7 +123,7 @@ def test_switches_change_the_computation(opened) -> None:
     parts = {}
     for name, cfg in {"full": {}, "no_cl": {"contrastive": False, "augment": False},
                       "rd_only": {"dr_steps": (True, False, False)}}.items():
-        m = BOMGraph(schema, BOMGraphConfig(**base, **cfg))
+        m = BOMGraph.from_config(schema, BOMGraphConfig(**base, **cfg))
         m.attach_items(encoder)
         m.attach_graph(net.sampler.graph, pipe.ctx.queries)
         obj = BOMGraphObjective(m, seed=0)
@@ -167,13 +167,13 @@ def test_visual_query_category_is_predicted_from_the_image(opened) -> None:
     vis = net.names.index("search_visual")
     # an item's own image as the query embedding: the classifier (1-NN by image cosine) names that item's category
     items = torch.arange(1, 41)
-    assert torch.equal(net.visual_query_category(net.item_image[items]),
+    assert torch.equal(net.visual_query_category(net.nodes.item_image[items]),
                        torch.as_tensor(net.item_category[items.numpy()]))
     b = next(b for b in pipe.batches("test") if bool((b.scenario_id == vis).any()))
     sel = b.select(torch.nonzero(b.scenario_id == vis).squeeze(1))
     got = net.query_category(sel)
     # the query table's category is not what the classifier reads: replace the embedding, the category follows it
-    other = net.item_image[torch.arange(1, len(sel) + 1)]
+    other = net.nodes.item_image[torch.arange(1, len(sel) + 1)]
     moved = dataclasses.replace(sel, vectors={**sel.vectors, "query.emb": other})
     assert torch.equal(net.query_category(moved), torch.as_tensor(net.item_category[1:len(sel) + 1]))
     data_mode = net.cfg.model_copy(update={"visual_category": "data"})
@@ -192,10 +192,34 @@ def test_scenario_subset_sets_the_graph_and_keeps_similar(opened) -> None:
 
     _, encoder, _, _, _ = opened
     base = dict(dim=16, id_dim=8, term_dim=8, query_buckets=512)
-    sk = BOMGraph(encoder.schema, BOMGraphConfig(**base, subset=["search_similar", "search_text"]))
+    sk = BOMGraph.from_config(encoder.schema, BOMGraphConfig(**base, subset=["search_similar", "search_text"]))
     g = sk.graph_config()
     assert set(g.behaviour_scenarios) == {"search_similar", "search_text"} and g.ce_query_kinds == ("text",)
-    full = BOMGraph(encoder.schema, BOMGraphConfig(**base, text_query_ce=False)).graph_config()
+    full = BOMGraph.from_config(encoder.schema, BOMGraphConfig(**base, text_query_ce=False)).graph_config()
     assert full.behaviour_scenarios is None and full.ce_query_kinds is None  # every logged query a node
     with pytest.raises(ValidationError, match="search_similar"):
         BOMGraphConfig(subset=["search_text", "search_visual"])
+
+
+def test_checkpoint_of_the_old_layout_loads(opened) -> None:
+    """Runs written before the node initialisation moved into ``nodes`` (top-level ``terms.weight``, ...) load."""
+    _, encoder, net, _, _ = opened
+    old = {k.removeprefix("nodes."): v for k, v in net.state_dict().items()}
+    assert "item_fc.weight" in old and not any(k.startswith("nodes.") for k in old)
+    fresh = BOMGraph.from_config(encoder.schema, net.cfg)
+    fresh.load_state_dict(old)
+    assert all(torch.equal(a, b) for a, b in zip(fresh.state_dict().values(), net.state_dict().values(), strict=True))
+
+
+def test_sparse_gradients_follow_the_table_size_rule(opened) -> None:
+    """The id and term tables take sparse gradients (sparse Adagrad) by the one table-size rule, or when told."""
+    from unisr.nn.embedding import SPARSE_AUTO_ROWS
+    from unisr.train.optim import split_parameters
+
+    _, encoder, net, _, batch = opened
+    assert encoder.schema.num_items + 1 < SPARSE_AUTO_ROWS and not net.nodes.item_id.sparse  # tiny: dense
+    m = BOMGraph.from_config(encoder.schema, net.cfg.model_copy(update={"sparse_grad": True}))
+    tables = {id(t.weight) for t in (m.nodes.item_id, m.nodes.query_id, m.nodes.terms)}
+    assert {id(p) for p in split_parameters(m)[1]} == tables
+    m.nodes.item_init(torch.arange(1, 9)).sum().backward()
+    assert m.nodes.item_id.weight.grad.is_sparse

@@ -135,9 +135,16 @@ def test_served_top_k_equals_evaluation(bom_server, bom_bundle: Path, reference:
         items = r.json()["items"]
         want = reference["ranked"][i][reference["ranked"][i] > 0]
         got = np.asarray([x["item_id"] for x in items], np.int64)
-        np.testing.assert_array_equal(got, reference["item_ids"][want - 1], err_msg=f"query {i}")
-        worst = max(worst, float(np.abs(np.asarray([x["score"] for x in items])
-                                        - reference["scores"][i][:len(want)]).max()))
+        score = np.asarray([x["score"] for x in items])
+        ref_ids, ref_score = reference["item_ids"][want - 1], reference["scores"][i][:len(want)]
+        assert len(got) == len(ref_ids), f"query {i}"
+        # the same ranking; only items whose two scores tie within float noise (a vector computed in a batch of
+        # one vs of many) may trade places
+        moved = got != ref_ids
+        if moved.any():
+            assert set(got) == set(ref_ids), f"query {i}: other items {set(got) ^ set(ref_ids)}"
+            assert np.abs(score[moved] - ref_score[moved]).max() <= 1e-5, f"query {i}: not a tie"
+        worst = max(worst, float(np.abs(score - ref_score).max()))
         n[reference["names"][q.scenario[i]]] += 1
     assert worst <= 1e-5, worst
     assert all(v >= 5 for v in n.values()), n

@@ -120,6 +120,10 @@ def _flat(d: dict, prefix: str = "") -> dict:
     return out
 
 
+# config keys that change no result: where the data lies, whether a progress bar is drawn
+NOT_RESULT_KEYS = {"data_path", "train.progress"}
+
+
 def stale_run(run_dir: Path, want: dict) -> list[str]:
     """How a finished run folder's ``config.yaml`` differs from ``want`` (the resolved config this row would
     train with, ``model_dump(mode="json")``; keys in both: a key added to the code since is not a difference),
@@ -133,4 +137,4 @@ def stale_run(run_dir: Path, want: dict) -> list[str]:
     have = _flat(yaml.safe_load(cfg_file.read_text()) or {})
     want = _flat(want)
     return [f"{k}: run {have[k]!r}, row {want[k]!r}" for k in sorted(have.keys() & want.keys())
-            if k != "data_path" and have[k] != want[k]]
+            if k not in NOT_RESULT_KEYS and have[k] != want[k]]

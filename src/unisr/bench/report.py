@@ -72,6 +72,19 @@ class Report:
         (out / "report.html").write_text(page)
 
 
+def claim_report(out: Path, suite: str, seeds: int, data: Path, runs: list[dict], lines: list[list[str]],
+                 budget: str, report: Report, claims_title: str) -> dict:
+    """A claim suite's report: the training-budget line first, then ``lines`` (claim, verdict, numbers) as the
+    last table of ``report`` (titled ``claims_title``); writes ``results.json`` (the runs and every claim line)
+    and the report files. Returns the results."""
+    lines.insert(0, ["(training budget)", "n/a", budget])
+    report.tables.append(ReportTable(claims_title, ["claim", "verdict", "numbers"], lines))
+    results = {"suite": suite, "seeds": seeds, "data": str(data), "runs": runs,
+               "claims": [{"claim": c, "verdict": v, "numbers": n} for c, v, n in lines]}
+    report.write(out, results)
+    return results
+
+
 def fmt(values: list[float], digits: int = 4, n: int | None = None) -> str:
     """mean ± std; with ``n`` (the seeds a suite asked for), a row with fewer values says how many it has."""
     m, s = mean_std(values)

@@ -39,9 +39,9 @@ from unisr.bench.matrix import Override, RunSpec, epoch_limit_note, invocation, 
 from unisr.bench.plots import bar_plot
 from unisr.bench.provision import ensure_simulated
 from unisr.bench.registry import SuiteError, suite
-from unisr.bench.report import Report, ReportTable, fmt
+from unisr.bench.report import Report, ReportTable, claim_report, fmt
 from unisr.bench.task_results import TaskResults
-from unisr.bench.verdicts import clearly_greater, compare, verdict
+from unisr.bench.verdicts import claim_count, clearly_greater, compare, verdict
 from unisr.evaluate.stats import mean_std
 
 SEARCH, REC = "search_text", "feed_main"
@@ -363,9 +363,6 @@ def srjgraph_suite(out: Path, data: Path | None, seeds: int, sets: list[str], mo
     out_tables = report_tables(res, tables, seeds)
     out_tables += ceiling_tables(data, [SEARCH, REC])
     lines = claims(res)
-    lines.insert(0, ["(training budget)", "n/a", epoch_limit_note(runs)])
-    out_tables.append(ReportTable("The paper's claims (sections 5.4-5.6) on this data",
-                                  ["claim", "verdict", "numbers"], lines))
     report = Report(
         "srjgraph: joint search + recommendation CTR (SRJGraph, WSDM'22, tables 3-7)",
         f"Data: {data}. Search = {SEARCH}, recommendation = {REC}; time split background / train / valid / test "
@@ -377,9 +374,8 @@ def srjgraph_suite(out: Path, data: Path | None, seeds: int, sets: list[str], mo
         f"{' '.join(o.text() for o in sets) or 'none'}.",
         out_tables, _figure(res, out),
     )
-    results = {"suite": "srjgraph", "seeds": seeds, "data": str(data), "runs": runs,
-               "claims": [{"claim": c, "verdict": v, "numbers": n} for c, v, n in lines]}
-    report.write(out, results)
+    results = claim_report(out, "srjgraph", seeds, data, runs, lines, epoch_limit_note(runs), report,
+                           "The paper's claims (sections 5.4-5.6) on this data")
     if opts["publish"]:
         _publish(Path(opts["publish"]), report, res, lines, out)
     for t in out_tables:
@@ -391,9 +387,7 @@ def _publish(path: Path, report: Report, res: Results, lines: list[list[str]], o
     """The page's srjgraph section: tables 3 and 5 and every claim line (the full report beside it)."""
     from unisr.bench.page import publish
 
-    held = sum(v == "holds" for _, v, _ in lines)
-    tested = sum(v in ("holds", "does not hold") for _, v, _ in lines)
-    count = f"{held} of {tested} paper claims hold"
+    count = claim_count(lines)
     figure = f"SRJGraph test AUC search {res.mean('srjgraph', 'search'):.4f}, rec {res.mean('srjgraph', 'rec'):.4f}; {count}"
     tables = [t for t in report.tables if t.title.startswith(("Table 3", "Table 5"))]
     notes = [f"{c}: {v} ({n})" for c, v, n in lines[1:]] + [lines[0][2], f"claims: {count}"]

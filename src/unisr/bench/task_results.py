@@ -12,12 +12,14 @@ from unisr.evaluate.stats import mean_std
 
 
 class TaskResults:
-    """Per row and task: the test AUC of each seed (and the oracle AUC of ``oracle_row``'s scenarios).
+    """Per row and task: the test AUC (or ``metric``: any key of a run's per-scenario block, e.g. ``hr@100``) of
+    each seed (and the oracle AUC of ``oracle_row``'s scenarios).
 
     ``tasks``: task name -> scenario. A run named ``<row>/<task>`` is that row's single-task run, a run named
-    ``<row>`` has every task (a joint model)."""
+    ``<row>`` has every task it was trained on (a joint model)."""
 
-    def __init__(self, runs: list[dict], tasks: dict[str, str], seeds: int = 0, oracle_row: str = "") -> None:
+    def __init__(self, runs: list[dict], tasks: dict[str, str], seeds: int = 0, oracle_row: str = "",
+                 metric: str = "auc") -> None:
         self.seeds = seeds  # rows with fewer finished seeds show their n
         self.tasks = tasks
         self.auc: dict[tuple[str, str], dict[int, float]] = {}
@@ -32,7 +34,9 @@ class TaskResults:
                 key = name.rsplit("/", 1)[0] if "/" in name else name
                 if "/" in name and not name.endswith(f"/{task}"):
                     continue
-                self.auc.setdefault((key, task), {})[seed] = m["auc"]
+                if metric not in m:
+                    continue
+                self.auc.setdefault((key, task), {})[seed] = m[metric]
                 if m.get("oracle_auc") is not None and key == oracle_row:
                     self.oracle[task].append(m["oracle_auc"])
 

@@ -25,6 +25,13 @@ def clearly_greater(a: float, b: float, margin: float = MIN_MARGIN) -> bool:
     return a - b >= margin
 
 
+def claim_count(lines: Sequence[Sequence[str]]) -> str:
+    """``"H of T paper claims hold"`` over (claim, verdict, numbers) lines (``n/a`` lines are not tested)."""
+    held = sum(v == "holds" for _, v, _ in lines)
+    tested = sum(v in ("holds", "does not hold") for _, v, _ in lines)
+    return f"{held} of {tested} paper claims hold"
+
+
 def verdict(ok: bool | None) -> str:
     """A claim's verdict word: ``holds`` / ``does not hold``, ``n/a`` when it could not be tested."""
     return "n/a" if ok is None else ("holds" if ok else "does not hold")

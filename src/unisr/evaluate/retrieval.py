@@ -8,7 +8,9 @@ that are such repeats are dropped (a group left without targets is skipped). Met
 T of a group, with the first hit at rank r: HR@K = [some target in the top K]; Recall@K = |T ∩ top K| / |T|;
 NDCG@K = DCG@K / IDCG@K (binary gains); MRR@K = 1 / r if r <= K. Reported per scenario (mean over its groups,
 ``n`` groups) and overall (mean over all groups). Search is exact (``IndexFlatIP``) and, side by side, through
-the run's ANN index (``index_recall@K`` = overlap of its top K with the exact top K).
+the run's ANN index (``index_recall@K`` = overlap of its top K with the exact top K). With ``slices`` (the
+training clicks, ``evaluate/retrieval_slices.py:TrainingClicks``), each scenario block also gets ``slices``: HR@K
+on all and on long-tail targets, per query-popularity bin (BOMGraph's fig. 4; docs/models/retrieval_slices.md).
 
 Shapes:
     Interactions: user [E], scenario [E], item [E] entity indices (clicks)
@@ -27,6 +29,7 @@ import torch
 from torch import nn
 
 from unisr.data.batch import Batch
+from unisr.evaluate.retrieval_slices import TrainingClicks, retrieval_slices
 from unisr.index.faiss_index import build_index, effective_params, search
 from unisr.pipeline.config import IndexConfig, MatchingConfig
 
@@ -51,11 +54,20 @@ class Interactions:
         return cls(z, z, z)
 
     @classmethod
-    def from_batches(cls, batches: Iterable[Batch]) -> Interactions:
-        """The clicked events of ``batches`` (label ``click`` > 0.5)."""
+    def from_batches(cls, batches: Iterable[Batch], group: Callable[[Batch], torch.Tensor] | None = None
+                     ) -> Interactions:
+        """The clicked events of ``batches`` (label ``click`` > 0.5). With ``group`` (a model's ``query_group``,
+        as ``collect_queries`` takes it), ``user`` holds each click's query group instead of its user."""
         parts: list[tuple[np.ndarray, np.ndarray, np.ndarray]] = []
         for b in batches:
             m = (b.label("click") > 0.5).numpy()
+            if group is not None:
+                if not m.any():
+                    continue
+                sel = b.select(torch.from_numpy(np.flatnonzero(m)))
+                with torch.no_grad():
+                    parts.append((group(sel).numpy(), sel.scenario_id.numpy(), sel.item_index.numpy()))
+                continue
             parts.append((b.user_index.numpy()[m], b.scenario_id.numpy()[m], b.item_index.numpy()[m]))
         if not parts:
             return cls.empty()
@@ -236,11 +248,12 @@ def _mean_block(per_q: dict[str, np.ndarray], m: np.ndarray) -> dict[str, float]
 
 def evaluate_retrieval(queries: Queries, corpus: np.ndarray, excluded: Interactions, scenario_names: list[str],
                        cfg: MatchingConfig, ann: IndexConfig | None = None, indexes: list | None = None,
-                       item_category: np.ndarray | None = None) -> dict:
+                       item_category: np.ndarray | None = None, slices: TrainingClicks | None = None) -> dict:
     """Metrics of ``queries`` ranked over ``corpus`` [S, N, d] by exact search, and (``ann`` given) by that
     index (``indexes``: prebuilt faiss indexes per scenario, else built here) side by side under ``ann``.
     With ``item_category`` [N + 1] (per item entity) and ``queries.category``, each query ranks only the items
-    of its category (both searches, through a FAISS ID selector)."""
+    of its category (both searches, through a FAISS ID selector). With ``slices`` (training clicks per item and
+    per query group), each scenario block gets ``slices`` (``evaluate/retrieval_slices.py``), both searches."""
     s_count, n_items = corpus.shape[0], corpus.shape[1]
     ks = list(cfg.ks)
     kmax = min(max(ks), n_items)
@@ -290,6 +303,12 @@ def evaluate_retrieval(queries: Queries, corpus: np.ndarray, excluded: Interacti
             m = queries.scenario == s
             if m.any():
                 block["scenarios"][sname] = _mean_block(per_q, m)
+        if slices is not None:  # HR@K on all / long-tail targets per query-popularity bin
+            cut = retrieval_slices(ranked[name], queries.t_off, queries.t_items, queries.scenario, slices.item,
+                                   slices.query_popularity(queries.user, queries.scenario), ks, scenario_names,
+                                   tail_clicks=slices.tail_clicks, bins=slices.bins)
+            for sname, sl in cut.items():
+                block["scenarios"][sname]["slices"] = sl
         res[name] = block
     out = res["exact"]
     if "ann" in res:

@@ -343,8 +343,9 @@ def train_matching(cfg, spec, gate, encoder, pipe, net: nn.Module, out, *, resum
     per_scenario = getattr(net, "scenario_items", None) is True  # declared per-scenario item vectors
     active = sorted(set(np.unique(train_x.scenario).tolist())) if per_scenario else None
 
-    def retrieval(split: str, excluded: Interactions, ann=None, indexes=None) -> tuple:  # noqa: ANN001
-        return retrieval_split(net, pipe, mcfg, split, excluded, ann=ann, indexes=indexes, scenarios=active)
+    def retrieval(split: str, excluded: Interactions, ann=None, indexes=None, slices=None) -> tuple:  # noqa: ANN001
+        return retrieval_split(net, pipe, mcfg, split, excluded, ann=ann, indexes=indexes, scenarios=active,
+                               slices=slices)
 
     stage_log = []
     seed_everything(cfg.train.seed)
@@ -369,7 +370,8 @@ def train_matching(cfg, spec, gate, encoder, pipe, net: nn.Module, out, *, resum
 
     excluded = train_x + valid_x  # the test split ranks without the user's train and valid clicks
     ann = mcfg.index
-    res, corpus, queries, indexes = retrieval("test", excluded, ann=ann, indexes="build")
+    slices = training_clicks(net, pipe, train_x, n_items, n_scen)  # HR by item / query popularity (fig. 4)
+    res, corpus, queries, indexes = retrieval("test", excluded, ann=ann, indexes="build", slices=slices)
     item_ids = np.asarray(encoder.item_ids, np.int64)  # entity r + 1 = item_ids[r] = index row r
     params = effective_params(ann, n_items, corpus.shape[2])
     if per_scenario:  # one index per scenario the run embedded (its training and test scenarios)
@@ -379,7 +381,7 @@ def train_matching(cfg, spec, gate, encoder, pipe, net: nn.Module, out, *, resum
     else:
         entries = [ItemIndex(names[s], indexes[s], item_ids, params) for s in range(n_scen)]
     save_indexes(out / "item_index", entries, ann)
-    pop = popularity_baseline(net, queries, train_x, excluded, n_items, names, mcfg)
+    pop = popularity_baseline(net, queries, train_x, excluded, n_items, names, mcfg, slices=slices)
     oracles = oracle_baselines(net, pipe.ctx.root, encoder, queries, excluded, names, mcfg)
     head, tail = run_summary(cfg, spec.name, get_model_info(cfg.model_name).task, trainer, early, wall)
     metrics = {
@@ -448,11 +450,12 @@ def embed_scenarios(net: nn.Module, n_items: int, n_scenarios: int, scenarios, b
 
 
 def retrieval_split(net: nn.Module, pipe, mcfg: MatchingConfig, split: str, excluded, *, ann=None,  # noqa: ANN001
-                    indexes=None, scenarios=None) -> tuple:  # noqa: ANN001
+                    indexes=None, scenarios=None, slices=None) -> tuple:  # noqa: ANN001
     """Retrieval metrics of ``split`` (``evaluate.retrieval.evaluate_retrieval``) with the model in eval mode:
     ``indexes`` = a list of per-scenario ANN indexes (None entries built here), ``"build"`` (built here from the
     corpus) or None (exact only). ``scenarios``: for a model with per-scenario item vectors, embed only these
     scenarios and the split's query scenarios (``ScenarioCorpus``); None = every scenario (``embed_corpus``).
+    ``slices``: the training clicks (``training_clicks``) that add ``scenarios.<name>.slices``; None = none.
     Returns (metrics, corpus [S, N, d], queries, indexes)."""
     from unisr.evaluate.retrieval import build_indexes, collect_queries, embed_corpus, evaluate_retrieval
     from unisr.index.faiss_index import build_index
@@ -480,7 +483,7 @@ def retrieval_split(net: nn.Module, pipe, mcfg: MatchingConfig, split: str, excl
                 if indexes[s] is None:
                     indexes[s] = build_index(corpus[s], ann)
         res = evaluate_retrieval(q, corpus, excluded, schema.scenarios, mcfg, ann=ann, indexes=indexes,
-                                 item_category=getattr(net, "retrieval_category", None))
+                                 item_category=getattr(net, "retrieval_category", None), slices=slices)
         return res, corpus, q, indexes
     finally:
         net.train(was)
@@ -516,11 +519,13 @@ def evaluate_matching_run(run, cfg, net: nn.Module, pipe, split: str) -> dict:  
             ann = cfg.train.matching.index
     if per_scenario and indexes is not None:
         scenarios = [s for s, ix in enumerate(indexes) if ix is not None]
-    res, _, queries, _ = retrieval_split(net, pipe, cfg.train.matching, split, excluded, ann=ann,
-                                         indexes=indexes, scenarios=scenarios)
     train_x = Interactions.from_batches(pipe.batches("train"))
+    slices = training_clicks(net, pipe, train_x, pipe.encoder.schema.num_items, len(names))
+    res, _, queries, _ = retrieval_split(net, pipe, cfg.train.matching, split, excluded, ann=ann,
+                                         indexes=indexes, scenarios=scenarios, slices=slices)
     mcfg = cfg.train.matching
-    pop = popularity_baseline(net, queries, train_x, excluded, pipe.encoder.schema.num_items, names, mcfg)
+    pop = popularity_baseline(net, queries, train_x, excluded, pipe.encoder.schema.num_items, names, mcfg,
+                              slices=slices)
     return {**res, "baselines": {"popularity": pop, **oracle_baselines(net, pipe.ctx.root, pipe.encoder, queries,
                                                                        excluded, names, mcfg)}}
 
@@ -561,11 +566,25 @@ def oracle_baselines(net: nn.Module, data, encoder, queries, excluded, names: li
 
 
 def popularity_baseline(net: nn.Module, queries, train_x, excluded, n_items: int, names: list[str],  # noqa: ANN001
-                        mcfg: MatchingConfig) -> dict:
+                        mcfg: MatchingConfig, slices=None) -> dict:  # noqa: ANN001
     """The popularity baseline of ``queries`` under the model's protocol: the training split's most-clicked
-    items per scenario, within the query's category where the model retrieves so (``retrieval_category``)."""
+    items per scenario, within the query's category where the model retrieves so (``retrieval_category``);
+    with ``slices`` (``training_clicks``) its ``scenarios.<name>.slices`` too."""
     from unisr.evaluate.retrieval import evaluate_retrieval, popularity_corpus
 
     pop_q = dataclasses.replace(queries, vectors=np.ones((len(queries.user), 1), np.float32))
     return evaluate_retrieval(pop_q, popularity_corpus(train_x, n_items, len(names)), excluded, names, mcfg,
-                              item_category=getattr(net, "retrieval_category", None))
+                              item_category=getattr(net, "retrieval_category", None), slices=slices)
+
+
+def training_clicks(net: nn.Module, pipe, train_x, n_items: int, n_scenarios: int):  # noqa: ANN001, ANN201
+    """The training clicks the test retrieval is sliced by (``evaluate/retrieval_slices.py:TrainingClicks``):
+    clicks per (scenario, item) from ``train_x``, and per (query group, scenario), the group being the key the
+    evaluated queries use: the user, or the model's ``query_group`` (BOMGraph: the trigger item, the keyword's
+    graph node, the visual query's row), read from a second pass over the training batches."""
+    from unisr.evaluate.retrieval import Interactions
+    from unisr.evaluate.retrieval_slices import TrainingClicks
+
+    group = getattr(net, "query_group", None)
+    gx = train_x if group is None else Interactions.from_batches(pipe.batches("train"), group=group)
+    return TrainingClicks.build(gx.user, gx.scenario, train_x.item_counts(n_items, n_scenarios))
