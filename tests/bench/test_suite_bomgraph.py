@@ -79,9 +79,12 @@ def test_table2_claims_follow_the_numbers() -> None:
     bad = claims(Results(fake(0.31), 3))  # SKV below SK / SV, above LasGNN
     assert verdicts(bad, "4.2 (1)") == ["does not hold"] * 3
     assert verdicts(bad, "4.2 (2) combining") == ["does not hold"] * 4
-    # one seed: no paired test, and "significantly" needs one
+    # one seed: no paired test, and "significantly" needs one: ahead by the margin is untested (n/a), behind is not
     one = claims(Results(fake(0.36, seeds=1), 1))
-    assert verdicts(one, "4.2 (2) BOMGraph-") == ["does not hold"] * 4
+    assert verdicts(one, "4.2 (2) BOMGraph-") == ["n/a"] * 4
+    low = [r for r in fake(0.36, seeds=1) if not r["run_name"].startswith("bomgraph-")]
+    low += [run_of("bomgraph-sk", 0, {"S": 0.29, "K": 0.29}), run_of("bomgraph-sv", 0, {"S": 0.29, "V": 0.29})]
+    assert verdicts(claims(Results(low, 1)), "4.2 (2) BOMGraph-") == ["does not hold"] * 4
 
 
 def test_table2_shows_paper_and_ceilings() -> None:
