@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import subprocess
+import sys
 from collections.abc import Callable
 from pathlib import Path
 
@@ -143,3 +145,17 @@ def sim_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
     out = tmp_path_factory.mktemp("sim_tiny")
     simulate_config(resolve_config("tiny", ["n_events=40000"]), out, 0, "tiny", None, None)
     return out
+
+
+@pytest.fixture(scope="session")
+def unisr() -> Callable[..., subprocess.CompletedProcess]:
+    """``unisr(*args, timeout=600)``: the installed ``unisr`` command run in a subprocess; a non-zero exit fails
+    the test with its stdout and stderr."""
+    exe = str(Path(sys.executable).parent / "unisr")
+
+    def run(*args: object, timeout: int = 600) -> subprocess.CompletedProcess:
+        p = subprocess.run([exe, *map(str, args)], capture_output=True, text=True, timeout=timeout)
+        assert p.returncode == 0, f"{p.stdout}\n{p.stderr}"
+        return p
+
+    return run

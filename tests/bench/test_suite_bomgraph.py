@@ -4,8 +4,6 @@
 from __future__ import annotations
 
 import json
-import subprocess
-import sys
 from pathlib import Path
 
 from unisr.bench.suite_bomgraph import (
@@ -116,17 +114,12 @@ def test_ablation_and_keep_claims() -> None:
     assert verdicts(lines, "4.5 p_d = 0.7") == ["holds"] and verdicts(lines, "4.5 the lower") == ["holds"]
 
 
-UNISR = str(Path(sys.executable).parent / "unisr")
-
-
-def test_suite_runs_two_rows_on_tiny_data(sim_dir: Path, tmp_path: Path) -> None:
+def test_suite_runs_two_rows_on_tiny_data(sim_dir: Path, tmp_path: Path, unisr) -> None:
     out = tmp_path / "suite"
-    p = subprocess.run([UNISR, "benchmark", "--suite", "bomgraph", "--data", str(sim_dir), "--out", str(out),
-                        "--seeds", "1", "--set", "suite.tables=2", "--set", "suite.rows_only=[lasgnn/S,bomgraph]",
-                        "--set", "train.epochs=1", "--set", "model.dim=16", "--set", "model.id_dim=8", "--set",
-                        "model.term_dim=8", "--set", "model.negatives=3", "--set", "model.query_buckets=512"],
-                       capture_output=True, text=True, timeout=900)
-    assert p.returncode == 0, p.stdout + p.stderr
+    unisr("benchmark", "--suite", "bomgraph", "--data", sim_dir, "--out", out, "--seeds", "1", "--set",
+          "suite.tables=2", "--set", "suite.rows_only=[lasgnn/S,bomgraph]", "--set", "train.epochs=1", "--set",
+          "model.dim=16", "--set", "model.id_dim=8", "--set", "model.term_dim=8", "--set", "model.negatives=3",
+          "--set", "model.query_buckets=512", timeout=900)
     res = json.loads((out / "results.json").read_text())
     assert {r["run_name"] for r in res["runs"]} == {"lasgnn/S", "bomgraph"}
     report = (out / "report.md").read_text()

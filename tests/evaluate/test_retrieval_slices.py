@@ -3,9 +3,6 @@ a hand case, the bin edges, the wiring into ``evaluate_retrieval`` (against a pe
 ``unisr train --model dssm`` writing ``scenarios.<name>.slices`` that ``unisr evaluate`` reproduces."""
 
 import json
-import subprocess
-import sys
-from pathlib import Path
 
 import numpy as np
 import pytest
@@ -14,8 +11,6 @@ from synth import make_dataset
 from unisr.evaluate.retrieval import Interactions, Queries, build_indexes, evaluate_retrieval
 from unisr.evaluate.retrieval_slices import TrainingClicks, popularity_bins, retrieval_slices
 from unisr.pipeline.config import IndexConfig, MatchingConfig
-
-UNISR = str(Path(sys.executable).parent / "unisr")
 
 # training clicks per (scenario, item entity 0..6): s0: item 1 x10, 2 x5, 3 x2, 4 x0, 5 x1, 6 x3 (tail: 3, 4, 5);
 # s1: item 1 never clicked (tail there), every other item x9
@@ -121,16 +116,11 @@ def test_evaluate_retrieval_slices_match_a_loop_and_leave_the_rest_unchanged():
     assert cut == plain  # without the slices keys, the output is what it was
 
 
-def run(*args):
-    p = subprocess.run([UNISR, *map(str, args)], capture_output=True, text=True, timeout=300)
-    assert p.returncode == 0, f"{p.stdout}\n{p.stderr}"
-    return p
 
-
-def test_matching_run_writes_slices(tmp_path):
+def test_matching_run_writes_slices(tmp_path, unisr):
     data = make_dataset(tmp_path / "data", n_events=3000)
     out = tmp_path / "run"
-    run("train", "--model", "dssm", "--data", data, "--out", out, "--set", "train.epochs=1",
+    unisr("train", "--model", "dssm", "--data", data, "--out", out, "--set", "train.epochs=1",
         "--set", "data.batch_size=256", "--set", "train.progress=false", "--set", "model.hidden=[16]",
         "--set", "model.dim=8", "--set", "train.matching.index.kind=hnsw")
     m = json.loads((out / "metrics.json").read_text())
@@ -144,7 +134,7 @@ def test_matching_run_writes_slices(tmp_path):
             assert 0 <= sl["long_tail"]["n"] <= block["n"]
     assert "slices" not in m["overall"]
     # `unisr evaluate --run` reproduces them (the same training clicks, the same ranked lists)
-    ev = json.loads(run("evaluate", "--run", out).stdout)
+    ev = json.loads(unisr("evaluate", "--run", out).stdout)
     for name, block in m["scenarios"].items():
         want, got = flat(block["slices"]), flat(ev["scenarios"][name]["slices"])
         assert got.keys() == want.keys()

@@ -8,8 +8,6 @@ from __future__ import annotations
 
 import dataclasses
 import json
-import subprocess
-import sys
 from pathlib import Path
 
 import pytest
@@ -21,22 +19,16 @@ from unisr.nn.adaptive_spectral import SGCLL
 from unisr.pipeline.run_folder import open_run
 from unisr.train.matching import attach_run_graph
 
-UNISR = str(Path(sys.executable).parent / "unisr")
 SEARCH = ("search_text", "search_visual", "search_similar")
 BASE = dict(dim=16, id_dim=8, term_dim=8, negatives=3, query_buckets=512, fanouts=[3, 2])
 
 
-def run(*args):
-    p = subprocess.run([UNISR, *map(str, args)], capture_output=True, text=True, timeout=600)
-    assert p.returncode == 0, f"{p.stdout}\n{p.stderr}"
-    return p
-
 
 @pytest.fixture(scope="module")
-def trained(sim_dir: Path, tmp_path_factory: pytest.TempPathFactory) -> Path:
+def trained(sim_dir: Path, tmp_path_factory: pytest.TempPathFactory, unisr) -> Path:
     out = tmp_path_factory.mktemp("agcn") / "run"
     sets = [f"model.{k}={json.dumps(v)}" for k, v in BASE.items()]
-    run("train", "--model", "adaptive_gcn", "--data", sim_dir, "--out", out, "--set", "train.epochs=1",
+    unisr("train", "--model", "adaptive_gcn", "--data", sim_dir, "--out", out, "--set", "train.epochs=1",
         "--set", "train.max_steps_per_epoch=3", "--set", "train.progress=false",
         *[a for s in sets for a in ("--set", s)])
     return out

@@ -5,8 +5,6 @@ reproducing them), the positive-pair exclusion, the switches and the eval-mode d
 from __future__ import annotations
 
 import json
-import subprocess
-import sys
 from pathlib import Path
 
 import numpy as np
@@ -18,26 +16,20 @@ from unisr.models.bomgraph import BOMGraph, BOMGraphConfig
 from unisr.pipeline.run_folder import open_run
 from unisr.train.matching import attach_run_graph
 
-UNISR = str(Path(sys.executable).parent / "unisr")
 SEARCH = ("search_text", "search_visual", "search_similar")
 
 
-def run(*args):
-    p = subprocess.run([UNISR, *map(str, args)], capture_output=True, text=True, timeout=600)
-    assert p.returncode == 0, f"{p.stdout}\n{p.stderr}"
-    return p
-
 
 @pytest.fixture(scope="module")
-def trained(sim_dir: Path, tmp_path_factory: pytest.TempPathFactory) -> Path:
+def trained(sim_dir: Path, tmp_path_factory: pytest.TempPathFactory, unisr) -> Path:
     out = tmp_path_factory.mktemp("bom") / "run"
-    run("train", "--model", "bomgraph", "--data", sim_dir, "--out", out, "--set", "train.epochs=1",
+    unisr("train", "--model", "bomgraph", "--data", sim_dir, "--out", out, "--set", "train.epochs=1",
         "--set", "train.progress=false", "--set", "model.dim=16", "--set", "model.id_dim=8",
         "--set", "model.term_dim=8", "--set", "model.negatives=3", "--set", "model.query_buckets=512")
     return out
 
 
-def test_train_writes_search_metrics_and_one_index_per_search_scenario(trained: Path) -> None:
+def test_train_writes_search_metrics_and_one_index_per_search_scenario(trained: Path, unisr) -> None:
     m = json.loads((trained / "metrics.json").read_text())
     assert m["model"] == "bomgraph" and m["task"] == "matching"
     assert set(m["scenarios"]) == set(SEARCH)
@@ -52,7 +44,7 @@ def test_train_writes_search_metrics_and_one_index_per_search_scenario(trained: 
     idx = load_indexes(trained / "item_index")
     assert set(idx) == set(SEARCH)
     # `unisr evaluate` re-embeds the corpus with the eval-mode sampler seed: the same numbers
-    ev = json.loads(run("evaluate", "--run", trained).stdout)
+    ev = json.loads(unisr("evaluate", "--run", trained).stdout)
     for key in ("hr@100", "mrr@100", "ndcg@200"):
         assert ev["overall"][key] == pytest.approx(m["overall"][key], abs=1e-6)
     # the ceilings on simulated data, under the model's protocol (its query groups and categories), reproduced too

@@ -7,8 +7,6 @@ out (recorded inside the training objective), the node features by type, and eva
 from __future__ import annotations
 
 import json
-import subprocess
-import sys
 from pathlib import Path
 
 import numpy as np
@@ -20,27 +18,21 @@ from unisr.index.faiss_index import load_indexes
 from unisr.pipeline.run_folder import open_run
 from unisr.train.matching import attach_run_graph
 
-UNISR = str(Path(sys.executable).parent / "unisr")
 SEARCH = ("search_text", "search_visual", "search_similar")
 SMALL = ("--set", "train.epochs=1", "--set", "train.max_steps_per_epoch=3", "--set", "train.progress=false",
          "--set", "model.dim=16", "--set", "model.id_dim=8", "--set", "model.term_dim=8",
          "--set", "model.negatives=3", "--set", "model.query_buckets=512", "--set", "model.fanouts=[3,2]")
 
 
-def run(*args):
-    p = subprocess.run([UNISR, *map(str, args)], capture_output=True, text=True, timeout=600)
-    assert p.returncode == 0, f"{p.stdout}\n{p.stderr}"
-    return p
-
 
 @pytest.fixture(scope="module")
-def trained(sim_dir: Path, tmp_path_factory: pytest.TempPathFactory) -> Path:
+def trained(sim_dir: Path, tmp_path_factory: pytest.TempPathFactory, unisr) -> Path:
     out = tmp_path_factory.mktemp("sage") / "run"
-    run("train", "--model", "graphsage", "--data", sim_dir, "--out", out, *SMALL)
+    unisr("train", "--model", "graphsage", "--data", sim_dir, "--out", out, *SMALL)
     return out
 
 
-def test_train_writes_search_metrics_and_one_index_per_search_scenario(trained: Path) -> None:
+def test_train_writes_search_metrics_and_one_index_per_search_scenario(trained: Path, unisr) -> None:
     m = json.loads((trained / "metrics.json").read_text())
     assert m["model"] == "graphsage" and m["task"] == "matching"
     assert set(m["scenarios"]) == set(SEARCH)
@@ -52,14 +44,14 @@ def test_train_writes_search_metrics_and_one_index_per_search_scenario(trained: 
     log = [json.loads(line) for line in (trained / "train_log.jsonl").read_text().splitlines()]
     assert log and log[0]["loss_match"] > 0 and log[0]["augmented"] == 0  # eq. 13 only
     assert set(load_indexes(trained / "item_index")) == set(SEARCH)
-    ev = json.loads(run("evaluate", "--run", trained).stdout)
+    ev = json.loads(unisr("evaluate", "--run", trained).stdout)
     for key in ("hr@100", "mrr@100", "ndcg@200"):
         assert ev["overall"][key] == pytest.approx(m["overall"][key], abs=1e-6)
 
 
-def test_single_scenario_training(sim_dir: Path, tmp_path: Path) -> None:
+def test_single_scenario_training(sim_dir: Path, tmp_path: Path, unisr) -> None:
     out = tmp_path / "run"
-    run("train", "--model", "graphsage", "--data", sim_dir, "--out", out, *SMALL,
+    unisr("train", "--model", "graphsage", "--data", sim_dir, "--out", out, *SMALL,
         "--set", "data.scenario_kinds=[search_similar]")
     m = json.loads((out / "metrics.json").read_text())
     assert set(m["scenarios"]) == {"search_similar"} and m["scenarios"]["search_similar"]["n"] > 0

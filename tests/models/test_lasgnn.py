@@ -4,8 +4,6 @@ exactly BOMGraph without CL, DR and CS (the paper, sec. 4.3.1: "BOMGraph degrade
 from __future__ import annotations
 
 import json
-import subprocess
-import sys
 from pathlib import Path
 
 import pytest
@@ -15,18 +13,15 @@ from unisr.index.faiss_index import load_indexes
 from unisr.pipeline.run_folder import open_run
 from unisr.train.matching import attach_run_graph
 
-UNISR = str(Path(sys.executable).parent / "unisr")
 SMALL = ("--set", "model.dim=16", "--set", "model.id_dim=8", "--set", "model.term_dim=8", "--set",
          "model.negatives=3", "--set", "model.query_buckets=512")
 
 
 @pytest.fixture(scope="module")
-def trained(sim_dir: Path, tmp_path_factory: pytest.TempPathFactory) -> Path:
+def trained(sim_dir: Path, tmp_path_factory: pytest.TempPathFactory, unisr) -> Path:
     out = tmp_path_factory.mktemp("lasgnn") / "run"
-    p = subprocess.run([UNISR, "train", "--model", "lasgnn", "--data", str(sim_dir), "--out", str(out), "--set",
-                        "train.epochs=1", "--set", "train.progress=false", "--set",
-                        "data.scenario_kinds=[search_similar]", *SMALL], capture_output=True, text=True, timeout=600)
-    assert p.returncode == 0, p.stdout + p.stderr
+    unisr("train", "--model", "lasgnn", "--data", sim_dir, "--out", out, "--set", "train.epochs=1", "--set",
+          "train.progress=false", "--set", "data.scenario_kinds=[search_similar]", *SMALL)
     return out
 
 

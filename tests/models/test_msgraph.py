@@ -4,8 +4,6 @@ end to end, one fused intra-scenario GAT for every scenario's items and one for 
 from __future__ import annotations
 
 import json
-import subprocess
-import sys
 from pathlib import Path
 
 import pytest
@@ -16,18 +14,15 @@ from unisr.nn.multi_scenario_graph import MultiScenarioItemEncoder
 from unisr.pipeline.run_folder import open_run
 from unisr.train.matching import attach_run_graph
 
-UNISR = str(Path(sys.executable).parent / "unisr")
 SEARCH = {"search_text", "search_visual", "search_similar"}
 
 
 @pytest.fixture(scope="module")
-def trained(sim_dir: Path, tmp_path_factory: pytest.TempPathFactory) -> Path:
+def trained(sim_dir: Path, tmp_path_factory: pytest.TempPathFactory, unisr) -> Path:
     out = tmp_path_factory.mktemp("msgraph") / "run"
-    p = subprocess.run([UNISR, "train", "--model", "msgraph", "--data", str(sim_dir), "--out", str(out), "--set",
-                        "train.epochs=1", "--set", "train.progress=false", "--set", "model.dim=16", "--set",
-                        "model.id_dim=8", "--set", "model.term_dim=8", "--set", "model.negatives=3", "--set",
-                        "model.query_buckets=512"], capture_output=True, text=True, timeout=600)
-    assert p.returncode == 0, p.stdout + p.stderr
+    unisr("train", "--model", "msgraph", "--data", sim_dir, "--out", out, "--set", "train.epochs=1", "--set",
+          "train.progress=false", "--set", "model.dim=16", "--set", "model.id_dim=8", "--set", "model.term_dim=8",
+          "--set", "model.negatives=3", "--set", "model.query_buckets=512")
     return out
 
 

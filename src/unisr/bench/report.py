@@ -73,15 +73,17 @@ class Report:
 
 
 def claim_report(out: Path, suite: str, seeds: int, data: Path, runs: list[dict], lines: list[list[str]],
-                 budget: str, report: Report, claims_title: str) -> dict:
+                 budget: str, report: Report, claims_title: str, console=None) -> dict:  # noqa: ANN001
     """A claim suite's report: the training-budget line first, then ``lines`` (claim, verdict, numbers) as the
     last table of ``report`` (titled ``claims_title``); writes ``results.json`` (the runs and every claim line)
-    and the report files. Returns the results."""
+    and the report files, and prints the tables to ``console`` (a rich Console). Returns the results."""
     lines.insert(0, ["(training budget)", "n/a", budget])
     report.tables.append(ReportTable(claims_title, ["claim", "verdict", "numbers"], lines))
     results = {"suite": suite, "seeds": seeds, "data": str(data), "runs": runs,
                "claims": [{"claim": c, "verdict": v, "numbers": n} for c, v, n in lines]}
     report.write(out, results)
+    for t in report.tables if console is not None else ():
+        console.print(t.markdown())
     return results
 
 

@@ -500,11 +500,9 @@ def bomgraph_suite(out: Path, data: Path | None, seeds: int, sets: list[str], mo
         out_tables, _figures(res, out),
     )
     results = claim_report(out, "bomgraph", seeds, data, runs, lines, epoch_limit_note(runs), report,
-                           "The paper's claims (sections 4.2-4.5) on this data")
+                           "The paper's claims (sections 4.2-4.5) on this data", console)
     if opts["publish"]:
         _publish(Path(opts["publish"]), report, res, lines, out)
-    for t in out_tables:
-        console.print(t.markdown())
     return results
 
 

@@ -375,11 +375,9 @@ def srjgraph_suite(out: Path, data: Path | None, seeds: int, sets: list[str], mo
         out_tables, _figure(res, out),
     )
     results = claim_report(out, "srjgraph", seeds, data, runs, lines, epoch_limit_note(runs), report,
-                           "The paper's claims (sections 5.4-5.6) on this data")
+                           "The paper's claims (sections 5.4-5.6) on this data", console)
     if opts["publish"]:
         _publish(Path(opts["publish"]), report, res, lines, out)
-    for t in out_tables:
-        console.print(t.markdown())
     return results
 
 
