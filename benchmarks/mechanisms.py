@@ -45,6 +45,11 @@ def _gains(res: dict) -> dict[str, float]:
     return {k: v["gain"] for k, v in res.items() if isinstance(v, dict) and "gain" in v}
 
 
+def _fmt(r: dict) -> str:
+    """A gain with its bootstrap standard error (``measure._boot_se``), e.g. ``+0.0025 (0.0011)``."""
+    return f"{r['gain']:+.4f} ({r.get('gain_se', float('nan')):.4f})"
+
+
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     ap.add_argument("--preset", default="small")
@@ -80,15 +85,15 @@ def main() -> None:
     result["machine"]["loadavg_end"] = os.getloadavg()
     a.out.parent.mkdir(parents=True, exist_ok=True)
     a.out.write_text(json.dumps(result, indent=1, default=float) + "\n")
-    print("| mechanism | check | AUC without -> with, on (first seed) | gain on, per seed | gain off, per seed |")
+    print("| mechanism | check | AUC without -> with, on (first seed) | gain (se) on, per seed | gain (se) off, per seed |")
     print("|---|---|---|---|---|")
     for name, per_seed in result["mechanisms"].items():
         first = per_seed[a.seeds[0]]
         for part in _gains(first["on"]):
             pick = (lambda r: r) if part == "" else (lambda r, p=part: r[p])  # noqa: E731
             r0 = pick(first["on"])
-            g_on = " / ".join(f"{pick(per_seed[sd]['on'])['gain']:+.4f}" for sd in a.seeds)
-            g_off = " / ".join(f"{pick(per_seed[sd]['off'])['gain']:+.4f}" for sd in a.seeds)
+            g_on = " / ".join(_fmt(pick(per_seed[sd]["on"])) for sd in a.seeds)
+            g_off = " / ".join(_fmt(pick(per_seed[sd]["off"])) for sd in a.seeds)
             print(f"| {name} | {part or '-'} | {r0['auc_without']:.4f} -> {r0['auc_with']:.4f} | {g_on} | {g_off} |")
     print(f"wrote {a.out}")
 

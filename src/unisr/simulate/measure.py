@@ -2,7 +2,8 @@
 
 Each ``check_*`` fits a simple model (scikit-learn logistic regression on standardised features) on the
 days before the test window and reports the test AUC without and with the observable feature a mechanism
-acts through, so ``gain = auc_with - auc_without`` is what a model can learn from it. ``benchmarks/
+acts through, so ``gain = auc_with - auc_without`` is what a model can learn from it (``gain_se``: its
+bootstrap standard error over test requests). ``benchmarks/
 mechanisms.py`` runs them with each mechanism at its default strength and at 0; ``tests/simulate`` on tiny.
 
 Windows (days from the first day): background < 14 (builds history features such as the share view),
@@ -46,9 +47,27 @@ def _day(root: Path) -> pl.Expr:
     return ((pl.col("ts") - _t0(root)) // DAY).alias("day")
 
 
+N_BOOT = 100  # bootstrap resamples of the test window for a gain's standard error
+
+
+def _boot_se(y: np.ndarray, p0: np.ndarray, p1: np.ndarray, cluster: np.ndarray | None, n_boot: int = N_BOOT) -> float:
+    """Standard error of ``auc(y, p1) - auc(y, p0)`` over test-window resamples (Poisson weights per cluster,
+    i.e. per request where ``cluster`` is given: impressions of one page are not independent). The fitted
+    models are kept fixed, so this is the test-sampling noise only (the seeds' spread adds the fit's)."""
+    rng = np.random.default_rng(0)
+    inv = np.unique(cluster, return_inverse=True)[1] if cluster is not None else np.arange(len(y))
+    rows = np.arange(len(y))
+    g = np.empty(n_boot)
+    for b in range(n_boot):  # one resample per step, vectorised inside
+        idx = np.repeat(rows, rng.poisson(1.0, inv.max() + 1)[inv])
+        g[b] = auc(y[idx], p1[idx]) - auc(y[idx], p0[idx])
+    return float(np.nanstd(g, ddof=1))
+
+
 def _fit_auc(df: pl.DataFrame, label: str, base: list[str], extra: list[str], group: str | None = None) -> dict:
     """Test AUC of a logistic regression on ``base`` and on ``base + extra`` (fit days 14-22, test >= 22);
-    ``group``: one model per value of that column (the 'with' model), pooled otherwise."""
+    ``group``: one model per value of that column (the 'with' model), pooled otherwise. ``gain_se``: the
+    gain's bootstrap standard error over test requests (``_boot_se``; rows where ``df`` has no request_id)."""
     try:
         from sklearn.linear_model import LogisticRegression
         from sklearn.preprocessing import StandardScaler
@@ -59,7 +78,8 @@ def _fit_auc(df: pl.DataFrame, label: str, base: list[str], extra: list[str], gr
     test = df.filter(pl.col("day") >= TEST_FROM)
     out: dict = {"n_fit": fit.height, "n_test": test.height, "test_positives": int(test[label].sum())}
     if fit[label].n_unique() < 2 or test[label].n_unique() < 2:
-        return out | {"auc_without": float("nan"), "auc_with": float("nan"), "gain": float("nan")}
+        return out | {"auc_without": float("nan"), "auc_with": float("nan"), "gain": float("nan"),
+                      "gain_se": float("nan")}
 
     def predict(cols: list[str], f: pl.DataFrame, t: pl.DataFrame) -> np.ndarray:
         sc = StandardScaler().fit(f.select(cols).to_numpy().astype(np.float64))
@@ -68,7 +88,8 @@ def _fit_auc(df: pl.DataFrame, label: str, base: list[str], extra: list[str], gr
         return m.predict_proba(sc.transform(t.select(cols).to_numpy().astype(np.float64)))[:, 1]
 
     y = test[label].to_numpy()
-    a0 = auc(y, predict(base, fit, test))
+    p0 = predict(base, fit, test)
+    a0 = auc(y, p0)
     if group is None:
         p1 = predict(base + extra, fit, test)
     else:
@@ -80,7 +101,8 @@ def _fit_auc(df: pl.DataFrame, label: str, base: list[str], extra: list[str], gr
             idx = np.nonzero(g_test == g)[0]
             p1[idx] = predict(base + extra, fg, tg) if fg[label].n_unique() == 2 and fg.height >= 200 else pooled[idx]
     a1 = auc(y, p1)
-    return out | {"auc_without": a0, "auc_with": a1, "gain": a1 - a0}
+    se = _boot_se(y, p0, p1, test["request_id"].to_numpy() if "request_id" in test.columns else None)
+    return out | {"auc_without": a0, "auc_with": a1, "gain": a1 - a0, "gain_se": se}
 
 
 def oracle_table(root: str | Path) -> list[dict]:
@@ -104,7 +126,8 @@ def check_view_conversion(root: str | Path) -> dict:
     match (query category = item leaf, attribute words of the query in the title), the feed adds cheapness
     (price level <= 1) and the item's background clicks. Also the test-window CTCVR positives."""
     root = Path(root)
-    ev = _read(root, "events", ["ts", "user_id", "item_id", "scenario_id", "click", "conversion", "query_id"])
+    ev = _read(root, "events", ["ts", "user_id", "item_id", "scenario_id", "click", "conversion", "query_id",
+                                "request_id"])
     ev = ev.with_columns(_day(root))
     items = _read(root, "items", ["item_id", "price_level", "category_path", "title_tokens"])
     users = _read(root, "users", ["user_id", "purchasing_power"])
@@ -126,32 +149,119 @@ def check_view_conversion(root: str | Path) -> dict:
             "feed_on_search_factors_n/a": "feed clicks have no query"}
 
 
-def _other_kind_seen(ev: pl.DataFrame, kind_a: pl.Expr, kind_b: pl.Expr) -> pl.DataFrame:
-    """Impressions of kind A with flags: the (session, item) was shown / clicked earlier in kind B."""
-    b = (ev.filter(kind_b).group_by(["session_id", "item_id"])
-         .agg(pl.col("ts").min().alias("b_ts"), pl.col("click").max().alias("b_click")))
-    a = ev.filter(kind_a).join(b, on=["session_id", "item_id"], how="left")
+def _kind() -> pl.Expr:
+    """0 = search (scenario ids < 10), 1 = feed (10-99), 2 = share (>= 100)."""
+    sid = pl.col("scenario_id")
+    return pl.when(sid < 10).then(0).when(sid < 100).then(1).otherwise(2).cast(pl.Int8).alias("kind")
+
+
+def cross_overlap_frame(ev: pl.DataFrame, items: pl.DataFrame, queries: pl.DataFrame | None = None) -> pl.DataFrame:
+    """Search and feed impressions of ``ev`` with the features of the ``cross_overlap`` check.
+
+    ``ev``: events with ts, user_id, session_id, request_id, scenario_id, item_id, click, position, day (and
+    query_id where ``queries`` is given); ``items``: item_id, category_path ([level 1, level 2, leaf]) and, with
+    ``queries``, title_tokens; ``queries``: query_id, tokens (category word, then attribute words), category
+    (a leaf). Requests are ordered within a session by (ts, request_id), as the simulator's steps.
+
+    The trigger (the mechanism's own input, ``engine._cross_overlap``): ``last_page`` = 1 if the item is on the
+    session's most recent page of the other kind before this request (search <- the last feed page of any feed,
+    feed <- the last search page of any search scenario); the first design's flags ``seen`` / ``seen_click``
+    (on / clicked on an other-kind page anywhere earlier, same ts counted) are kept.
+    What a ranker of the impression's own kind sees: ``pos``; ``logpop`` = log(1 + the item's clicks before day
+    14); ``user_leaf`` = log(1 + the user's clicks on the item's leaf before day 14); ``sess_leaf`` = log(1 +
+    clicks on the item's leaf in earlier requests of this session of the same kind); for rows with a text query:
+    ``leaf_match`` (query category = item leaf), ``l2_match`` (the query leaf's level 2 = the item's) and
+    ``attr_frac`` (share of the query's attribute words in the title), the observable parts of the search
+    relevance; 0 for rows without a query.
+    """
+    leaf = items.select("item_id", pl.col("category_path").list.get(1).alias("l2"),
+                        pl.col("category_path").list.get(2).alias("leaf"))
+    ev = ev.with_columns(_kind()).join(leaf, on="item_id", how="left")
+    req = (ev.group_by("request_id").agg(pl.col("session_id").first(), pl.col("ts").min().alias("rts"),
+                                         pl.col("kind").first())
+           .sort(["session_id", "rts", "request_id"]))
+    # the latest request of kind k up to this one (for the other kind's requests: strictly before this one)
+    last = {k: pl.when(pl.col("kind") == k).then(pl.col("request_id")).forward_fill().over("session_id")
+            for k in (0, 1)}
+    req = req.with_columns(last_search=last[0], last_feed=last[1]).with_columns(
+        other_req=pl.when(pl.col("kind") == 0).then(pl.col("last_feed")).otherwise(pl.col("last_search")))
+    pages = ev.select(pl.col("request_id").alias("other_req"), "item_id").unique().with_columns(
+        last_page=pl.lit(1.0))
+    a = (ev.filter(pl.col("kind") < 2).join(req.select("request_id", "rts", "other_req"), on="request_id")
+         .join(pages, on=["other_req", "item_id"], how="left"))
+    # the old flags: any earlier page of the other kind in the session
+    b = (ev.filter(pl.col("kind") < 2).group_by(["session_id", "item_id", "kind"])
+         .agg(pl.col("ts").min().alias("b_ts"), pl.col("click").max().alias("b_click"))
+         .with_columns(kind=(1 - pl.col("kind")).cast(pl.Int8)))
+    a = a.join(b, on=["session_id", "item_id", "kind"], how="left")
     earlier = pl.col("b_ts").is_not_null() & (pl.col("b_ts") <= pl.col("ts"))
-    return a.with_columns(seen=earlier.cast(pl.Float64),
-                          seen_click=(earlier & (pl.col("b_click") == 1)).cast(pl.Float64),
-                          pos=pl.col("position").cast(pl.Float64))
+    # background: item popularity and the user's leaf affinity before the fit window
+    bg = ev.filter((pl.col("day") < FIT_FROM) & (pl.col("click") == 1))
+    a = (a.join(bg.group_by("item_id").len("bg_item"), on="item_id", how="left")
+         .join(bg.group_by(["user_id", "leaf"]).len("bg_user_leaf"), on=["user_id", "leaf"], how="left"))
+    # the session's own-kind clicks on the item's leaf in earlier requests
+    rc = (ev.filter((pl.col("click") == 1) & (pl.col("kind") < 2)).join(req.select("request_id", "rts"), on="request_id")
+          .group_by(["session_id", "kind", "leaf", "rts", "request_id"]).len("n")
+          .rename({"rts": "c_ts", "request_id": "c_req"}))
+    keys = a.select("session_id", "kind", "leaf", "rts", "request_id").unique()
+    sess = (keys.join(rc, on=["session_id", "kind", "leaf"])
+            .filter((pl.col("c_ts") < pl.col("rts")) | ((pl.col("c_ts") == pl.col("rts")) & (pl.col("c_req") < pl.col("request_id"))))
+            .group_by(["request_id", "leaf"]).agg(pl.col("n").sum().alias("sess_clicks")))
+    a = a.join(sess, on=["request_id", "leaf"], how="left")
+    if queries is not None:
+        l2_of = leaf.select("leaf", "l2").unique(subset="leaf").rename({"leaf": "category", "l2": "q_l2"})
+        q = queries.select("query_id", "tokens", pl.col("category").cast(leaf["leaf"].dtype)).join(
+            l2_of, on="category", how="left")
+        a = (a.join(q, on="query_id", how="left")
+             .join(items.select("item_id", "title_tokens"), on="item_id", how="left"))
+        attrs = pl.col("tokens").list.slice(1)
+        a = a.with_columns(
+            leaf_match=(pl.col("category") == pl.col("leaf")).fill_null(False).cast(pl.Float64),
+            l2_match=(pl.col("q_l2") == pl.col("l2")).fill_null(False).cast(pl.Float64),
+            attr_frac=(attrs.list.set_intersection(pl.col("title_tokens")).list.len()
+                       / attrs.list.len().clip(lower_bound=1)).fill_null(0.0).cast(pl.Float64))
+    return a.with_columns(
+        last_page=pl.col("last_page").fill_null(0.0),
+        seen=earlier.cast(pl.Float64), seen_click=(earlier & (pl.col("b_click") == 1)).cast(pl.Float64),
+        pos=pl.col("position").cast(pl.Float64),
+        logpop=pl.col("bg_item").fill_null(0).cast(pl.Float64).log1p(),
+        user_leaf=pl.col("bg_user_leaf").fill_null(0).cast(pl.Float64).log1p(),
+        sess_leaf=pl.col("sess_clicks").fill_null(0).cast(pl.Float64).log1p(),
+    )
+
+
+CROSS_BASE = {"search": ["pos", "logpop", "user_leaf", "sess_leaf", "leaf_match", "l2_match", "attr_frac"],
+              "feed": ["pos", "logpop", "user_leaf", "sess_leaf"]}
 
 
 def check_cross_overlap(root: str | Path) -> dict:
-    """Share of search clicks on items shown in a feed earlier in the same session (and vice versa), and the
-    click-AUC gain of those flags (base: position) in search_text and feed_main."""
+    """Share of search clicks on items shown in a feed earlier in the same session (and vice versa; anywhere
+    earlier and on the session's last page of the other kind), and the click-AUC gain in search_text and
+    feed_main of the mechanism's trigger ``last_page`` beyond what a ranker of that kind already sees
+    (``CROSS_BASE``, see ``cross_overlap_frame``). Also the first design (base position, flags "shown / clicked
+    on the other kind's page anywhere earlier": ``*_old_design``) and, as a diagnostic, the new base with the
+    old flags (``*_new_base_old_flags``)."""
     root = Path(root)
-    ev = _read(root, "events", ["ts", "session_id", "item_id", "scenario_id", "click", "position"]).with_columns(
-        _day(root))
-    search, feed = pl.col("scenario_id") < 10, pl.col("scenario_id").is_between(10, 99)
-    s = _other_kind_seen(ev, search, feed)
-    f = _other_kind_seen(ev, feed, search)
+    ev = _read(root, "events", ["ts", "user_id", "session_id", "request_id", "item_id", "scenario_id", "click",
+                                "position", "query_id"]).with_columns(_day(root))
+    items = _read(root, "items", ["item_id", "category_path", "title_tokens"])
+    queries = _read(root, "queries", ["query_id", "tokens", "category"])
+    fr = cross_overlap_frame(ev, items, queries)
+    s, f = fr.filter(pl.col("kind") == 0), fr.filter(pl.col("kind") == 1)
     sc, fc = s.filter(pl.col("click") == 1), f.filter(pl.col("click") == 1)
+    s0, f0 = s.filter(pl.col("scenario_id") == SEARCH), f.filter(pl.col("scenario_id") == FEED)
+    old = ["seen", "seen_click"]
     return {
         "search_clicks_seen_in_feed": float(sc["seen"].mean()),
         "feed_clicks_seen_in_search": float(fc["seen"].mean()),
-        "search": _fit_auc(s.filter(pl.col("scenario_id") == SEARCH), "click", ["pos"], ["seen", "seen_click"]),
-        "feed": _fit_auc(f.filter(pl.col("scenario_id") == FEED), "click", ["pos"], ["seen", "seen_click"]),
+        "search_clicks_on_last_feed_page": float(sc["last_page"].mean()),
+        "feed_clicks_on_last_search_page": float(fc["last_page"].mean()),
+        "search": _fit_auc(s0, "click", CROSS_BASE["search"], ["last_page"]),
+        "feed": _fit_auc(f0, "click", CROSS_BASE["feed"], ["last_page"]),
+        "search_old_design": _fit_auc(s0, "click", ["pos"], old),
+        "feed_old_design": _fit_auc(f0, "click", ["pos"], old),
+        "search_new_base_old_flags": _fit_auc(s0, "click", CROSS_BASE["search"], old),
+        "feed_new_base_old_flags": _fit_auc(f0, "click", CROSS_BASE["feed"], old),
     }
 
 
@@ -164,7 +274,8 @@ def share_frame(root: str | Path) -> pl.DataFrame:
     t0 = _t0(root)
     meta = yaml.safe_load((root / "dataset.yaml").read_text())
     subtree = {s["id"]: (s.get("tree_path") or ["", ""])[1] for s in meta["scenarios"] if s["kind"] == "share"}
-    ev = _read(root, "events", ["ts", "user_id", "item_id", "scenario_id", "click", "target_user_id", "position"])
+    ev = _read(root, "events", ["ts", "user_id", "item_id", "scenario_id", "click", "target_user_id", "position",
+                                "request_id"])
     ev = ev.with_columns(_day(root))
     soc = _read(root, "social", ["src_user_id", "dst_user_id", "view", "weight"])
     items = _read(root, "items", ["item_id", "category_path"]).with_columns(leaf=pl.col("category_path").list.get(1))
