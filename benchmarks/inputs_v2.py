@@ -120,18 +120,20 @@ def main(argv: list[str] | None = None) -> dict:
            "notes": ["before: the srjgraph suite's records (inputs version 1, no position bias, 16 epochs x 100 steps x "
                      "1,024; SRJGraph 200 steps), mean over their seeds, which train each baseline per task on "
                      "search_text or feed_main alone (SRJGraph on both), so only those two scenarios have a before; "
-                     "after: one run (seed 0) per row trained on every scenario with 16 x 100 x 1,024 and the "
-                     "inputs of the row's version (docs/models/inputs.md; v3 = v2 + history counters), position bias auto unless the row says; the protocols "
-                     "differ (scenarios trained on, SRJGraph's steps): read the before column as the level of the "
-                     "published suite, not as a paired difference; '+ match' rows add the opt-in match features "
-                     "of nn/match.py",
+                     "after: one run per row (seed 0 unless the row says) trained on every scenario with 16 x 100 x "
+                     "1,024 and the inputs of the row's version (docs/models/inputs.md; v3 = v2 + history counters), "
+                     "position bias auto unless the row says; the protocols differ (scenarios trained on, SRJGraph's "
+                     "steps): read the before column as the level of the published suite, not as a paired difference; "
+                     "'+ match' rows add the opt-in match features of nn/match.py ('pooled kernels': the mean and "
+                     "gated kernels only; 'by position, raw cosines': also each of the first 3 query terms' kernels "
+                     "and the raw vectors' cosines, the defaults of model.match since issue 31)",
                      "each after run: `unisr train --model M --data /tmp/sim_small --out RUN --set "
                      "train.max_steps_per_epoch=100 --set data.batch_size=1024 --set data.eval_batch_size=2048 --set "
                      "train.threads=1 --set train.epochs=16 --set train.progress=false` (+ `--set model.match=true`, "
                      "`--set train.position_bias=off`, `--set model.id_dropout=0.5`, `--set model.dense=true`, "
-                     "`--set train.monitor=auc` where the row says; `--set data.inputs.version=2` for the v2 rows, "
-                     "then the default; the v2 '+ match' runs predate the match features' term gate, nn/match.py:gated_pool, "
-                     "worth -0.0002 on DNN v3 search_text); two runs at a time on the 2-core box; "
+                     "`--set train.monitor=auc`, `--seed K` where the row says; pooled-kernel runs today: `--set "
+                     "model.match_positions=0 --set model.match_raw_cosine=false`; the 30-epoch SRJGraph row "
+                     "`--set train.epochs=30`); two or three runs at a time on the 2-core box; "
                      "the oracle without position from `unisr evaluate` on the data re-made by `make sim-recorded` "
                      "(same fingerprint, truth with p_click_no_position)"],
            "data": {"fingerprint": fp}, "runs": runs}

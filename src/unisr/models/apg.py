@@ -126,7 +126,7 @@ class APG(nn.Module):
             else []
         if cfg.condition == "scenario_user" and not user:
             raise ValueError("condition 'scenario_user' needs sparse fields of the users table")
-        return cls(FeatureEmbedding(schema, sparse_grad=cfg.sparse_grad, match=cfg.match,
+        return cls(FeatureEmbedding(schema, sparse_grad=cfg.sparse_grad, match=cfg.match_spec(),
                                     id_dropout=cfg.id_dropout), schema.num_scenarios, cfg.hidden,
                    rank=cfg.rank, scenario_embed_dim=cfg.scenario_embed_dim, user_fields=user,
                    generator=cfg.generator, overparam=cfg.overparam)

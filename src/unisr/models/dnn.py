@@ -36,7 +36,7 @@ class DNN(nn.Module):
 
     @classmethod
     def from_config(cls, schema: FeatureSchema, cfg: DNNConfig) -> DNN:
-        return cls(FeatureEmbedding(schema, sparse_grad=cfg.sparse_grad, match=cfg.match,
+        return cls(FeatureEmbedding(schema, sparse_grad=cfg.sparse_grad, match=cfg.match_spec(),
                                     id_dropout=cfg.id_dropout), schema.num_scenarios, cfg.hidden,
                    dropout=cfg.dropout, batch_norm=cfg.batch_norm, scenario_embed_dim=cfg.scenario_embed_dim)
 

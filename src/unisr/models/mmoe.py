@@ -40,7 +40,7 @@ class MMoE(nn.Module):
 
     @classmethod
     def from_config(cls, schema: FeatureSchema, cfg: MMoEConfig) -> MMoE:
-        return cls(FeatureEmbedding(schema, sparse_grad=cfg.sparse_grad, match=cfg.match,
+        return cls(FeatureEmbedding(schema, sparse_grad=cfg.sparse_grad, match=cfg.match_spec(),
                                     id_dropout=cfg.id_dropout), schema.num_scenarios,
                    cfg.num_experts, cfg.expert, cfg.tower, dropout=cfg.dropout)
 

@@ -55,7 +55,7 @@ class NFM(nn.Module):
     @classmethod
     def from_config(cls, schema: FeatureSchema, cfg: NFMConfig) -> NFM:
         sparse = sparse_gradients(embedding_rows(schema), cfg.sparse_grad)
-        fields = FieldStack(schema, cfg.dim or default_dim(schema), sparse_grad=sparse, match=cfg.match, id_dropout=cfg.id_dropout)
+        fields = FieldStack(schema, cfg.dim or default_dim(schema), sparse_grad=sparse, match=cfg.match_spec(), id_dropout=cfg.id_dropout)
         return cls(fields, FirstOrder(schema, sparse_grad=sparse, id_dropout=cfg.id_dropout), cfg.hidden, dropout=cfg.dropout,
                    bi_batch_norm=cfg.bi_batch_norm)
 

@@ -87,7 +87,7 @@ class PLE(nn.Module):
 
     @classmethod
     def from_config(cls, schema: FeatureSchema, cfg: PLEConfig) -> PLE:
-        return cls(FeatureEmbedding(schema, sparse_grad=cfg.sparse_grad, match=cfg.match,
+        return cls(FeatureEmbedding(schema, sparse_grad=cfg.sparse_grad, match=cfg.match_spec(),
                                     id_dropout=cfg.id_dropout), schema.num_scenarios, cfg.num_levels,
                    cfg.num_specific, cfg.num_shared, cfg.expert, cfg.tower, dropout=cfg.dropout)
 

@@ -17,6 +17,7 @@ from pydantic import BaseModel, ConfigDict, Field
 from torch import nn
 
 from unisr.data.features import FeatureSchema
+from unisr.nn.match import MatchSpec
 
 
 class ModelConfig(BaseModel):
@@ -39,6 +40,15 @@ class MatchRankerConfig(RankerConfig):
     # the query-item match features of nn/match.py (K-NRM term kernels, category levels, vector cosines) as
     # extra inputs; False = the inputs the model's paper describes (each model's doc says which it reads)
     match: bool = False
+    # with ``match``: also each of the query's first N terms' kernels apart, in query order (a product word first,
+    # attribute words after it; nn/match.py:by_position); 0 = only the pooled kernels (measured: docs/models/inputs.md)
+    match_positions: int = Field(3, ge=0, le=16)
+    # with ``match``: per same-space vector pair (trigger / visual query vs candidate) also the raw vectors' cosine
+    match_raw_cosine: bool = True
+
+    def match_spec(self) -> MatchSpec | None:
+        """The match features this config asks for (nn/match.py), None without ``match``."""
+        return MatchSpec(self.match_positions, self.match_raw_cosine) if self.match else None
 
 
 class FieldRankerConfig(MatchRankerConfig):

@@ -39,7 +39,7 @@ class SharedBottom(nn.Module):
 
     @classmethod
     def from_config(cls, schema: FeatureSchema, cfg: SharedBottomConfig) -> SharedBottom:
-        return cls(FeatureEmbedding(schema, sparse_grad=cfg.sparse_grad, match=cfg.match,
+        return cls(FeatureEmbedding(schema, sparse_grad=cfg.sparse_grad, match=cfg.match_spec(),
                                     id_dropout=cfg.id_dropout), schema.num_scenarios, cfg.bottom,
                    cfg.tower, dropout=cfg.dropout, batch_norm=cfg.batch_norm)
 

@@ -157,7 +157,7 @@ class SRJGraph(nn.Module):
         is_search = torch.tensor([k.startswith("search") for k in schema.scenario_kinds], dtype=torch.long)
         return cls(*entity_encoders(schema, sparse), is_search, cfg.user_widths, cfg.item_widths, heads=cfg.heads, ffn_dim=cfg.ffn_dim,
                    dropout=cfg.dropout, mlp=cfg.mlp, query_on_edges=cfg.query_on_edges, intention=cfg.intention,
-                   upstream=cfg.upstream, match=standalone_match(schema, sparse) if cfg.match else None,
+                   upstream=cfg.upstream, match=standalone_match(schema, sparse, cfg.match_spec()) if cfg.match else None,
                    num_dense=len(schema.dense) if cfg.dense else 0)
 
     @classmethod

@@ -49,7 +49,7 @@ class STAR(nn.Module):
 
     @classmethod
     def from_config(cls, schema: FeatureSchema, cfg: STARConfig) -> STAR:
-        return cls(FeatureEmbedding(schema, sparse_grad=cfg.sparse_grad, match=cfg.match,
+        return cls(FeatureEmbedding(schema, sparse_grad=cfg.sparse_grad, match=cfg.match_spec(),
                                     id_dropout=cfg.id_dropout), schema.num_scenarios, cfg.fcn, cfg.aux,
                    scenario_embed_dim=cfg.scenario_embed_dim, partitioned_norm=cfg.partitioned_norm,
                    auxiliary=cfg.auxiliary)

@@ -71,7 +71,7 @@ class TEM(nn.Module):
     def from_config(cls, schema: FeatureSchema, cfg: TEMConfig) -> TEM:
         sparse = sparse_gradients(embedding_rows(schema) + schema.num_items + 1, cfg.sparse_grad)
         dim = cfg.dim or default_dim(schema)
-        return cls(FieldStack(schema, dim, sparse_grad=sparse, match=cfg.match, id_dropout=cfg.id_dropout),
+        return cls(FieldStack(schema, dim, sparse_grad=sparse, match=cfg.match_spec(), id_dropout=cfg.id_dropout),
                    BehaviourEmbedding(schema.num_items, schema.num_scenarios, dim, sparse_grad=sparse,
                                       scenario=cfg.history_scenario),
                    cfg.mlp, layers=cfg.layers, heads=cfg.heads, ffn_dim=cfg.ffn_dim, max_len=cfg.max_len,

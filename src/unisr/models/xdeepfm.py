@@ -78,7 +78,7 @@ class XDeepFM(nn.Module):
     @classmethod
     def from_config(cls, schema: FeatureSchema, cfg: XDeepFMConfig) -> XDeepFM:
         sparse = sparse_gradients(embedding_rows(schema), cfg.sparse_grad)
-        fields = FieldStack(schema, cfg.dim or default_dim(schema), sparse_grad=sparse, match=cfg.match, id_dropout=cfg.id_dropout)
+        fields = FieldStack(schema, cfg.dim or default_dim(schema), sparse_grad=sparse, match=cfg.match_spec(), id_dropout=cfg.id_dropout)
         return cls(fields, FirstOrder(schema, sparse_grad=sparse, id_dropout=cfg.id_dropout), cfg.cin, cfg.hidden,
                    cin_activation=cfg.cin_activation, dropout=cfg.dropout)
 

@@ -8,7 +8,7 @@ from torch import Tensor, nn
 from unisr.data.batch import Batch
 from unisr.data.features import FeatureSchema
 from unisr.nn.content import SequenceTables, VectorProjections
-from unisr.nn.match import QueryItemMatch
+from unisr.nn.match import MatchSpec, QueryItemMatch, match_spec
 
 # The one automatic dense-vs-sparse threshold of every model (``sparse_gradients``). Measured by
 # benchmarks/sparse_threshold.py (results: benchmarks/results/sparse_threshold.json; training step samples/s,
@@ -62,7 +62,7 @@ class FeatureEmbedding(nn.Module):
 
     def __init__(self, schema: FeatureSchema, *, sparse_grad: bool | None = True, include_dense: bool = True,
                  include_sequences: bool = True, include_vectors: bool = True, init_std: float = 1e-4,
-                 id_dropout: float | None = None, match: bool = False) -> None:
+                 id_dropout: float | None = None, match: bool | MatchSpec = False) -> None:
         super().__init__()
         self.id_dropout = ID_DROPOUT if id_dropout is None else id_dropout
         self.id_cols = [i for i, f in enumerate(schema.sparse) if f.name in ID_FIELDS]
@@ -93,7 +93,9 @@ class FeatureEmbedding(nn.Module):
         self.field_names = [f.name for f in schema.sparse]
         self.seq_dim = sum(self.seq.dim(n) for n in self.seq_names)
         # query-item match features on the shared tables (nn/match.py), for models that take them (``match``)
-        self.match = QueryItemMatch(schema, self.seq, self.vectors) if match else None
+        spec = match_spec(match)
+        self.match = (QueryItemMatch(schema, self.seq, self.vectors, positions=spec.positions,
+                                     raw_cosine=spec.raw_cosine) if spec is not None else None)
         self.match_dim = self.match.out_dim if self.match is not None else 0
         self.out_dim = sum(self.field_dims) + self.seq_dim + self.num_dense + self.vectors.out_dim + self.match_dim
 

@@ -25,7 +25,7 @@ from unisr.data.features import FeatureSchema
 from unisr.nn.content import SequenceTables, VectorProjections
 from unisr.nn.embedding import FeatureEmbedding
 from unisr.nn.entity import QueryEmbedding
-from unisr.nn.match import QueryItemMatch
+from unisr.nn.match import MatchSpec, QueryItemMatch, match_spec
 
 QUERY = "query_tokens"
 CONTENT = ("item.title_tokens", "item.category_path")  # the item content fields ``item_content`` averages
@@ -48,7 +48,7 @@ class FieldStack(nn.Module):
     """
 
     def __init__(self, schema: FeatureSchema, dim: int, *, sparse_grad: bool, scenario_field: bool = True,
-                 init_std: float = 1e-4, match: bool = False, id_dropout: float | None = None) -> None:
+                 init_std: float = 1e-4, match: bool | MatchSpec = False, id_dropout: float | None = None) -> None:
         super().__init__()
         self.dim = dim
         uniform = replace(schema, sparse=[replace(f, embed_dim=dim) for f in schema.sparse])
@@ -78,7 +78,9 @@ class FieldStack(nn.Module):
         self.names = names
         self.num_fields = len(names)
         # query-item match features on the shared tables (nn/match.py), for models configured with ``match``
-        self.match = QueryItemMatch(schema, self.seq, self.vectors) if match else None
+        spec = match_spec(match)
+        self.match = (QueryItemMatch(schema, self.seq, self.vectors, positions=spec.positions,
+                                     raw_cosine=spec.raw_cosine) if spec is not None else None)
         self.match_dim = self.match.out_dim if self.match is not None else 0
         self.content_fields = [names.index(n) for n in CONTENT if n in names]
 
