@@ -39,19 +39,14 @@ def main() -> None:
         if i >= a.batches:
             break
         net.zero_grad()
-        parts = net.input(b)
-        uniq, inv = torch.unique(b.scenario_id, return_inverse=True)
-        gates_s, c_s = net.tree(uniq)
-        gates, c = gates_s[inv], c_s[inv]
-        u, v = parts.u, parts.v
-        if net.use_graph:
-            u, v = net.graph_user(b.subgraph, "src", u, c), net.graph_user(b.subgraph, "dst", v, c)
-        f = net.experts(torch.cat([u, v, parts.t, c], 1))
+        x, gates = net.expert_input(b)  # eq. 3's x (with or without c, ``context_in_x``) and eq. 6's gates
+        f = net.experts(x)
         z = [torch.einsum("bn,bnd->bd", gates[:, k], fk) for k, fk in enumerate(f)]
         logit = net.predict(net.mlp(torch.cat(z, 1))).squeeze(1)
         F.binary_cross_entropy_with_logits(logit, b.labels["click"]).backward()
         sq["gates"] += sum(float(p.grad.norm() ** 2) for p in net.tree.gates.parameters())
         sq["experts"] += sum(float(p.grad.norm() ** 2) for p in net.experts.parameters())
+        gates_s = net.tree(torch.unique(b.scenario_id))[0]  # [leaves of this batch, H, n]
         with torch.no_grad():
             for k, fk in enumerate(f):
                 fn = F.normalize(fk, dim=2)

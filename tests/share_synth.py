@@ -56,7 +56,10 @@ def share_batch(schema, n: int = 32, seed: int = 0, fanouts=(3, 2), scenarios=No
                                       torch.where(mask, torch.arange(n * w).view(n, w), -1), feat(nodes)))
                 pre = nodes
             views[v][role] = SocialNeighbourhood(seeds, hops)
-    b.subgraph = SocialSubgraph(feat(src), feat(dst), views)
+    # the directed, weighted pair history (SocialSpec(directed_pairs=True)); v1-like data: no ``interact`` view
+    pw = torch.randint(1, 6, (2, n, len(VIEWS)), generator=g).float()
+    pw = torch.where(torch.rand(2, n, len(VIEWS), generator=g) < 0.4, pw, torch.zeros_like(pw))
+    b.subgraph = SocialSubgraph(feat(src), feat(dst), views, pair_out=pw[0], pair_in=pw[1], pair_views=VIEWS)
     return b
 
 

@@ -81,3 +81,26 @@ def test_a_key_without_inputs_is_a_record_of_version_1(tmp_path):
     assert inputs_of({"data": {"inputs": {"version": 2}}, "train": {"position_bias": "auto"}}) == {
         "version": 2, "position_bias": "auto"}
     assert json.loads(effective(old))["inputs"] == INPUTS_BEFORE_KEY
+
+
+def test_model_defaults_that_change_a_run_are_keyed_and_old_keys_read_as_before():
+    import json
+
+    from unisr.bench.records import MODEL_BEFORE_KEY, effective, inputs_of
+
+    share = inputs_of({"model": {"name": "treems"}, "data": {"inputs": {"version": 3}}})
+    assert share["pair_mode"] == "directed" and "match_positions" not in share  # today's default, no match parts
+    assert inputs_of({"model": {"name": "treems", "pair_mode": "symmetric"}})["pair_mode"] == "symmetric"
+    assert "match_positions" not in inputs_of({"model": {"name": "dnn"}})  # without model.match: not keyed
+    dnn = inputs_of({"model": {"name": "dnn", "match": True}})
+    assert dnn["match_positions"] == 3 and dnn["match_raw_cosine"] is True
+    # a record key made before: the old value, so it is found for a run with the old setting and not otherwise
+    old = {"row": "treems", "model": "treems", "sets": [], "seed": 0, "data": "x", "budget": {},
+           "inputs": {"version": 3, "position_bias": "auto"}}
+    assert json.loads(effective(old))["inputs"]["pair_mode"] == MODEL_BEFORE_KEY["pair_mode"]
+    assert effective(old) == effective({**old, "inputs": {**old["inputs"], "pair_mode": "symmetric"}})
+    assert effective(old) != effective({**old, "inputs": {**old["inputs"], "pair_mode": "directed"}})
+    plain = {**old, "row": "dnn", "model": "dnn"}  # a DNN record without match keeps its key unchanged
+    assert "match_positions" not in json.loads(effective(plain))["inputs"]
+    matched = {**plain, "sets": ["model.match=true"]}
+    assert json.loads(effective(matched))["inputs"]["match_positions"] == 0

@@ -25,3 +25,23 @@ def test_one_seed_claims_need_a_visible_margin_and_runs_use_the_whole_budget():
     assert clearly_greater(0.7300, 0.7275)
     assert not clearly_greater(0.7275, 0.7300)
     assert NO_EARLY_STOP.text().startswith("train.patience=") and int(NO_EARLY_STOP.text().split("=")[1]) >= 100
+
+
+def test_view_switch_rows_ablate_the_neighbours_only():
+    """Issue 33: a view row drops that view from the sampled, attended and concatenated views; t's pair history
+    (its own ``pair_views``, directed) is the same as the full TreeMS row's."""
+    from share_synth import share_schema
+    from unisr.bench.suite_treems import SWITCH_ROWS
+    from unisr.models.registry import MODELS, load_builtin_models
+
+    load_builtin_models()
+    info = MODELS["treems"]
+    full = info.config()
+    rows = [r for r in SWITCH_ROWS if any(o.key == "model.views" for o in r.overrides)]
+    assert len(rows) == 3
+    for r in rows:
+        cfg = info.config.model_validate({o.key.split(".", 1)[1]: list(o.value) for o in r.overrides})
+        assert len(cfg.views) == len(full.views) - 1
+        assert cfg.pair_views == full.pair_views and cfg.pair_mode == "directed" and cfg.pair_features
+        net, ref = (info.cls.from_config(share_schema(), c) for c in (cfg, full))
+        assert net.input.t_dim == ref.input.t_dim and len(net.gat) == len(ref.gat) - 1

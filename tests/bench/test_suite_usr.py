@@ -59,3 +59,55 @@ def test_dims_claim_needs_32_ahead_of_every_other_size_in_every_metric():
     line = dims_claim(by)
     assert "does not hold" in line and "[32, 32, 32, 64]" in line and "in 3/4" in line
     assert "n/a" in dims_claim({32: BASE})
+
+
+def test_base_rows_read_the_query_and_the_old_rows_keep_their_keys():
+    """Issue 33: the Base rows switch the query input on (new record keys); ``suite.base_query=false`` gives the
+    rows of the records made before, override for override (so those records are still found)."""
+    from unisr.bench.suite_usr import rows
+
+    new = {r.name: r.sets for r in rows(["star"], ablation=True, dims=[16])}
+    old = {r.name: r.sets for r in rows(["star"], ablation=True, dims=[16], base_query=False)}
+    assert "model.query_input=on" in new["star-base"]
+    assert old["star-base"] == ("model.backbone=star", "model.use_ie=false", "model.use_fg=false",
+                                "model.use_glmt=false")
+    assert {k: v for k, v in new.items() if k != "star-base"} == {k: v for k, v in old.items() if k != "star-base"}
+
+
+def test_paper_preset_is_the_papers_optimizer_with_early_stopping_below_the_cap():
+    """The default protocol: AdamW lr 1e-4 (the model's defaults, paper sec. 4.1.3), validation every
+    ``max_steps_per_epoch`` steps, patience below the epoch cap; the quick preset keeps the records' budget."""
+    from unisr.bench.suite_usr import COMMON, PRESETS, _options
+    from unisr.pipeline.config import resolve_config
+
+    opts, _ = _options([])
+    assert opts["preset"] == "paper" and opts["base_query"] is True
+    cfg = resolve_config("usr", sets=[o.text() for o in (*COMMON, *PRESETS["paper"])])
+    t = cfg.train
+    assert (t.optimizer, t.lr) == ("adamw", 1e-4)
+    assert t.max_steps_per_epoch is not None and 0 < t.patience < t.epochs // 2
+    quick = resolve_config("usr", sets=[o.text() for o in PRESETS["quick"]]).train
+    assert (quick.lr, quick.epochs, quick.patience, quick.max_steps_per_epoch) == (1e-3, 8, 2, None)
+
+
+def test_the_recorded_base_rows_are_still_found_with_the_quick_preset_and_base_query_false():
+    """The records of benchmarks/records/usr keep their keys: the sets this suite gives a row with
+    ``suite.preset=quick suite.base_query=false`` (+ the records' ``train.threads=1``) are the recorded ones."""
+    import json
+    from pathlib import Path
+
+    from unisr.bench.suite_usr import COMMON, PRESETS, rows
+
+    root = Path(__file__).resolve().parents[2] / "benchmarks" / "records" / "usr"
+    recs = sorted(root.glob("*-base/seed0-*/record.json")) + sorted(root.glob("star-usr/seed0-*/record.json"))
+    if not recs:
+        import pytest
+
+        pytest.skip(f"no usr records under {root}")
+    by = {r.name: r for r in rows(["shared_bottom", "mmoe", "ple", "star", "m2m", "apg"], True, [], False)}
+    for rec in recs:
+        key = json.loads(rec.read_text())
+        if key["row"] not in by:
+            continue
+        want = [o.text() for o in (*COMMON, *PRESETS["quick"])] + ["train.threads=1", *by[key["row"]].sets]
+        assert sorted(key["sets"]) == sorted(want), rec

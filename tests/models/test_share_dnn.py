@@ -3,6 +3,7 @@
 import torch
 
 from share_synth import VIEWS, build, check_share_model, share_batch, share_schema
+from unisr.models.graph_configs import DEFAULT_PAIR_VIEWS
 from unisr.nn.social import pair_indicators
 
 
@@ -32,4 +33,6 @@ def test_exact_pair_history_from_the_hook_replaces_the_sampled_one():
 
 
 def test_pair_features_switch_changes_input_width():
-    assert build("share_dnn").input.x_dim - build("share_dnn", pair_features=False).input.x_dim == 2 * len(VIEWS)
+    off = build("share_dnn", pair_features=False).input.x_dim
+    assert build("share_dnn", pair_mode="symmetric").input.x_dim - off == 2 * len(VIEWS)
+    assert build("share_dnn").input.x_dim - off == 4 * len(DEFAULT_PAIR_VIEWS)  # directed: flags + log weights

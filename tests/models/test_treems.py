@@ -275,6 +275,20 @@ def test_unisr_train_treems_on_share_scenarios(sim_dir: Path, tmp_path: Path):
         assert k in overall and 0.0 <= overall[k] <= 1.0, k
     assert test["scenarios"] and all(name.startswith("share") for name in test["scenarios"])
     assert (out / "model.safetensors").exists()
+    # the run trained with the directed pair history (issue 33) and loads back; a config written before
+    # ``pair_mode`` existed reads back as the symmetric flags it was trained with
+    import yaml
+
+    from unisr.pipeline.run_folder import load_run, read_config
+
+    cfg, _, net = load_run(out)
+    assert cfg.model_params["pair_mode"] == "directed" and net.input.pair_dim == 4 * len(net.input.pair_views)
+    raw = yaml.safe_load((out / "config.yaml").read_text())
+    del raw["model"]["pair_mode"]
+    old = tmp_path / "old"
+    old.mkdir()
+    (old / "config.yaml").write_text(yaml.safe_dump(raw))
+    assert read_config(old).model_params["pair_mode"] == "symmetric"
 
 
 def test_he_init_of_the_relu_stacks_keeps_gates_uniform_and_spreads_the_logits():
@@ -306,3 +320,26 @@ def test_node_init_std_sets_the_scale_of_the_tree_node_embeddings():
         h_small = small.tree(torch.arange(len(TREE)))[1]
     assert float(h_big.std(0).mean()) > float(h_small.std(0).mean())  # scenarios' contexts differ more
     assert torch.isfinite(big(b)["click"]).all()
+
+
+# ------------------------------------------------------------------------------------- c inside x (eq. 3)
+@pytest.mark.parametrize("in_x", [True, False])
+def test_context_in_x_follows_eq3_and_the_switch_removes_it(in_x: bool):
+    """Eq. 3 puts c in x (default); ``context_in_x=False``: the experts' input no longer depends on the scenario
+    (without the graph, whose attention also reads c), only the gates do."""
+    net = build(context_in_x=in_x, use_graph=False)
+    ref = build(use_graph=False)
+    assert ref.x_dim - net.x_dim == (0 if in_x else net.context_dim)
+    with torch.no_grad():
+        for g in net.tree.gates:
+            g.weight.normal_()
+    b = batch(16, scenarios=scen(0))
+    b2 = copy.deepcopy(b)
+    b2.scenario_id = scen(2)
+    x, gates = net.expert_input(b)
+    x2, gates2 = net.expert_input(b2)
+    assert not torch.allclose(gates, gates2)  # the gates see the scenario either way
+    assert torch.equal(x, x2) != in_x
+    out = net(b)["click"]
+    out.sum().backward()
+    assert net.tree.nodes.weight.grad is not None and float(net.tree.nodes.weight.grad.abs().sum()) > 0

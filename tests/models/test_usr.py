@@ -3,6 +3,7 @@
 import json
 import subprocess
 import sys
+from dataclasses import replace
 from pathlib import Path
 
 import pytest
@@ -156,6 +157,99 @@ def test_each_switch_changes_the_computation():
     m = model()
     x = m(b)
     assert not torch.allclose(x["usr/i_s"], x["usr/i_r"])
+
+
+BASE_FLAGS = {"use_ie": False, "use_fg": False, "use_glmt": False}
+
+
+def visible(m) -> None:
+    """Embedding tables start at std 1e-4 (``nn/embedding.py``): widen them so a changed input moves the score
+    well above float noise."""
+    torch.manual_seed(1)
+    for w in m.embedding.parameters():
+        torch.nn.init.normal_(w, std=0.5)
+    m.eval()
+
+
+def scores(m, b: Batch) -> torch.Tensor:
+    with torch.no_grad():
+        out = m(b)
+    return torch.stack([out["click"], out["ctcvr"]], 1)
+
+
+def fields_read(m, b: Batch) -> set[str]:
+    """The batch fields whose values move the model's scores: each sparse column, sequence, the target item and
+    the scenario, changed alone (rows rolled by one), kept when some score moves by more than 1e-6."""
+    ref = scores(m, b)
+    roll = torch.roll(torch.arange(len(b)), 1)
+    changed: dict[str, Batch] = {}
+    for j, f in enumerate(schema().sparse):
+        sp = b.sparse.clone()
+        sp[:, j] = sp[roll, j]
+        changed[f"sparse:{f.name}"] = replace(b, sparse=sp)
+    for name, (ids, mask) in b.sequences.items():
+        changed[f"sequence:{name}"] = replace(b, sequences={**b.sequences, name: (ids[roll], mask[roll])})
+    changed["item_index"] = replace(b, item_index=b.item_index[roll])
+    changed["scenario_id"] = replace(b, scenario_id=b.scenario_id[roll])
+    return {k: None for k, v in changed.items() if (scores(m, v) - ref).abs().max() > 1e-6}.keys()
+
+
+def test_base_score_changes_when_only_the_query_of_a_search_row_changes():
+    """The Base (IE, FG, GLMT off) with ``query_input`` on / auto reads the query that USR's trigger carries."""
+    b = batch()
+    row = int((b.scenario_id == 0).nonzero()[0])  # a search_text row
+    q, mask = b.sequences["query_tokens"]
+    q2 = q.clone()
+    q2[row] = (q[row] % 24) + 1  # another query, same length, tokens in vocabulary
+    b2 = replace(b, sequences={**b.sequences, "query_tokens": (q2, mask)})
+    moved = {}
+    for mode in ("on", "auto", "off"):
+        m = model(**BASE_FLAGS, query_input=mode)
+        visible(m)
+        moved[mode] = (scores(m, b2) - scores(m, b)).abs().max(1).values
+    others = torch.arange(len(b)) != row
+    for mode in ("on", "auto"):
+        assert moved[mode][row] > 1e-4  # only the query changed, and the score moves
+        assert (moved[mode][others] == 0).all()  # rows do not leak into each other
+    assert (moved["off"] == 0).all()  # the Base before issue 33 ignored the query tokens: the check can fail
+    assert model(**BASE_FLAGS, query_input="on").vsr_dim == model(**BASE_FLAGS).vsr_dim + 8  # + e_q (d = 8)
+    assert model(query_input="auto").vk_dim == model().vk_dim  # auto: full USR reads e_q through the trigger
+    assert model(query_input="on").vk_dim == model().vk_dim + 8  # forced on in full USR: e_q in e_s
+
+
+def suite_config(row) -> dict:
+    return {k.removeprefix("model."): v for k, v in ((o.key, o.value) for o in row.overrides)
+            if k.startswith("model.")}
+
+
+@pytest.mark.parametrize("backbone", ["shared_bottom", "star"])
+def test_suite_base_and_usr_read_the_same_batch_fields(backbone):
+    """The suite's Base and Base+USR rows (``bench/suite_usr.py:rows``) read the same batch fields, the query
+    tokens included, so table 1's Δ measures USR's layers and not an input only one side gets."""
+    from unisr.bench.suite_usr import rows
+
+    b = batch()
+    got = {}
+    for row in rows([backbone], ablation=False, dims=[]):
+        m = model(**suite_config(row))
+        visible(m)
+        got[row.name] = set(fields_read(m, b))
+    base, usr = got[f"{backbone}-base"], got[f"{backbone}-usr"]
+    assert "sequence:query_tokens" in usr and "sparse:item.brand" in usr and "sequence:history" in usr
+    assert base == usr, (base ^ usr)
+    # the probe tells inputs apart: the Base without the query reads one field less
+    m = model(**{**suite_config(rows([backbone], False, [])[0]), "query_input": "off"})
+    visible(m)
+    assert set(fields_read(m, b)) == base - {"sequence:query_tokens"}
+
+
+def test_fg_keep_raw_puts_the_raw_attributes_beside_the_generated_features():
+    full, keep = model(), model(fg_keep_raw=True)
+    assert (keep.vk_dim, keep.vsr_dim) == (full.vk_dim + full.agn_dim, full.vsr_dim + full.agn_dim)
+    b = batch()
+    out = keep(b)
+    assert "usr/f_s" in out and torch.isfinite(out["ctcvr"]).all()
+    assert model(use_fg=False, fg_keep_raw=True).vk_dim == model(use_fg=False).vk_dim  # raw e_a once
 
 
 def test_contrastive_loss_prefers_separated_views():

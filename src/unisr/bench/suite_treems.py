@@ -1,8 +1,8 @@
 """Suite ``treems``: TreeMS (Niu et al., WSDM'21) against its table-2 baselines on the simulated marketplace's
 sharing scenarios (``../shared/papers/003_7262faa8dd51c9b6.txt``, sec. 4).
 
-Re-tests table 2 (every baseline, TreeMS and its switches: no tree, no graph, no inconsistency loss, each view
-off), the head-vs-long-tail comparison of figs. 5-6, the expert utilisation of figs. 7-8 and the scenario
+Re-tests table 2 (every baseline, TreeMS and its switches: no tree, no graph, no inconsistency loss, each view's
+neighbours off), the head-vs-long-tail comparison of figs. 5-6, the expert utilisation of figs. 7-8 and the scenario
 representations of fig. 9, and prints every claim as holds / does not hold with its numbers, the oracle AUC
 (the simulator's true click probabilities) beside.
 
@@ -10,6 +10,10 @@ Protocol: every model with its registered defaults, which are TreeMS's for all o
 Adagrad lr 0.1 (chosen on validation; the paper does not give it), weight decay 1e-6, batch 1024; the whole
 epoch budget with the best validation-AUC epoch kept, no early stop: ``NO_EARLY_STOP``); the social graph is
 built from the weeks before training (the dataset's background window), train on one period, test on the next.
+Every model's t (eq. 3) has the pair's directed, weighted history (``model.pair_mode=directed``, issue 33); a view
+switch (``model.views``) removes that view's sampled neighbours only, not the pair's history of that view
+(``model.pair_views``), so it ablates one thing. ``--set model.pair_mode=symmetric`` gives the features of the
+v1 records (symmetric flags of the sampled views, which a view switch also dropped).
 
 Head / long tail: share leaves ranked by their TRAIN impressions; the head = the 5 busiest leaves, the long tail
 = the leaves after the first 80% of the train traffic. Figs. 5-6 show the head leaves and the 5 quietest
@@ -112,8 +116,8 @@ CLAIMS = {
 PAGE = {"goal": "re-test table 2 (TreeMS beats every baseline) and the claims of figs. 5-9",
         "history": "docs/benchmarks/treems/HISTORY.md"}
 SWITCHES = (("TreeMS-no-tree", "the scenario tree"), ("TreeMS-no-graph", "the multi-view graph"),
-            ("TreeMS-no-Laux", "the inconsistency loss"), ("TreeMS-no-friend", "the friend view"),
-            ("TreeMS-no-pay", "the pay view"), ("TreeMS-no-share", "the share view"))
+            ("TreeMS-no-Laux", "the inconsistency loss"), ("TreeMS-no-friend", "the friend view's neighbours"),
+            ("TreeMS-no-pay", "the pay view's neighbours"), ("TreeMS-no-share", "the share view's neighbours"))
 
 
 def _options(sets: list[str]) -> tuple[dict, list[Override]]:
@@ -369,8 +373,8 @@ def treems_suite(out: Path, data: Path | None, seeds: int, sets: list[str], mode
         "treems: TreeMS and its baselines on the simulated sharing scenarios",
         f"Data {data} ({len(leaves)} share leaves). Every model trained with TreeMS's protocol (share "
         "scenarios only, Adagrad, batch 1024, the best validation-AUC epoch of the budget), the same features "
-        "(eq. 3: source, destination, their pair indicators from the social sample, the shared item, the "
-        "scenario) and the same multi-view social sample (graph:social). Paper: Niu et al., WSDM'21.",
+        "(eq. 3: source, destination, their pair history from the social table (model.pair_mode), the shared "
+        "item, the scenario) and the same multi-view social sample (graph:social). Paper: Niu et al., WSDM'21.",
         tables, figures, claims)
     results = {"suite": "treems", "seeds": seeds, "runs": runs, "summary": summary, "claims": claims}
     report.write(out, results)

@@ -4,13 +4,20 @@ Search = ``search_text``, recommendation = ``feed_main`` (the loader keeps only 
 behaviour history mixes the clicks of every scenario). Re-tests table 1 (Base vs Base+USR, CTR and CTCVR AUC
 in S and R), the ablation of fig. 2(b) on STAR, the embedding-size sweep of fig. 2(c) and the picture of
 fig. 2(a). "Base" is the backbone on the same input network (shared embeddings + BST interest, ``[i_g, e_a,
-e_s]``) with IE, FG and GLMT switched off, so that Δ measures USR's three layers. Declared as data: the rows
+e_s ⊕ e_q]``) with IE, FG and GLMT switched off, so that Δ measures USR's three layers. Declared as data: the rows
 (:func:`rows`), the paper's table-1 deltas (:data:`PAPER_DELTA`) and the claims (:data:`CLAIMS`).
 
-Options through ``--set suite.<key>=...`` (removed before the runs): ``suite.preset`` = ``paper`` (the
-paper's AdamW lr 1e-4, batch 1024, d 32; 20 epochs with early stopping) or ``quick`` (lr 1e-3, 8 epochs,
-patience 2: for tiny data where 1e-4 does not move in a few hundred steps); ``suite.ablation`` (true);
-``suite.dims`` ([16, 32, 64]); ``suite.tsne`` (true). Other ``--set`` values go to every run.
+Base reads the query representation ``e_q`` that USR's trigger carries (``model.query_input=on``), so both
+read the same batch fields (issue 33).
+
+Options through ``--set suite.<key>=...`` (removed before the runs): ``suite.preset`` = ``paper`` (default: the
+paper's AdamW lr 1e-4, batch 1024, d 32; validation every 100 steps, early stopping with patience 4, cap 30
+such epochs, chosen from a probe, docs/models/usr.md "Budget") or ``quick`` (lr 1e-3, 8 full epochs, patience
+2: the budget of the records made before issue 33); ``suite.base_query`` (true; false = the Base rows of those
+records, without the query); ``suite.ablation`` (true); ``suite.dims`` ([16, 32, 64]); ``suite.tsne`` (true).
+Other ``--set`` values go to every run. Records are keyed by their overrides and budget, so the new protocol
+and the new Base rows get new keys; the old records stay readable with ``suite.preset=quick
+suite.base_query=false``.
 
 Shapes:
     (no tensors) the simulated marketplace -> table 1 / fig. 2 test AUCs and the claim lines
@@ -35,7 +42,12 @@ from unisr.evaluate.stats import mean_std
 BACKBONES = ["shared_bottom", "mmoe", "ple", "star", "m2m", "apg"]
 S, R = "search_text", "feed_main"
 PRESETS = {
-    "paper": (),  # the usr model defaults are the paper's (AdamW, lr 1e-4, batch 1024, d 32, λ, τ)
+    # the usr model defaults are the paper's (AdamW, lr 1e-4, batch 1024, d 32, λ, τ); an "epoch" of 100 steps
+    # (102,400 samples, then validation), early stopping with patience 4 under a cap of 30 (3,000 steps) that
+    # the probe's best epochs (USR 4, Base 6 on small v2: docs/models/usr.md "Issue 33") stay far below
+    "paper": (Override("train.max_steps_per_epoch", 100), Override("train.epochs", 30),
+              Override("train.patience", 4)),
+    # the records of 2026-12-03 (benchmarks/records/usr): lr 1e-3, full epochs, best epoch 0-1
     "quick": (Override("train.lr", 0.001), Override("train.epochs", 8), Override("train.patience", 2)),
 }
 # model selection on the mean of the click and click-and-buy validation AUCs: selecting on click AUC alone kept
@@ -43,6 +55,10 @@ PRESETS = {
 COMMON = (Override("data.scenarios", (S, R)), Override("train.progress", False),
           Override("train.monitor", "auc+ctcvr_auc"))
 BASE = (Override("model.use_ie", False), Override("model.use_fg", False), Override("model.use_glmt", False))
+# issue 33: the Base reads the query representation e_q that USR's trigger carries (t_s = e_v^s + e_q), through
+# the same input network, so Base and Base+USR read the same batch fields and Δ measures USR's layers only.
+# ``suite.base_query=false`` gives the Base rows of the records made before (no query tokens; their keys)
+BASE_QUERY = Override("model.query_input", "on")
 # fig. 2(b): label -> the layer switched off (row name star-usr-no_<layer>)
 ABLATION = {"w/o S&R Views IE": "use_ie", "w/o S&R Views FG": "use_fg", "w/o GLMT": "use_glmt"}
 # paper table 1, Δ in AUC points (x100): (scenario, task) -> backbone -> Δ
@@ -68,7 +84,8 @@ PAGE = {"goal": "re-test table 1 (Base+USR beats Base in all four AUCs) and fig.
 
 
 def _options(sets: list[str]) -> tuple[dict, list[Override]]:
-    opts, rest = suite_options(sets, {"preset": "paper", "ablation": True, "dims": [16, 32, 64], "tsne": True})
+    opts, rest = suite_options(sets, {"preset": "paper", "ablation": True, "dims": [16, 32, 64], "tsne": True,
+                                      "base_query": True})
     if opts["preset"] not in PRESETS:
         raise SuiteError(f"--set suite.preset={opts['preset']}: unknown; known: {', '.join(PRESETS)}")
     return opts, rest
@@ -78,11 +95,13 @@ def ablation_name(layer: str) -> str:
     return f"star-usr-{layer.replace('use_', 'no_')}"
 
 
-def rows(backbones: list[str], ablation: bool, dims: list[int]) -> list[RunSpec]:
-    """Base and Base+USR per backbone; with STAR, the fig. 2(b) switches and the fig. 2(c) sizes."""
+def rows(backbones: list[str], ablation: bool, dims: list[int], base_query: bool = True) -> list[RunSpec]:
+    """Base and Base+USR per backbone; with STAR, the fig. 2(b) switches and the fig. 2(c) sizes.
+    ``base_query``: the Base reads the query (:data:`BASE_QUERY`); false = the Base rows made before issue 33."""
+    base = (*BASE, BASE_QUERY) if base_query else BASE
     out = []
     for b in backbones:
-        out += [RunSpec(f"{b}-base", "usr", (Override("model.backbone", b), *BASE)),
+        out += [RunSpec(f"{b}-base", "usr", (Override("model.backbone", b), *base)),
                 RunSpec(f"{b}-usr", "usr", (Override("model.backbone", b),))]
     star = "star" in backbones
     if ablation and star:
@@ -280,7 +299,7 @@ def usr_suite(out: Path, data: Path | None, seeds: int, sets: list[str], models:
     if unknown:
         raise SuiteError(f"--models: unknown backbones {sorted(unknown)}; known: {', '.join(BACKBONES)}")
     dims = [int(d) for d in opts["dims"] or []]
-    runs = run_matrix(rows(backbones, bool(opts["ablation"]), dims), data, out, seeds,
+    runs = run_matrix(rows(backbones, bool(opts["ablation"]), dims, bool(opts["base_query"])), data, out, seeds,
                       [*COMMON, *PRESETS[opts["preset"]], *sets], console, train_missing=bool(opts["train"]),
                       record=opts["record"] or None, seeds_only=opts["seeds_only"], rows_only=opts["rows_only"])
     by: dict[str, list[dict]] = {}
@@ -307,8 +326,8 @@ def usr_suite(out: Path, data: Path | None, seeds: int, sets: list[str], models:
     report = Report(
         "usr: Unified Search and Recommendation over six multi-scenario backbones",
         f"Data {data.name}; search = {S}, recommendation = {R}; preset {opts['preset']}; CTR = click, CTCVR = "
-        "click and conversion; Base = the backbone on the same input network (shared embeddings + BST interest) "
-        "with IE, FG and GLMT off. Oracle AUC: the simulator's true probabilities (p_click, p_click * "
+        "click and conversion; Base = the backbone on the same input network (shared embeddings + BST interest"
+        f"{', the query e_q included' if opts['base_query'] else ''}) with IE, FG and GLMT off. Oracle AUC: the simulator's true probabilities (p_click, p_click * "
         "p_conversion). Paper: Liu et al., SIGIR'24, table 1 and fig. 2.",
         tables, figures, claims)
     results = {"suite": "usr", "seeds": seeds, "preset": opts["preset"], "runs": runs, "summary": summary,

@@ -313,23 +313,46 @@ def _item_item_relations(scen: list, config: GraphConfig, clicks: dict[str, np.n
         rels[se_type(sp.name)] = from_coo(a, b, n_items + 1, n_items + 1, {"sim": sim.astype(np.float16)})
 
 
-def _social_relations(root: Path, config: GraphConfig, users: Vocabulary, n_users: int, window_end: int | None,
-                      rels: dict[EdgeType, CSR]) -> list[str]:
-    """Add one user-user relation per social view of the graph's window to ``rels``; returns the views."""
-    views: list[str] = []
+def social_edges(root: str | Path, users: Vocabulary, window_end: int | None,
+                 weights: bool = False) -> dict[str, tuple[np.ndarray, np.ndarray, np.ndarray | None]]:
+    """The social table's edges of the graph's window, per view, directed as written (``src -> dst``).
+
+    The same rows ``build_graph`` turns into ``social:<view>`` relations (both users known, no self loops,
+    ``ts`` before ``window_end`` where the table has ``ts``), before any symmetrisation or deduplication.
+    ``weights``: also the rows' ``weight`` (1.0 where the table has no ``weight`` column or a null); else None.
+
+    Shapes:
+        -> {view: (src [E_v] user index, dst [E_v] user index, weight [E_v] float32 or None)}, views sorted
+    """
+    root = Path(root)
     if not has_table(root, "social"):
-        return views
-    st = read_table(root, "social", ["src_user_id", "dst_user_id", "view", "ts"])
+        return {}
+    cols = ["src_user_id", "dst_user_id", "view", "ts"] + (["weight"] if weights else [])
+    st = read_table(root, "social", cols)
     view = st["view"].to_numpy(zero_copy_only=False).astype(str)
     a, b = users.lookup(_col(st, "src_user_id")), users.lookup(_col(st, "dst_user_id"))
     ok = (a > 0) & (b > 0) & (a != b)
     if window_end is not None and "ts" in st.column_names:
         sts = _col(st, "ts", -(1 << 62))
         ok &= sts < window_end
-    views = sorted(set(view[ok].tolist()))
-    for v in views:
+    w = None
+    if weights:
+        w = (pc.fill_null(st["weight"], 1.0).to_numpy().astype(np.float32) if "weight" in st.column_names
+             else np.ones(st.num_rows, np.float32))
+    out = {}
+    for v in sorted(set(view[ok].tolist())):
         m = ok & (view == v)
-        sa, sb = a[m], b[m]
+        out[v] = (a[m], b[m], None if w is None else w[m])
+    return out
+
+
+def _social_relations(root: Path, config: GraphConfig, users: Vocabulary, n_users: int, window_end: int | None,
+                      rels: dict[EdgeType, CSR]) -> list[str]:
+    """Add one user-user relation per social view of the graph's window to ``rels``; returns the views."""
+    edges = social_edges(root, users, window_end)
+    views = list(edges)
+    for v in views:
+        sa, sb, _ = edges[v]
         if config.social_symmetric:
             sa, sb = np.concatenate([sa, sb]), np.concatenate([sb, sa])
         rels[social_type(v)] = from_coo(sa, sb, n_users + 1, n_users + 1, dedupe=True)

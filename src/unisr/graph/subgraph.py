@@ -13,7 +13,7 @@ Shapes (W_k = fanout_1 * ... * fanout_k slots per seed at hop k; slot j of hop k
         feat [B, W_k, F_user]
     SocialNeighbourhood: seeds [B] long, hops: K SocialHop
     SocialSubgraph: src_seed_feat / dst_seed_feat [B, F_user], views: view -> role -> SocialNeighbourhood,
-        pair [B, V] float or None
+        pair [B, V] float or None, pair_out / pair_in [B, P] float or None (P = pair_views)
     MetapathTree: seeds [B] long, hop1 / hop2 nodes [B, W1] / [B, W2] long, mask1 / mask2 bool, pre2 [B, W2]
         long (the hop-1 slot a hop-2 node extends); node_types (start, hop 1, hop 2)
 """
@@ -190,18 +190,29 @@ class SocialSubgraph(_Tensors):
     """TreeMS's multi-view social sample of both users of a share impression (``graph:social``).
 
     ``pair[:, j]`` is 1.0 where (source, destination) is an edge of view ``list(views)[j]`` in the graph window
-    (exact, not limited by the fanout); None when the sampler gives no exact pair history.
+    (exact, not limited by the fanout, of the graph's relation: symmetrised, unweighted); None when the sampler
+    gives no exact pair history.
+
+    ``pair_out[:, j]`` / ``pair_in[:, j]`` (only from a hook built with ``SocialSpec(directed_pairs=True)``):
+    the summed ``weight`` of the social table's rows source -> destination / destination -> source of view
+    ``pair_views[j]`` in the graph window, as written (direction kept: pay_out vs pay_in; weights kept:
+    interaction and share counts); 0 where there is none. ``pair_views`` are every view of the window, not
+    only the sampled ``views``.
 
     Shapes:
         src_seed_feat / dst_seed_feat [B, F_user]; views[view][role] (role ``src`` / ``dst``):
-        ``SocialNeighbourhood``; pair [B, V] float or None
+        ``SocialNeighbourhood``; pair [B, V] float or None; pair_out / pair_in [B, P] float or None
         neighbourhood(view, role) -> SocialNeighbourhood (the forest built from it: ``unisr.graph.trees.social_forest``)
+        directed_pairs(names [P']) -> (out [B, P'], in [B, P'])
     """
 
     src_seed_feat: Tensor
     dst_seed_feat: Tensor
     views: dict[str, dict[str, SocialNeighbourhood]] = field(default_factory=dict)
     pair: Tensor | None = None
+    pair_out: Tensor | None = None
+    pair_in: Tensor | None = None
+    pair_views: tuple[str, ...] = ()
 
     def __len__(self) -> int:
         return int(self.src_seed_feat.shape[0])
@@ -229,6 +240,22 @@ class SocialSubgraph(_Tensors):
         if missing:
             raise ValueError(f"batch.subgraph has no pair history of view(s) {missing}; it has {have}")
         return self.pair[:, torch.tensor([have.index(v) for v in views], device=self.pair.device)]
+
+    def directed_pairs(self, views: Sequence[str]) -> tuple[Tensor, Tensor]:
+        """(pair_out, pair_in) of ``views`` in that order, [B, len(views)] each; a view the data has no edge of
+        (absent from ``pair_views``, e.g. ``interact`` on data version 1) is a zero column."""
+        if self.pair_out is None or self.pair_in is None:
+            raise ValueError("batch.subgraph has no directed pair history: the graph:social hook needs "
+                             "SocialSpec(directed_pairs=True) (ShareConfig.pair_mode='directed')")
+        b = self.pair_out.shape[0]
+        zero = self.pair_out.new_zeros(b, 1)
+        idx = {v: j for j, v in enumerate(self.pair_views)}
+
+        def cols(t: Tensor) -> Tensor:
+            parts = [t[:, idx[v]: idx[v] + 1] if v in idx else zero for v in views]
+            return torch.cat(parts, 1) if parts else t.new_zeros(b, 0)
+
+        return cols(self.pair_out), cols(self.pair_in)
 
 
 @dataclass

@@ -51,6 +51,8 @@ class TreeGNNConfig(RankerConfig):
 
 # ------------------------------------------------------------------------ TreeMS and its sharing baselines
 DEFAULT_VIEWS = ["friend", "pay", "share"]  # the paper's three views (sec. 4.1.1)
+# the pair's history (eq. 3's t): the paper's views and the v2 simulator's interaction counts (docs/SIMULATOR.md)
+DEFAULT_PAIR_VIEWS = ["friend", "pay", "share", "interact"]
 SHARE_NEEDS = ("sparse", "dense", "scenario", "graph:social")
 # every baseline trains as TreeMS does (one protocol for table 2): share scenarios only, Adagrad (sec. 3.5)
 # TreeMS paper: AdaGrad, lr not given. lr 0.1 chosen on the validation split of sim-small (TreeMS, seed 1,
@@ -67,7 +69,13 @@ class ShareConfig(RankerConfig):
     views: list[str] = list(DEFAULT_VIEWS)
     fanouts: list[int] = [10]  # neighbours per hop and view; len(fanouts) = number of GNN layers
     scenario_dim: int = 16
-    pair_features: bool = True  # t's 2 |views| indicators: (u, v) an r-edge, u in v's sampled r-neighbours
+    pair_features: bool = True  # t's pair history (pair_mode) in eq. 3's t
+    # "directed" (issue 33): per view of pair_views, u -> v and v -> u as the social table writes them (pay_out vs
+    # pay_in), each as an edge flag and log(1 + summed weight) (interaction / share / payment counts), 4 |pair_views|
+    # features, independent of the sampled ``views``. "symmetric": the features before issue 33 (v1 records): per
+    # sampled view, (u, v) an edge of the symmetrised, unweighted graph and u among v's sampled neighbours
+    pair_mode: Literal["directed", "symmetric"] = "directed"
+    pair_views: list[str] = list(DEFAULT_PAIR_VIEWS)  # directed mode only; a view the data lacks is a zero column
     hidden: list[int] = [256, 128, 64]
     dropout: float = 0.0
     # the ReLU stacks on x (MLPs, experts, towers, prediction layer): "he" = N(0, 2/fan_in), zero biases;
@@ -77,7 +85,7 @@ class ShareConfig(RankerConfig):
     init: Literal["he", "torch"] = "he"
 
     def sampler_spec(self) -> SocialSpec:
-        return SocialSpec(self.views, self.fanouts)
+        return SocialSpec(self.views, self.fanouts, directed_pairs=self.pair_features and self.pair_mode == "directed")
 
 
 # ------------------------------------------------------------------------ BOMGraph and its graph baselines

@@ -3,8 +3,10 @@ Expert Networks", WSDM'21): which user will a user share with, in which of many 
 a tree. Equation numbers refer to the paper (``../shared/papers/003_7262faa8dd51c9b6.txt``); the mapping and
 the deviations are in ``docs/models/treems.md``.
 
-- eq. 3: x = concat(u, v, t, c) (``unisr.nn.social.ShareInput`` gives u, v, t exactly as to every baseline; c is
-  the scenario's full-path LSTM state h_H^s, or with ``use_tree=False`` the baselines' flat scenario embedding)
+- eq. 3: x = concat(u, v, t, c) (``unisr.nn.social.ShareInput`` gives u, v, t exactly as to every baseline; t is
+  the pair's directed, weighted history; c is the scenario's full-path LSTM state h_H^s, or with
+  ``use_tree=False`` the baselines' flat scenario embedding). The paper puts c in x; ``context_in_x=False``
+  leaves it out, so the scenario reaches the experts' mixture through the gates (and the attention) only
 - eq. 4: every tree node embedded once (``TreeContext.nodes``, one ``nn.Embedding`` over the dataset's tree),
   the full path root -> leaf run through an LSTM
 - eqs. 5-6: ``TowerExperts`` keeps every layer's output f_i^k(x); layer i's gate softmax(W_i h_i^s)
@@ -49,6 +51,9 @@ class TreeMSConfig(ShareConfig):
     use_tree: bool = True  # False: gates from a flat scenario embedding (MMoE-like, no tree sharing)
     use_graph: bool = True  # False: u, v are the users' own field embeddings (no eqs. 8-13)
     use_inconsistency: bool = True  # False: no eq. 15
+    # eq. 3 puts c in x (the paper); False: x = concat(u, v, t), the scenario reaches the prediction only through
+    # the gates (eq. 6) and the attention (eq. 10): an ablation, docs/models/treems.md "c inside x"
+    context_in_x: bool = True
     gamma: float = 0.1  # γ of eq. 16 (not given); λ of eq. 16 is train.weight_decay
 
 
@@ -243,7 +248,7 @@ class TreeMS(SocialSampling, nn.Module):
 
     def __init__(self, inp: ShareInput, tree: TreeContext, experts: list[int], num_experts: int,
                  hidden: list[int], fanouts: list[int], *, use_graph: bool = True, use_inconsistency: bool = True,
-                 gamma: float = 0.1, dropout: float = 0.0) -> None:
+                 gamma: float = 0.1, dropout: float = 0.0, context_in_x: bool = True) -> None:
         super().__init__()
         if len(experts) != tree.depth:
             raise ValueError(f"expert_dims has {len(experts)} layers; the scenario tree has depth {tree.depth}")
@@ -259,7 +264,8 @@ class TreeMS(SocialSampling, nn.Module):
         if self.use_graph:
             self.gat = nn.ModuleList(ViewAttention(du, self.context_dim, len(fanouts)) for _ in self.views)
         user_dim = du * len(self.views) if self.use_graph else du  # eq. 13: views concatenated
-        self.x_dim = 2 * user_dim + inp.t_dim + self.context_dim
+        self.context_in_x = context_in_x
+        self.x_dim = 2 * user_dim + inp.t_dim + (self.context_dim if context_in_x else 0)
         self.experts = TowerExperts(num_experts, self.x_dim, experts, dropout)
         self.mlp = MLP(sum(experts), hidden, dropout=dropout)  # eq. 7's MLPs
         self.predict = nn.Linear(self.mlp.out_dim, 1)  # p(.), shared by all scenarios
@@ -273,7 +279,8 @@ class TreeMS(SocialSampling, nn.Module):
                            flat=inp.scenario_emb, node_init_std=cfg.node_init_std)
         dims = cfg.expert_dims if cfg.expert_dims is not None else expert_tower(cfg.expert_dim, tree.depth)
         model = cls(inp, tree, dims, cfg.num_experts, cfg.hidden, cfg.fanouts, use_graph=cfg.use_graph,
-                    use_inconsistency=cfg.use_inconsistency, gamma=cfg.gamma, dropout=cfg.dropout)
+                    use_inconsistency=cfg.use_inconsistency, gamma=cfg.gamma, dropout=cfg.dropout,
+                    context_in_x=cfg.context_in_x)
         return init_relu_stacks(model, cfg.init)
 
     def scenario_representations(self) -> Tensor:
@@ -295,7 +302,8 @@ class TreeMS(SocialSampling, nn.Module):
             out.append(gat(levels, [h.mask for h in hops], c))
         return torch.cat(out, -1)
 
-    def forward(self, batch: Batch) -> dict[str, Tensor]:
+    def expert_input(self, batch: Batch) -> tuple[Tensor, Tensor]:
+        """x of eq. 3 and the per-sample gates of eq. 6: batch -> (x [B, x_dim], gates [B, H, n])."""
         sub = self.social(batch)
         parts = self.input(batch, type(self).__name__)
         uniq, inv = torch.unique(batch.scenario_id, return_inverse=True)
@@ -305,7 +313,11 @@ class TreeMS(SocialSampling, nn.Module):
         if self.use_graph:
             u = self.graph_user(sub, "src", u, c)
             v = self.graph_user(sub, "dst", v, c)
-        x = torch.cat([u, v, parts.t, c], 1)  # eq. 3
+        x = torch.cat([u, v, parts.t, c] if self.context_in_x else [u, v, parts.t], 1)  # eq. 3
+        return x, gates
+
+    def forward(self, batch: Batch) -> dict[str, Tensor]:
+        x, gates = self.expert_input(batch)
         return {"click": gated_tower_logit(self.experts, self.mlp, self.predict, x, gates), "gates": gates}
 
     def extra_losses(self, batch: Batch, outputs: dict[str, Tensor]) -> dict[str, Tensor]:

@@ -14,7 +14,11 @@ views representation simultaneously"); ``V_k`` picks the sample's own view.
 
 Switches: ``use_ie`` / ``use_fg`` off drop the layer (``V`` then holds the raw ``e_a`` instead of ``f_v``, and
 no ``i_v``) and its contrastive loss; ``use_glmt`` off predicts CTR/CTCVR with the backbone on ``V_S&R``
-directly. All three off = the backbone on ``[i_g, e_a, e_s]``: the "Base" of the usr suite.
+directly. ``query_input`` on: the query representation ``e_q`` (the one the trigger carries) also joins
+``e_s`` (``auto``: only where no layer reads the trigger, IE and FG off; default off, the paper's USR, where the
+query enters through ``t_s`` only). All three off with ``query_input`` on = the backbone on
+``[i_g, e_a, e_s ⊕ e_q]``: the "Base" of the usr suite, which reads the same batch fields as USR.
+``fg_keep_raw``: ``V`` carries the raw ``e_a`` beside ``f_v`` (not in the paper; off).
 
 Shapes:
     batch -> {"click": [B], "ctcvr": [B] logits; with GLMT also "global_click", "global_buy" [B] logits
@@ -24,11 +28,11 @@ Shapes:
 
 from __future__ import annotations
 
-from typing import Any
+from typing import Any, Literal
 
 import torch
 import torch.nn.functional as F
-from pydantic import Field, model_validator
+from pydantic import Field, field_validator, model_validator
 from torch import Tensor, nn
 
 from unisr.data.batch import Batch
@@ -73,6 +77,25 @@ class USRConfig(RankerConfig):
     use_ie: bool = True
     use_fg: bool = True
     use_glmt: bool = True
+    # the query e_q (pooled query tokens, + the trigger item in similar-product search: the e_q of eq. 2) as an
+    # input of V too (appended to e_s): on; auto = only where no layer reads the trigger (IE and FG off), so a
+    # model without USR's layers still sees the query; off (default: the paper's USR, and the records made
+    # before issue 33, whose keys name no query_input) = e_q only through the trigger t_s
+    query_input: Literal["auto", "on", "off"] = "off"
+    # V also carries the raw e_a beside f_v (eqs. 10-11 hold f_v only; measured: docs/models/usr.md, "Issue 33")
+    fg_keep_raw: bool = False
+
+    @field_validator("query_input", mode="before")
+    @classmethod
+    def _on_off(cls, v: Any) -> Any:
+        """``--set model.query_input=on`` parses as YAML true (``off`` as false): read them as the words."""
+        return {True: "on", False: "off"}.get(v, v) if isinstance(v, bool) else v
+
+    def reads_query(self) -> bool:
+        """Whether e_q is part of V (``query_input``, auto = no layer reads the trigger)."""
+        if self.query_input == "auto":
+            return not (self.use_ie or self.use_fg)
+        return self.query_input == "on"
 
     @model_validator(mode="after")
     def _check_backbone(self) -> USRConfig:
@@ -221,11 +244,13 @@ class USR(nn.Module):
             cfg.transformer_layers, enable_nested_tensor=False)
         self.ie = DynamicWeightInterest(d, cfg.dw_generator, cfg.ie_mlp) if cfg.use_ie else None
         self.fg = ViewFeatureGenerator(d, agn_dim, cfg.fg_gate, cfg.fg_mlp) if cfg.use_fg else None
-        e_s_dim = d + spec_dim
-        feat_dim = d if cfg.use_fg else agn_dim  # f_v, or the raw e_a without FG
+        self.query_in_v = cfg.reads_query()
+        self.raw_in_v = not cfg.use_fg or cfg.fg_keep_raw  # V holds the raw e_a (without FG, or beside f_v)
+        e_s_dim = d + spec_dim + (d if self.query_in_v else 0)
+        raw_dim = agn_dim if self.raw_in_v else 0
         view_dim = (d if cfg.use_ie else 0) + (d if cfg.use_fg else 0)
-        vk_dim = d + (d if cfg.use_ie else 0) + feat_dim + e_s_dim
-        vsr_dim = d + (2 * view_dim if view_dim else 0) + (0 if cfg.use_fg else agn_dim) + e_s_dim
+        vk_dim = d + view_dim + raw_dim + e_s_dim
+        vsr_dim = d + 2 * view_dim + raw_dim + e_s_dim
         self.vk_dim, self.vsr_dim, self.agn_dim = vk_dim, vsr_dim, agn_dim
         self.main = MLP(vk_dim, cfg.main, 2) if cfg.use_glmt else None  # ŷ_|g for click, ctcvr
         inp = BackboneInput(in_dim=vsr_dim, num_scenarios=s_count, token_dim=d)
@@ -307,7 +332,9 @@ class USR(nn.Module):
             s_parts.append(f_s)
             r_parts.append(f_r)
             out["usr/f_s"], out["usr/f_r"] = f_s, f_r
-        raw = [] if self.fg is not None else [e_a]
+        if self.query_in_v:  # the same e_q the trigger carries, as an input of V
+            e_s = torch.cat([e_s, x["e_q"]], 1)
+        raw = [e_a] if self.raw_in_v else []
         own = [torch.where(search, s, r) for s, r in zip(s_parts, r_parts, strict=True)]
         v_sr = torch.cat([i_g, *s_parts, *r_parts, *raw, e_s], 1)  # eq. 11
         sid = batch.scenario_id

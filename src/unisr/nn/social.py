@@ -1,6 +1,6 @@
 """Layers shared by TreeMS and its baselines (table 2 of Niu et al., WSDM'21): the input of eq. 3, the pair
-indicators, the initialisation rule of the ReLU stacks, and message passing over the multi-view social forest
-(``unisr.graph.trees.social_forest``) for the GNN baselines.
+history features (directed or symmetric), the initialisation rule of the ReLU stacks, and message passing over
+the multi-view social forest (``unisr.graph.trees.social_forest``) for the GNN baselines.
 
 Every sharing model reads the same ``graph:social`` sample as TreeMS (``unisr.graph.hooks.SocialHook``): a
 ``SocialSubgraph`` with both users' fields and, per view and role, the sampled neighbours (nodes, mask, feat).
@@ -8,15 +8,20 @@ Every sharing model reads the same ``graph:social`` sample as TreeMS (``unisr.gr
 The input of eq. 3, x = concat(u, v, t, c):
     u, v: the categorical user fields of the source and the destination user, one table shared by both and by
           every sampled neighbour (the GNN baselines replace them by their aggregated representations);
-    t:    the pair's interaction history: per view r, whether (u, v) is an r-edge of the graph window (exact, the
-          subgraph's ``pair``) and whether u is among v's sampled r-neighbours (2 |views| indicators), plus
-          the event's usual feature vector (the shared item's fields and sequences, as every other ranker of
-          unisr embeds it);
+    t:    the pair's interaction history, then the event's usual feature vector (the shared item's fields and
+          sequences, as every other ranker of unisr embeds it). ``pair_mode="directed"`` (default): per view r of
+          ``pair_views`` (independent of the sampled ``views``), the social table's u -> v and v -> u rows in the
+          graph window, direction and weight kept (pay_out vs pay_in, interaction and share counts): flags
+          [u->v, v->u] and log(1 + summed weight) [u->v, v->u] (4 |pair_views|, ``directed_pair_features``).
+          ``"symmetric"`` (the features before issue 33): per sampled view, whether (u, v) is an edge of the
+          symmetrised unweighted graph (exact, the subgraph's ``pair``) and whether u is among v's sampled
+          neighbours (2 |views| indicators, ``pair_indicators``);
     c:    the scenario context, a flat embedding of the scenario id (the baselines know no tree).
 
 Shapes:
     ShareInput: batch -> ShareParts(u [B, Du], v [B, Du], t [B, Dt], c [B, Dc])
     pair_indicators: SocialSubgraph, src [B], dst [B] -> [B, 2 V]
+    directed_pair_features: SocialSubgraph, views [P] -> [B, 4 P]
     GraphShareRanker: batch -> {"click": [B] logits}
 """
 
@@ -48,6 +53,8 @@ class ShareSettings(Protocol):
     views: list[str]
     scenario_dim: int
     pair_features: bool
+    pair_mode: str
+    pair_views: list[str]
 
     def sampler_spec(self) -> SocialSpec: ...
 
@@ -107,6 +114,13 @@ def pair_indicators(sub: SocialSubgraph, views: list[str], src: Tensor, dst: Ten
     return torch.cat([fwd, sampled("dst", src)], 1)
 
 
+def directed_pair_features(sub: SocialSubgraph, views: list[str]) -> Tensor:
+    """The pair's directed, weighted history (``SocialSubgraph.directed_pairs``). Shapes: -> [B, 4 P] float,
+    columns [u->v flag, v->u flag] for each view, then [log(1 + w(u->v)), log(1 + w(v->u))] for each view."""
+    out, inn = sub.directed_pairs(views)
+    return torch.cat([(out > 0).float(), (inn > 0).float(), torch.log1p(out), torch.log1p(inn)], 1)
+
+
 class SocialSampling:
     """Mixin of every sharing model: the ``graph:social`` sampler it declares, and its typed sample.
 
@@ -132,7 +146,8 @@ class ShareInput(nn.Module):
     """
 
     def __init__(self, user_vocab: list[int], dim: int, features: FeatureEmbedding, num_scenarios: int,
-                 scenario_dim: int, views: list[str], pair_features: bool = True, sparse: bool = False) -> None:
+                 scenario_dim: int, views: list[str], pair_features: bool = True, sparse: bool = False,
+                 pair_mode: str = "symmetric", pair_views: list[str] | None = None) -> None:
         super().__init__()
         self.user_emb = FieldEmbedding(user_vocab, dim, sparse)
         self.features = features
@@ -140,8 +155,14 @@ class ShareInput(nn.Module):
         nn.init.normal_(self.scenario_emb.weight, std=0.1)
         self.views = list(views)
         self.pair_features = pair_features
+        if pair_mode not in ("directed", "symmetric"):
+            raise ValueError(f"pair_mode must be 'directed' or 'symmetric', got {pair_mode!r}")
+        self.pair_mode = pair_mode
+        self.pair_views = list(pair_views if pair_views is not None else self.views)
         self.user_dim = self.user_emb.out_dim
-        self.t_dim = (2 * len(self.views) if pair_features else 0) + features.out_dim
+        self.pair_dim = 0 if not pair_features else (
+            4 * len(self.pair_views) if pair_mode == "directed" else 2 * len(self.views))
+        self.t_dim = self.pair_dim + features.out_dim
         self.x_dim = 2 * self.user_dim + self.t_dim + scenario_dim
 
     @classmethod
@@ -149,7 +170,8 @@ class ShareInput(nn.Module):
         uf = [f for f in schema.sparse if f.table == "users"]
         sparse = share_sparse(schema, cfg)
         return cls([f.vocab_size for f in uf], uf[0].embed_dim, FeatureEmbedding(schema, sparse_grad=sparse),
-                   schema.num_scenarios, cfg.scenario_dim, cfg.views, cfg.pair_features, sparse)
+                   schema.num_scenarios, cfg.scenario_dim, cfg.views, cfg.pair_features, sparse, cfg.pair_mode,
+                   cfg.pair_views)
 
     def users(self, feat: Tensor) -> Tensor:
         return self.user_emb(feat)
@@ -157,7 +179,9 @@ class ShareInput(nn.Module):
     def forward(self, batch: Batch, model: str = "a sharing model") -> ShareParts:
         sub = require(batch.subgraph, SocialSubgraph, model, "graph:social")
         t = [self.features(batch)]
-        if self.pair_features:
+        if self.pair_features and self.pair_mode == "directed":
+            t.insert(0, directed_pair_features(sub, self.pair_views))
+        elif self.pair_features:
             dst = batch.target_user_index if batch.target_user_index is not None else torch.zeros_like(
                 batch.user_index)
             t.insert(0, pair_indicators(sub, self.views, batch.user_index, dst))

@@ -37,8 +37,16 @@ def _first_line(e: BaseException) -> str:
     return f"{type(e).__name__}: {text[0] if text else ''}"[:300]
 
 
+# model keys added after runs were written, with the value those runs were trained with (a written config.yaml is
+# complete, so a missing key means an older run, not the new default): the match features' optional parts
+WRITTEN_BEFORE = {"match_positions": 0, "match_raw_cosine": False}
+# the sharing models (ShareConfig: TreeMS and its baselines) written before issue 33 trained with the symmetric pair
+# flags of their sampled views (``pair_mode`` did not exist)
+SHARE_WRITTEN_BEFORE = {"pair_mode": "symmetric"}
+
+
 def read_config(run: str | Path) -> RunConfig:
-    """The resolved config a run trained with."""
+    """The resolved config a run trained with (older runs' configs completed with ``WRITTEN_BEFORE``)."""
     path = Path(run) / "config.yaml"
     try:
         raw = yaml.safe_load(path.read_text())
@@ -46,6 +54,11 @@ def read_config(run: str | Path) -> RunConfig:
         raise RunFolderError(f"{path}: missing (not a run folder written by `unisr train`)") from None
     except (yaml.YAMLError, UnicodeDecodeError) as e:
         raise RunFolderError(f"{path}: not parseable YAML ({_first_line(e)})") from None
+    model = raw.get("model") if isinstance(raw, dict) else None
+    if isinstance(model, dict) and "match" in model:
+        raw["model"] = {**WRITTEN_BEFORE, **model}
+    if isinstance(model, dict) and "pair_features" in model:
+        raw["model"] = {**SHARE_WRITTEN_BEFORE, **raw["model"]}
     try:
         return RunConfig.model_validate(raw)
     except ValidationError as e:
