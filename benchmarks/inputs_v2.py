@@ -107,7 +107,7 @@ def main(argv: list[str] | None = None) -> dict:
 
     command = shlex.join([".venv/bin/python", "benchmarks/inputs_v2.py", *(sys.argv[1:] if argv is None else argv)])
     out = {"format": "unisr-benchmark/1", "benchmark": "inputs-v2",
-           "title": "Inputs versions 2 and 3 (issue 31): test AUC before -> after, per scenario, one seed",
+           "title": "Inputs versions 2 and 3 (issue 31): test AUC before -> after, per scenario, one run per row",
            "figure": f"best search_text: {label} {best['after']['search_text']:.4f} (GBDT "
                      f"{gbdt.get('search_text', float('nan')):.4f}, oracle {oracle.get('search_text') or float('nan'):.4f}, "
                      f"without position {oracle_np.get('search_text') or float('nan'):.4f})",

@@ -100,3 +100,20 @@ def test_a_script_run_updates_its_rows_and_keeps_the_rest(tmp_path):
     assert json.loads(f.read_text()) == data
     other = update_result(f, {}, ["model", "x"], [["dnn", "1"]])  # another header: a new table
     assert other["tables"][0] == {"header": ["model", "x"], "rows": [["dnn", "1"]]}
+
+
+def test_the_mechanisms_view_counts_checks_that_gain_more_on_than_off_in_every_seed():
+    from unisr.bench.page import VIEWS
+
+    def res(gain: float) -> dict:
+        return {"auc_without": 0.7, "auc_with": 0.7 + gain, "gain": gain, "gain_se": 0.001}
+
+    raw = {"seeds": [0, 1], "machine": {"cpu": "x", "nproc": 2}, "mechanisms": {
+        "a": {"0": {"on": res(0.01), "off": res(0.0)}, "1": {"on": res(0.02), "off": res(0.001)}},
+        "b": {"0": {"on": {"search": res(0.01), "search_old": res(0.0)}, "off": {"search": res(0.0), "search_old": res(0.0)}},
+              "1": {"on": {"search": res(0.0), "search_old": res(0.0)}, "off": {"search": res(0.01), "search_old": res(0.0)}}}}}
+    view = VIEWS["mechanisms"](raw)
+    assert view["figure"].startswith("1 of 2 checks")  # b/search loses in seed 1; b/search_old is not a check
+    rows = view["tables"][0]["rows"]
+    assert [r[:2] for r in rows] == [["a", "-"], ["b", "search"], ["b", "search_old"]]
+    assert rows[0][3] == "+0.0100 (0.0010) / +0.0200 (0.0010)"
