@@ -66,12 +66,8 @@ def main(argv: list[str] | None = None) -> dict:
     from unisr.evaluate.metrics import auc
 
     root = args.data
-    spec = oc.DatasetSpec.load(root)
+    spec, ev, tabs, counts, prior = oc.load_all(root, args.folds)
     enc = FeatureEncoder.fit(root, spec, inputs=InputsConfig().effective())
-    ev, items, queries, users = oc.load_events(root, args.folds)
-    tabs = oc.load_tables(root, ev, items, queries, users)
-    counts = oc.count_tables(ev)
-    prior = float(ev.filter(pl.col("split") == oc.TRAIN)["click"].mean())
     names = enc.counters.names
     results: dict[str, dict[str, float]] = {}
     for name in args.scenarios:

@@ -105,11 +105,7 @@ def main(argv: list[str] | None = None) -> dict:
 
     torch.set_num_threads(args.threads)
     root = args.data
-    spec = oc.DatasetSpec.load(root)
-    ev, items, queries, users = oc.load_events(root, args.folds)
-    tabs = oc.load_tables(root, ev, items, queries, users)
-    counts = oc.count_tables(ev)
-    prior = float(ev.filter(pl.col("split") == oc.TRAIN)["click"].mean())
+    spec, ev, tabs, counts, prior = oc.load_all(root, args.folds)
     results: dict[str, dict] = {}
     for name in args.scenarios:
         rows, kind = oc.scenario_rows(ev, spec, name)

@@ -341,15 +341,20 @@ def pooled_feeds(ev: pl.DataFrame, spec: DatasetSpec, tabs: Tables, counts: dict
     return out
 
 
-def run(root: Path, scenarios: list[str] | None, seed: int, threads: int, rounds: int, folds: int) -> dict:
-    """Every requested scenario's result (default: each non-share scenario, and the share leaves pooled)."""
+def load_all(root: Path, folds: int) -> tuple[DatasetSpec, pl.DataFrame, Tables, dict, float]:
+    """What every feature builder reads: the spec, the events (with their split and fold), the tables, the
+    history counts and the training click rate (the smoothed CTRs' prior)."""
     spec = DatasetSpec.load(root)
-    names = scenarios or [s.name for s in spec.scenarios if s.kind.value != "share"] + (
-        ["share"] if any(s.kind.value == "share" for s in spec.scenarios) else [])
     ev, items, queries, users = load_events(root, folds)
     tabs = load_tables(root, ev, items, queries, users)
-    counts = count_tables(ev)
-    prior = float(ev.filter(pl.col("split") == TRAIN)["click"].mean())
+    return spec, ev, tabs, count_tables(ev), float(ev.filter(pl.col("split") == TRAIN)["click"].mean())
+
+
+def run(root: Path, scenarios: list[str] | None, seed: int, threads: int, rounds: int, folds: int) -> dict:
+    """Every requested scenario's result (default: each non-share scenario, and the share leaves pooled)."""
+    spec, ev, tabs, counts, prior = load_all(root, folds)
+    names = scenarios or [s.name for s in spec.scenarios if s.kind.value != "share"] + (
+        ["share"] if any(s.kind.value == "share" for s in spec.scenarios) else [])
     truth = pl.read_parquet(root / "truth.parquet", columns=["event_id", "p_click"])
     out = {}
     for name in names:

@@ -86,7 +86,8 @@ def test_a_key_without_inputs_is_a_record_of_version_1(tmp_path):
 def test_model_defaults_that_change_a_run_are_keyed_and_old_keys_read_as_before():
     import json
 
-    from unisr.bench.records import MODEL_BEFORE_KEY, effective, inputs_of
+    from unisr.bench.records import effective, inputs_of
+    from unisr.models.registry import ADDED_LATER
 
     share = inputs_of({"model": {"name": "treems"}, "data": {"inputs": {"version": 3}}})
     assert share["pair_mode"] == "directed" and "match_positions" not in share  # today's default, no match parts
@@ -97,7 +98,7 @@ def test_model_defaults_that_change_a_run_are_keyed_and_old_keys_read_as_before(
     # a record key made before: the old value, so it is found for a run with the old setting and not otherwise
     old = {"row": "treems", "model": "treems", "sets": [], "seed": 0, "data": "x", "budget": {},
            "inputs": {"version": 3, "position_bias": "auto"}}
-    assert json.loads(effective(old))["inputs"]["pair_mode"] == MODEL_BEFORE_KEY["pair_mode"]
+    assert json.loads(effective(old))["inputs"]["pair_mode"] == ADDED_LATER["pair_mode"]
     assert effective(old) == effective({**old, "inputs": {**old["inputs"], "pair_mode": "symmetric"}})
     assert effective(old) != effective({**old, "inputs": {**old["inputs"], "pair_mode": "directed"}})
     plain = {**old, "row": "dnn", "model": "dnn"}  # a DNN record without match keeps its key unchanged

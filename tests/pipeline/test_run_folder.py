@@ -2,9 +2,9 @@
 
 import yaml
 
-from unisr.models.registry import get_model_info
+from unisr.models.registry import ADDED_LATER, MATCH_PARTS, get_model_info
 from unisr.pipeline.config import resolve_config
-from unisr.pipeline.run_folder import WRITTEN_BEFORE, read_config
+from unisr.pipeline.run_folder import read_config
 
 
 def _write(tmp_path, model: str, *sets: str) -> dict:
@@ -21,7 +21,7 @@ def _spec(tmp_path):
 def test_an_older_match_run_keeps_the_plain_match_features(tmp_path):
     cfg = _write(tmp_path, "dnn", "model.match=true")
     assert cfg["model"]["match_positions"] == 3 and cfg["model"]["match_raw_cosine"]  # today's defaults
-    for key in WRITTEN_BEFORE:  # a config.yaml written before the keys existed
+    for key in MATCH_PARTS:  # a config.yaml written before the keys existed
         del cfg["model"][key]
     tmp_path.joinpath("config.yaml").write_text(yaml.safe_dump(cfg))
     spec = _spec(tmp_path)
@@ -36,3 +36,11 @@ def test_a_written_config_keeps_its_own_values(tmp_path):
     assert _spec(tmp_path) is None
     _write(tmp_path, "bomgraph")  # a model without the keys still reads
     assert read_config(tmp_path).model_name == "bomgraph"
+
+
+def test_an_older_sharing_run_keeps_the_symmetric_pair_flags(tmp_path):
+    cfg = _write(tmp_path, "treems")
+    assert cfg["model"]["pair_mode"] == "directed"  # today's default
+    del cfg["model"]["pair_mode"]
+    tmp_path.joinpath("config.yaml").write_text(yaml.safe_dump(cfg))
+    assert read_config(tmp_path).model["pair_mode"] == ADDED_LATER["pair_mode"] == "symmetric"

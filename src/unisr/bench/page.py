@@ -89,6 +89,16 @@ def _sparse_graph_models(raw: dict) -> dict:
             "notes": [f"settings: {json.dumps(raw.get('settings', {}))}"]}
 
 
+def _part(res: dict, part: str) -> dict:
+    """One check's result, or one part of it (``search`` / ``feed`` / ...); ``part`` "" = the whole."""
+    return res if part == "" else res[part]
+
+
+def _gain(r: dict) -> str:
+    """A gain with its bootstrap standard error, e.g. ``+0.0025 (0.0011)``."""
+    return f"{r['gain']:+.4f} ({r.get('gain_se', float('nan')):.4f})"
+
+
 def _mechanisms(raw: dict) -> dict:
     """View of ``benchmarks/mechanisms.py``'s output: per mechanism and check the gain (bootstrap standard error)
     of the observable feature it acts through, with the mechanism on and at strength 0, per seed."""
@@ -99,20 +109,14 @@ def _mechanisms(raw: dict) -> dict:
         on0 = first.get("on", {})
         parts = [""] if "gain" in on0 else [k for k, v in on0.items() if isinstance(v, dict) and "gain" in v]
         for part in parts:
-            def pick(r: dict, p: str = part) -> dict:
-                return r if p == "" else r[p]
-
-            def fmt(r: dict) -> str:
-                return f"{r['gain']:+.4f} ({r.get('gain_se', float('nan')):.4f})"
-
-            r0 = pick(on0)
-            on = [pick(per_seed[sd]["on"]) for sd in seeds]
-            off = [pick(per_seed[sd]["off"]) for sd in seeds]
+            r0 = _part(on0, part)
+            on = [_part(per_seed[sd]["on"], part) for sd in seeds]
+            off = [_part(per_seed[sd]["off"], part) for sd in seeds]
             if part in ("", "search", "feed"):  # the checks proper (the others are designs and diagnostics)
                 main += 1
                 held += all(a["gain"] > b["gain"] for a, b in zip(on, off, strict=True))
             rows.append([name, part or "-", f"{r0['auc_without']:.4f} -> {r0['auc_with']:.4f}",
-                         " / ".join(fmt(r) for r in on), " / ".join(fmt(r) for r in off)])
+                         " / ".join(map(_gain, on)), " / ".join(map(_gain, off))])
     m = raw.get("machine", {})
     return {**raw, "title": "Data version 2: each mechanism's learnability check, on vs off (issue 32)",
             "figure": f"{held} of {main} checks gain more with the mechanism on than at strength 0 in every seed",

@@ -35,30 +35,13 @@ def budget_of(config: dict) -> dict:
     return {f"{sec}.{k}": (config.get(sec) or {}).get(k) for sec, k in BUDGET_KEYS}
 
 
-# model defaults that changed what a run means, with the value the records made before them were trained with
-# (a key names them only for models whose config has them, the match parts only with ``model.match``): the sharing
-# models' pair features (issue 33, directed since), the match features' optional parts (issue 31)
-MODEL_BEFORE_KEY = {"pair_mode": "symmetric", "match_positions": 0, "match_raw_cosine": False}
-MATCH_PARTS = ("match_positions", "match_raw_cosine")
-
-
-def _model_keys(model: str | None) -> tuple[str, ...]:
-    from unisr.models.registry import get_model_info
-
-    try:
-        info = get_model_info(str(model))
-    except KeyError:  # a record of a model no longer registered
-        return ()
-    return tuple(k for k in MODEL_BEFORE_KEY if k in info.config.model_fields)
-
-
 def model_inputs(config: dict) -> dict:
-    """The :data:`MODEL_BEFORE_KEY` values a resolved config's model trains with (its config class's defaults
-    unless overridden); {} for a model without them."""
-    from unisr.models.registry import get_model_info
+    """The ``models.registry.ADDED_LATER`` values a resolved config's model trains with (its config class's
+    defaults unless overridden; the match parts only with ``model.match``); {} for a model without them."""
+    from unisr.models.registry import MATCH_PARTS, added_later, get_model_info
 
     model = dict(config.get("model") or {})
-    keys = _model_keys(model.get("name"))
+    keys = added_later(model.get("name"))
     if not keys:
         return {}
     params = get_model_info(model["name"]).config.model_validate({k: v for k, v in model.items() if k != "name"})
@@ -69,7 +52,7 @@ def model_inputs(config: dict) -> dict:
 
 def inputs_of(config: dict) -> dict:
     """The input version and the position-bias switch of a resolved config, and its model's
-    :data:`MODEL_BEFORE_KEY` values: defaults that change what a run means without any ``--set``
+    ``ADDED_LATER`` values (:func:`model_inputs`): defaults that change what a run means without any ``--set``
     (``data.inputs.version``, ``train.position_bias``, ``model.pair_mode``, ...), so they belong to the key."""
     inputs = ((config.get("data") or {}).get("inputs") or {})
     return {"version": inputs.get("version", 1), "position_bias": (config.get("train") or {}).get("position_bias", "off"),
@@ -79,15 +62,16 @@ def inputs_of(config: dict) -> dict:
 def effective(key: dict) -> str:
     """A record key as the config sees its overrides (``config.parse_set``: the last value of each key wins,
     order does not matter: ``--set a=1 --set b=2`` and ``--set b=2 --set a=1`` are the same run), canonical; a
-    key made before its model's :data:`MODEL_BEFORE_KEY` values were keyed reads as their earlier values."""
+    key made before its model's ``models.registry.ADDED_LATER`` keys were keyed reads as their earlier values."""
+    from unisr.models.registry import ADDED_LATER, MATCH_PARTS, added_later
     from unisr.pipeline.config import parse_set
 
     sets = parse_set(list(key.get("sets", [])))
     inputs = dict(key.get("inputs") or INPUTS_BEFORE_KEY)
     match = str((sets.get("model") or {}).get("match", False)).lower() == "true"
-    for k in _model_keys(key.get("model")):
+    for k in added_later(key.get("model")):
         if k not in inputs and (match or k not in MATCH_PARTS):
-            inputs[k] = MODEL_BEFORE_KEY[k]
+            inputs[k] = ADDED_LATER[k]
     return json.dumps({**key, "inputs": inputs, "sets": sets}, sort_keys=True, default=str)
 
 

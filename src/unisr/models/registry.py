@@ -95,6 +95,23 @@ def register_model(name: str, *, config: type[ModelConfig], task: Literal["ranki
     return deco
 
 
+# model config keys added after runs and records were written, with the value those were trained with: a written
+# config.yaml or record key without one is an older run, not today's default (pipeline/run_folder.read_config,
+# bench/records.effective). The sharing models' pair features (issue 33: directed since), the match features'
+# optional parts (issue 31; they mean something only with ``match``: MATCH_PARTS)
+ADDED_LATER: dict[str, Any] = {"pair_mode": "symmetric", "match_positions": 0, "match_raw_cosine": False}
+MATCH_PARTS = ("match_positions", "match_raw_cosine")
+
+
+def added_later(name: str | None) -> tuple[str, ...]:
+    """The :data:`ADDED_LATER` keys the model's config class has; () for an unknown model."""
+    try:
+        info = get_model_info(str(name))
+    except KeyError:
+        return ()
+    return tuple(k for k in ADDED_LATER if k in info.config.model_fields)
+
+
 def get_model_info(name: str) -> ModelInfo:
     load_builtin_models()
     if name not in MODELS:

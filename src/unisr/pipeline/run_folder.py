@@ -19,7 +19,7 @@ from pydantic import ValidationError
 from safetensors.torch import load_model
 
 from unisr.data.features import FeatureEncoder
-from unisr.models.registry import build_model
+from unisr.models.registry import ADDED_LATER, added_later, build_model
 from unisr.pipeline.config import RunConfig
 
 # config keys that may change on --resume (how long / how verbosely to train, not what is trained)
@@ -37,16 +37,9 @@ def _first_line(e: BaseException) -> str:
     return f"{type(e).__name__}: {text[0] if text else ''}"[:300]
 
 
-# model keys added after runs were written, with the value those runs were trained with (a written config.yaml is
-# complete, so a missing key means an older run, not the new default): the match features' optional parts
-WRITTEN_BEFORE = {"match_positions": 0, "match_raw_cosine": False}
-# the sharing models (ShareConfig: TreeMS and its baselines) written before issue 33 trained with the symmetric pair
-# flags of their sampled views (``pair_mode`` did not exist)
-SHARE_WRITTEN_BEFORE = {"pair_mode": "symmetric"}
-
-
 def read_config(run: str | Path) -> RunConfig:
-    """The resolved config a run trained with (older runs' configs completed with ``WRITTEN_BEFORE``)."""
+    """The resolved config a run trained with (an older run's model keys completed with the values it trained
+    with, ``models.registry.ADDED_LATER``)."""
     path = Path(run) / "config.yaml"
     try:
         raw = yaml.safe_load(path.read_text())
@@ -55,10 +48,8 @@ def read_config(run: str | Path) -> RunConfig:
     except (yaml.YAMLError, UnicodeDecodeError) as e:
         raise RunFolderError(f"{path}: not parseable YAML ({_first_line(e)})") from None
     model = raw.get("model") if isinstance(raw, dict) else None
-    if isinstance(model, dict) and "match" in model:
-        raw["model"] = {**WRITTEN_BEFORE, **model}
-    if isinstance(model, dict) and "pair_features" in model:
-        raw["model"] = {**SHARE_WRITTEN_BEFORE, **raw["model"]}
+    if isinstance(model, dict):
+        raw["model"] = {**{k: ADDED_LATER[k] for k in added_later(model.get("name"))}, **model}
     try:
         return RunConfig.model_validate(raw)
     except ValidationError as e:
