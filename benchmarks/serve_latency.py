@@ -3,10 +3,15 @@ the corpus, 1 / 8 / 32 concurrent clients on loopback, against a real ``unisr se
 torch thread) per model: p50 / p99 latency and requests per second.
 
     .venv/bin/python benchmarks/serve_latency.py            # simulates, trains tiny runs, serves each, measures
+    .venv/bin/python benchmarks/serve_latency.py --models dnn star --stages   # two rankers, + in-process stages
 
 Each model is trained for a few steps on the simulated ``tiny`` marketplace (serving cost does not depend on
 how well a model is trained); the load generator is one asyncio process (aiohttp) with C clients, each sending
-its requests back to back; requests draw users, scenarios and candidates at random (seeded).
+its requests back to back; requests draw users, scenarios and candidates at random (seeded). Beside the
+latencies each row records the server process's CPU per request (``/proc/PID/stat``: what bounds throughput on
+a machine shared with other jobs, which delay the server but do not add to its CPU time) and the load average;
+``--stages`` adds each ranker's in-process CPU per stage of ``/v1/rank`` (validation, encoding, forward, answer;
+one request at a time and 32 in one batch).
 
 Shapes:
     (no tensors) models x endpoints x concurrency -> p50 / p99 ms, requests/s -> benchmarks/results/serve-latency.json
@@ -111,6 +116,63 @@ async def load(url: str, path: str, reqs: list[dict], clients: int,
     return lat, wall, fails
 
 
+def cpu_seconds(pid: int) -> float:
+    """User + system CPU seconds of a process (``/proc/PID/stat``): the server's own work, which other jobs on
+    the machine delay but do not add to."""
+    fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
+def stages(run: Path, n: int = 200, seed: int = 0) -> dict:
+    """CPU milliseconds (this thread's) of each stage of ``/v1/rank`` in process, one 200-candidate request at a
+    time and 32 requests in one batch: body validation (pydantic, from the JSON bytes), encoding through the
+    run's pipeline (``Runtime.rows``), the model's forward, the JSON answer."""
+    import torch
+
+    from unisr.serve import schemas as S
+    from unisr.serve.runtime import Part, Request, open_runtime
+
+    torch.set_num_threads(1)
+    rt = open_runtime(run)
+    rng = np.random.default_rng(seed)
+    items, users = np.asarray(rt.encoder.item_ids), np.asarray(rt.encoder.user_ids)
+    raw = [json.dumps({"scenario": rt.scenarios[int(rng.integers(0, 3))], "user_id": int(rng.choice(users)),
+                       "query": {"tokens": rng.integers(1, 500, 3).tolist()},
+                       "item_ids": rng.choice(items, 200).tolist()}).encode() for _ in range(n)]
+    clock = time.thread_time
+    t = {"validate": 0.0, "encode": 0.0, "forward": 0.0, "answer": 0.0}
+    parts = []
+    for b in raw:
+        t0 = clock()
+        req = S.RankRequest.model_validate_json(b)
+        q = req.query
+        part = Part(Request(scenario=rt.scenario_index(req.scenario), user_id=req.user_id,
+                            tokens=tuple(q.tokens) if q and q.tokens else None), np.asarray(req.item_ids, np.int64))
+        t1 = clock()
+        batch = rt.rows([part])
+        t2 = clock()
+        with torch.inference_mode():
+            out = torch.sigmoid(rt.net(batch)["click"]).numpy()
+        t3 = clock()
+        json.dumps({"scores": out.tolist()})
+        t4 = clock()
+        for k, a, z in zip(t, (t0, t1, t2, t3), (t1, t2, t3, t4), strict=True):
+            t[k] += (z - a) / n * 1e3
+        parts.append(part)
+    batched = {"encode": 0.0, "forward": 0.0}
+    groups = [parts[k:k + 32] for k in range(0, n - 31, 32)]
+    for g in groups:
+        t0 = clock()
+        batch = rt.rows(g)
+        t1 = clock()
+        with torch.inference_mode():
+            rt.net(batch)["click"].numpy()
+        t2 = clock()
+        batched["encode"] += (t1 - t0) / (32 * len(groups)) * 1e3
+        batched["forward"] += (t2 - t1) / (32 * len(groups)) * 1e3
+    return {"one_request_cpu_ms": t, "batched_32_cpu_ms_per_request": batched}
+
+
 def main(argv: list[str] | None = None) -> dict:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--work", type=Path, default=Path("/tmp/unisr-serve-latency"))
@@ -119,6 +181,7 @@ def main(argv: list[str] | None = None) -> dict:
     ap.add_argument("--requests", type=int, default=400, help="requests per (model, concurrency)")
     ap.add_argument("--serve-args", default="", help="extra `unisr serve` options (e.g. --no-batching)")
     ap.add_argument("--out", type=Path, default=ROOT / "results" / "serve-latency.json")
+    ap.add_argument("--stages", action="store_true", help="also time each stage of /v1/rank in process (rankers)")
     args = ap.parse_args(argv)
     sys.path.insert(0, str(ROOT))
     import yaml
@@ -127,7 +190,8 @@ def main(argv: list[str] | None = None) -> dict:
 
     data = args.work / "data"
     if not (data / "dataset.yaml").exists():
-        subprocess.run([*UNISR, "simulate", "--preset", "tiny", "--out", str(data)], check=True)
+        subprocess.run([*UNISR, "simulate", "--preset", "tiny", "--set", "version=1", "--out", str(data)],
+                       check=True)  # data version 1: the one its results were made on
     spec = yaml.safe_load((data / "dataset.yaml").read_text())
     scen = [s["name"] for s in spec["scenarios"] if s["kind"] != "share"]
     share = [s["name"] for s in spec["scenarios"] if s["kind"] == "share"]
@@ -152,19 +216,25 @@ def main(argv: list[str] | None = None) -> dict:
         try:
             for c in args.concurrency:
                 warm = bodies(kind, max(50, 2 * c), 99, users, items, names, share)
-                lat, wall, fails = asyncio.run(load(url, path, bodies(kind, args.requests, c, users, items, names,
-                                                                       share), c, warm))
+                reqs = bodies(kind, args.requests, c, users, items, names, share)
+                cpu0, load0 = cpu_seconds(proc.pid), os.getloadavg()[0]
+                lat, wall, fails = asyncio.run(load(url, path, reqs, c, warm))
+                cpu = (cpu_seconds(proc.pid) - cpu0) * 1e3 / (len(lat) + len(warm))  # warm-up requests included
                 ms = np.asarray(lat) * 1e3
                 r = {"p50_ms": float(np.percentile(ms, 50)), "p99_ms": float(np.percentile(ms, 99)),
-                     "rps": len(lat) / wall, "failures": fails, "requests": len(lat)}
+                     "rps": len(lat) / wall, "failures": fails, "requests": len(lat),
+                     "server_cpu_ms_per_request": cpu, "loadavg_1m": [load0, os.getloadavg()[0]]}
                 res[f"{model} {path} c={c}"] = r
                 label = f"{path} 200 candidates" if path == "/v1/rank" else f"{path} k=100"
                 rows.append([model, label, str(c), f"{r['p50_ms']:.1f}", f"{r['p99_ms']:.1f}", f"{r['rps']:.0f}",
-                             str(fails)])
+                             f"{cpu:.2f}", f"{r['loadavg_1m'][0]:.1f}", str(fails)])
                 print(json.dumps({"model": model, "clients": c, **r}), flush=True)
         finally:
             proc.terminate()
             proc.wait(30)
+        if args.stages and model not in MATCHERS and model not in ("srjgraph", "treems"):
+            res[f"{model} stages"] = stages(run)
+            print(json.dumps({"model": model, "stages": res[f"{model} stages"]}), flush=True)
     dnn32 = res.get("dnn /v1/rank c=32")
     figure = (f"DNN /v1/rank (200 candidates) at 32 concurrent clients: p99 {dnn32['p99_ms']:.1f} ms, "
               f"{dnn32['rps']:.0f} requests/s" if dnn32 else "serving latency per model")
@@ -173,14 +243,16 @@ def main(argv: list[str] | None = None) -> dict:
         argv=sys.argv[1:] if argv is None else argv,
         title="Serving latency: /v1/rank (200 candidates) and /v1/retrieve (k=100), 1 / 8 / 32 concurrent clients",
         goal="issue 37: /v1/rank p99 <= 25 ms at 32 concurrent clients for the non-graph rankers",
-        tables=[{"header": ["model", "endpoint", "clients", "p50 ms", "p99 ms", "requests/s", "failures"],
-                 "rows": rows}],
-        notes=[f"data: `unisr simulate --preset tiny` ({len(users):,} users, {len(items):,} items); runs trained "
+        tables=[{"header": ["model", "endpoint", "clients", "p50 ms", "p99 ms", "requests/s",
+                            "server CPU ms / request", "load avg", "failures"], "rows": rows}],
+        notes=[f"data: `unisr simulate --preset tiny --set version=1` ({len(users):,} users, {len(items):,} items); runs trained "
                f"for 5 steps (serving cost does not depend on training); one `unisr serve --run` process "
                f"(1 uvicorn worker, 1 torch thread{', ' + args.serve_args if args.serve_args else ''}) and the "
                "aiohttp load generator share the machine's cores; "
                f"{args.requests} requests per row, measured after max(50, 2 x clients) warm-up requests on the same "
-               "connections"],
+               "connections; server CPU ms / request: the server process's user + system CPU over the row and its "
+               "warm-up (/proc/PID/stat) divided by their requests; load avg: the 1-minute load average when the "
+               "row started (other jobs on the same cores)"],
         results=res)
 
 

@@ -103,3 +103,81 @@ def test_admin_reload_is_loopback_only(serve_runs) -> None:
         r = c.post("/admin/reload")
         assert r.status_code == 403 and "loopback" in r.json()["detail"]
         assert c.get("/healthz").json()["generation"] == 1
+
+
+def hammer_gen(url: str, n: int, stop: threading.Event) -> list[tuple[float, float, int, int]]:
+    """``hammer`` on one keep-alive connection, with the generation each answer names (``X-Unisr-Generation``)."""
+    out = []
+    with httpx.Client(base_url=url, timeout=30) as c:
+        for _ in range(n):
+            if stop.is_set():
+                break
+            t0 = time.perf_counter()
+            try:
+                r = c.post("/v1/rank", json=RANK)
+                status, gen = r.status_code, int(r.headers.get("x-unisr-generation", -1))
+            except httpx.HTTPError:
+                status, gen = -1, -1
+            out.append((t0, time.perf_counter(), status, gen))
+    return out
+
+
+def workers_seen(url: str, want: int, tries: int = 400) -> dict[int, dict]:
+    """/healthz over fresh connections until ``want`` worker pids answered: pid -> its /healthz body."""
+    seen: dict[int, dict] = {}
+    for _ in range(tries):
+        h = httpx.get(url + "/healthz", timeout=30).json()  # a new connection: any worker may accept it
+        seen[h["pid"]] = h
+        if len(seen) >= want:
+            break
+    return seen
+
+
+def test_reload_reaches_every_worker(serve_runs, bundle, bundle_copy, tmp_path) -> None:
+    """``--workers 2`` under load: ``/admin/reload`` to another bundle (and SIGHUP to the parent) reaches both
+    workers; every request that starts after the reload answered is served by the new generation in whichever
+    worker takes it, and no request fails; a broken bundle is refused by all and changes nothing."""
+    from serve.conftest import Server
+    from unisr.serve.bundle import export_bundle, sha256
+
+    new = tmp_path / "dnn-only"
+    export_bundle([serve_runs["dnn"]], new)
+    server = Server(["--bundle", str(bundle), "--workers", "2"], tmp_path / "workers.log")
+    try:
+        before = workers_seen(server.url, 2)
+        assert len(before) == 2, f"one worker answered {len(before)} fresh connections: {server.log.read_text()}"
+        assert {h["generation"] for h in before.values()} == {1}
+        assert {h["sha256"]["ranking"] for h in before.values()} == {sha256(bundle / "manifest.json")}
+        stop = threading.Event()
+        with ThreadPoolExecutor(4) as pool:
+            futs = [pool.submit(hammer_gen, server.url, 5000, stop) for _ in range(4)]
+            time.sleep(0.5)
+            sent = time.perf_counter()
+            r = server.post("/admin/reload", {"bundles": [str(new)]})
+            committed = time.perf_counter()  # the commit happened between ``sent`` and here
+            assert r.status_code == 200, r.text
+            assert r.json()["generation"] == 2 and r.json()["runs"] == {"ranking": "dnn"}
+            time.sleep(0.5)
+            server.hup()  # the parent: the same sources again, in every worker
+            deadline = time.time() + 120
+            while time.time() < deadline and {h["generation"] for h in workers_seen(server.url, 2).values()} != {3}:
+                time.sleep(0.2)
+            bad = bundle_copy()
+            (bad / "ranking" / "config.yaml").write_text("tampered: true\n")
+            r = server.post("/admin/reload", {"bundles": [str(bad)]})
+            assert r.status_code == 400 and "config.yaml" in r.json()["detail"], r.text
+            time.sleep(0.3)
+            stop.set()
+            results = [x for f in futs for x in f.result()]
+        after = workers_seen(server.url, 2)
+        assert len(after) == 2 and set(after) == set(before)  # the same two processes: swapped, not restarted
+        for h in after.values():
+            assert h["generation"] == 3 and h["runs"] == {"ranking": "dnn"}
+            assert h["sha256"] == {"ranking": sha256(new / "manifest.json")}
+        assert [s for _, _, s, _ in results if s != 200] == []
+        late = [g for t0, _, _, g in results if t0 > committed]
+        early = [g for _, t1, _, g in results if t1 < sent]
+        assert late and early and min(late) >= 2 and set(early) == {1}, (len(late), len(early))
+        assert 1 in {g for *_, g in results} and 3 in {g for *_, g in results}
+    finally:
+        server.stop()

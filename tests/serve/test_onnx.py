@@ -1,4 +1,4 @@
-"""ONNX export (``unisr export --onnx``): the DNN ranker and the DSSM user / item towers run in onnxruntime
+"""ONNX export (``unisr export --onnx``): the DNN and STAR rankers and the DSSM user / item towers run in onnxruntime
 within 1e-5 of PyTorch, on the export's example and on a fresh batch of another size; a graph model is
 reported as not exported, with the reason."""
 
@@ -60,3 +60,32 @@ def test_graph_model_is_reported_not_exported(serve_runs, tmp_path) -> None:
     rep = export_onnx(serve_runs["srjgraph"], tmp_path / "onnx")
     assert rep["ranker"]["status"] == "not exported" and "sampled" in rep["ranker"]["reason"]
     assert json.loads((tmp_path / "onnx" / "report.json").read_text()) == rep
+
+
+def test_star_exported_through_dense_routing(sim_dir, tmp_path) -> None:
+    """STAR routes rows by scenario (``ScenarioGroups``): its graph is exported with ``dense_routing`` and
+    equals the routed PyTorch forward within 1e-5 in onnxruntime, on a fresh batch mixing three scenarios."""
+    from serve.conftest import FAST
+    from unisr.nn.routing import ScenarioGroups, dense_routing
+    from unisr.serve.onnx_export import export_onnx
+    from unisr.train.run import train_run
+
+    run = tmp_path / "star"
+    train_run("star", sim_dir, run, sets=FAST)
+    rep = export_onnx(run, tmp_path / "onnx")
+    assert rep["ranker"]["status"] == "ok" and rep["ranker"]["max_abs_diff"] <= TOLERANCE, rep
+
+    rt = open_runtime(run)
+    parts = [Part(Request(scenario=s, user_id=5 + s, tokens=(3, 4) if s == 1 else None), np.arange(1 + s, 12 + 3 * s))
+             for s in (2, 0, 1)]
+    batch = rt.rows(parts)
+    assert len(set(batch.scenario_id.tolist())) == 3
+    with torch.no_grad():
+        ref = rt.net(batch)["click"].numpy()
+        with dense_routing(len(rt.scenarios)):
+            assert ScenarioGroups(batch.scenario_id).dense == len(rt.scenarios)
+            dense = rt.net(batch)["click"].numpy()
+    assert np.abs(dense - ref).max() <= TOLERANCE  # the export-only path equals the routed forward in PyTorch
+    got = run_onnx(tmp_path / "onnx" / "ranker.onnx", *flatten(batch))
+    assert got.shape == ref.shape and np.abs(got - ref).max() <= TOLERANCE
+    assert ScenarioGroups(batch.scenario_id).dense is None  # outside the block: the grouped forward

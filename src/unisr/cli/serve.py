@@ -8,9 +8,7 @@ Shapes:
 
 from __future__ import annotations
 
-import json
 import logging
-import os
 from pathlib import Path
 from typing import Annotated
 
@@ -51,7 +49,8 @@ def register(app: typer.Typer) -> None:
         if workers == 1:
             uvicorn.run(served, host=host, port=port, log_level=log_level, access_log=False)
             return
-        os.environ[ENV_SOURCES] = json.dumps({"runs": runs, "bundles": bundles, "batching": batching,
-                                              "log_level": log_level})
-        uvicorn.run("unisr.serve.app:app_from_env", factory=True, host=host, port=port, workers=workers,
-                    log_level=log_level, access_log=False)
+        from unisr.serve.workers import run_supervisor  # a reload reaches every worker (serve/workers.py)
+
+        run_supervisor("unisr.serve.app:app_from_env", {"runs": runs, "bundles": bundles, "batching": batching,
+                       "log_level": log_level, "threads": threads}, host=host, port=port, workers=workers, log_level=log_level,
+                       env_name=ENV_SOURCES)

@@ -6,9 +6,10 @@ them: ``scenario_id``, ``sparse``, ``dense``, ``seq.<name>.ids`` / ``seq.<name>.
 batch dimension dynamic; the encoding of raw ids into these tensors stays in Python (``serve.runtime``).
 Graph models (a pipeline sampler, or a graph of their own: BOMGraph) are not exported: their input is a
 neighbourhood sampled per request by the numpy / numba sampler (``graph/samplers``), which ONNX cannot
-express; models whose per-scenario routing reads the scenarios present as Python values
-(``nn/routing.py:ScenarioGroups``, e.g. STAR) fail both exporters with a dynamic batch (a trace would freeze
-the example's scenarios, so none is offered); the report says so per model.
+express; the report says so per model. Models that route rows by scenario (``nn/routing.py:ScenarioGroups``:
+STAR, MMoE, PLE, APG, Shared-Bottom, USR, ...) are exported with ``dense_routing`` (every scenario's part on
+every row, each row's own output selected by a mask: no data-dependent control flow); the parity check compares
+that graph in onnxruntime with the routed PyTorch forward of training.
 
 Shapes:
     ranker: (tensors [B, ...]) -> click logits [B]; user tower: -> [B, d]; item tower: (item_index [B],
@@ -26,6 +27,7 @@ import torch
 from torch import Tensor, nn
 
 from unisr.data.batch import Batch
+from unisr.nn.routing import dense_routing
 
 TOLERANCE = 1e-5
 SKIP = ("labels", "subgraph", "p_click", "p_click_no_position", "request_id", "position")
@@ -92,13 +94,14 @@ class ItemTower(nn.Module):
         return self.net.item_vectors(item_index, scenario_id)
 
 
-def _export(module: nn.Module, args: tuple[Tensor, ...], names: list[str], path: Path) -> float:
-    """Write ``path`` and return the max abs diff of onnxruntime against PyTorch on ``args``."""
+def _export(module: nn.Module, args: tuple[Tensor, ...], names: list[str], path: Path, scenarios: int) -> float:
+    """Write ``path`` and return the max abs diff of onnxruntime against PyTorch's routed forward on ``args``
+    (the graph is exported with ``dense_routing``: every scenario's part on every row, selected by mask)."""
     import onnxruntime as ort
 
     module.eval()
-    with torch.no_grad():
-        ref = module(*args).numpy()
+    with torch.no_grad(), dense_routing(scenarios):
+        ref = routed(module, args).numpy()
         axes = {n: {0: "batch"} for n in [*names, "output"]}
         try:  # the TorchScript-based exporter first (small graphs), then the torch.export-based one
             torch.onnx.export(module, args, str(path), input_names=names, output_names=["output"],
@@ -111,6 +114,13 @@ def _export(module: nn.Module, args: tuple[Tensor, ...], names: list[str], path:
     feed_names = {i.name for i in sess.get_inputs()}  # inputs the traced graph does not read are pruned
     got = sess.run(None, {n: a.numpy() for n, a in zip(names, args, strict=True) if n in feed_names})[0]
     return float(np.max(np.abs(got - ref))) if ref.size else 0.0
+
+
+def routed(module: nn.Module, args: tuple[Tensor, ...]) -> Tensor:
+    """The module's training-time forward (``ScenarioGroups`` grouping rows by scenario), also inside
+    ``dense_routing``."""
+    with dense_routing(None):
+        return module(*args)
 
 
 def _reason(e: BaseException) -> str:
@@ -154,7 +164,7 @@ def export_onnx(run: str | Path, out: str | Path, data: str | Path | None = None
             jobs.append(("ranker", BatchModule(rt.net, batch, lambda m, b: m(b)["click"]), tensors, names))
         for name, module, args, arg_names in jobs:
             try:
-                diff = _export(module, tuple(args), arg_names, out / f"{name}.onnx")
+                diff = _export(module, tuple(args), arg_names, out / f"{name}.onnx", len(rt.scenarios))
                 report[name] = {"status": "ok" if diff <= TOLERANCE else "mismatch", "max_abs_diff": diff,
                                 "inputs": arg_names}
             except Exception as e:  # noqa: BLE001 - an op ONNX cannot express: said in the report, per graph

@@ -9,7 +9,8 @@ out-of-vocabulary index 0 (a new item still gets nothing but its OOV row: its co
 by entity index); unknown query terms (outside the token vocabulary) are dropped from the query.
 
 Concurrent requests to a ranking run without a sampler, and to a matching run, run together (``Batcher``):
-rows of several requests in one batch, one forward pass, results split back per request.
+rows of several requests in one batch, one forward pass, results split back per request; the app's async
+endpoints wait for it on an event-loop future (``submit_async``, ``rank_async``, ``retrieve_async``).
 
 A matching model that samples its own graph (``attach_graph``: BOMGraph) gets that graph attached from the
 run's dataset, or, from a bundle, the snapshot the bundle carries (``pipeline/model_graph.py``, the code
@@ -29,6 +30,7 @@ Shapes:
 
 from __future__ import annotations
 
+import asyncio
 import dataclasses
 import queue
 import threading
@@ -218,7 +220,7 @@ class RankRuntime(Runtime):
 
     batcher: Batcher | None = None
 
-    @torch.no_grad()
+    @torch.inference_mode()
     def score(self, parts: list[Part]) -> np.ndarray:
         return torch.sigmoid(self.net(self.rows(parts))["click"]).numpy().astype(np.float32)
 
@@ -227,6 +229,12 @@ class RankRuntime(Runtime):
         out = self.score(parts)
         at = np.cumsum([0, *(p.n for p in parts)])
         return [out[at[k]:at[k + 1]] for k in range(len(parts))]
+
+    async def rank_async(self, part: Part) -> np.ndarray:
+        """``rank`` from the event loop: the batcher's future, else (a sampler) a worker thread."""
+        if part.n and self.sampler is None and self.batcher is not None:
+            return await self.batcher.submit_async(self, part)  # type: ignore[return-value]
+        return await asyncio.to_thread(self.rank, part)
 
     def rank(self, part: Part) -> np.ndarray:
         if part.n == 0:
@@ -259,6 +267,17 @@ class Batcher:
         slot = {"rt": rt, "part": part, "done": threading.Event()}
         self.queue.put(slot)
         slot["done"].wait()
+        if "error" in slot:
+            raise slot["error"]
+        return slot["out"]
+
+    async def submit_async(self, rt: Runtime, part) -> object:  # noqa: ANN001 - a Part or a Retrieval
+        """``submit`` from the event loop: the request waits on a future, not on a thread of the pool."""
+        loop = asyncio.get_running_loop()
+        fut = loop.create_future()
+        slot = {"rt": rt, "part": part, "done": _Wake(loop, fut)}
+        self.queue.put(slot)
+        await fut
         if "error" in slot:
             raise slot["error"]
         return slot["out"]
@@ -296,6 +315,20 @@ class Batcher:
         finally:
             for s in group:
                 s["done"].set()
+
+
+class _Wake:
+    """``Event.set`` for a request waiting on the event loop: completes its future from the batcher's thread."""
+
+    def __init__(self, loop: asyncio.AbstractEventLoop, fut: asyncio.Future) -> None:
+        self.loop, self.fut = loop, fut
+
+    def set(self) -> None:
+        self.loop.call_soon_threadsafe(self._done)
+
+    def _done(self) -> None:
+        if not self.fut.done():
+            self.fut.set_result(None)
 
 
 class MatchRuntime(Runtime):
@@ -382,6 +415,15 @@ class MatchRuntime(Runtime):
                 keep = (ids[j] >= 0) & ~np.isin(ids[j], parts[r].exclude)
                 out[r] = ids[j][keep][: parts[r].k], scores[j][keep][: parts[r].k].astype(np.float32)
         return out
+
+    async def retrieve_async(self, req: Request, k: int, exclude: np.ndarray | None = None) -> tuple[np.ndarray, np.ndarray]:
+        """``retrieve`` from the event loop: the batcher's future, else a worker thread."""
+        if self.batcher is None:
+            return await asyncio.to_thread(self.retrieve, req, k, exclude)
+        if self.nodes is not None:
+            req = self.nodes.resolve(req)
+        part = Retrieval(req, k, np.unique(np.asarray(exclude if exclude is not None else [], np.int64)))
+        return await self.batcher.submit_async(self, part)  # type: ignore[return-value]
 
     def retrieve(self, req: Request, k: int, exclude: np.ndarray | None = None) -> tuple[np.ndarray, np.ndarray]:
         if self.nodes is not None:  # graph-node queries: resolved (or refused, 422) before any batching

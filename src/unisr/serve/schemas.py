@@ -95,7 +95,9 @@ class Health(BaseModel):
     model: str
     version: str
     runs: dict[str, str] = Field(default_factory=dict)  # role -> model name
-    generation: int = 0  # bumped by every hot reload
+    generation: int = 0  # bumped by every hot reload (the same number in every worker of --workers N)
+    sha256: dict[str, str] = Field(default_factory=dict)  # role -> the bundle's manifest sha256 (a run: weights')
+    pid: int = 0  # the worker process that answered
 
 
 class ReloadRequest(BaseModel):
