@@ -64,7 +64,7 @@ def main() -> None:
     for seed in a.seeds:
         with tempfile.TemporaryDirectory() as tmp:
             tmp = Path(tmp)
-            v1 = simulate(a.preset, tmp / "v1", seed=seed)
+            v1 = simulate(a.preset, tmp / "v1", seed=seed, overrides={"version": 1})  # v2 is the default
             on = simulate(a.preset, tmp / "on", seed=seed, overrides={"version": 2})
             result["throughput_events_per_s"][seed] = {"v1": v1.n_events / v1.seconds, "v2": on.n_events / on.seconds}
             result["n_events"][seed] = {"v1": v1.n_events, "v2": on.n_events}

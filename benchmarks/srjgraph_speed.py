@@ -130,7 +130,7 @@ def main() -> None:
 
         data = Path(f"benchmarks/out/sim-{a.preset}")
         if not (data / "dataset.yaml").exists():
-            simulate(a.preset, data, seed=0)
+            simulate(a.preset, data, seed=0, overrides={"version": 1})  # the data version its results were made on
     load_before = os.getloadavg()
     res: dict = {"machine": f"{platform.machine()} {os.cpu_count()} cores", "threads": a.threads,
                  "date": time.strftime("%Y-%m-%d"), "data": str(data), "batch": a.batch,

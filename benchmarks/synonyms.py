@@ -93,11 +93,11 @@ def load_world_vocab(data: Path):
     import polars as pl
     import yaml
 
-    from unisr.simulate.config import SimConfig
+    from unisr.simulate.config import written_config
     from unisr.simulate.items import build_catalog
 
     meta = yaml.safe_load((data / "dataset.yaml").read_text())["simulator"]
-    cfg = SimConfig.model_validate(meta["config"])
+    cfg = written_config(meta)  # a block without `version` is v1
     cat = build_catalog(cfg, int(meta["seed"]))
     vocab, n1, n2 = cat.vocab, cat.n1, cat.n2
     syn, leafw = synonym_map(vocab, n1, n2)

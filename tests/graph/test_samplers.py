@@ -160,7 +160,9 @@ def test_metapath_resamples_positive_pairs(graph: HeteroGraph) -> None:
 # -------------------------------------------------------------------------------------------- social
 def test_multiview_social(graph: HeteroGraph) -> None:
     s = MultiViewSocialSampler(graph, fanouts=(5, 2))
-    assert s.views == ["friend", "pay", "share"]
+    # every view the data writes: data version 2 (the default, sim_dir) adds ``interact`` (interaction counts
+    # between two users) to v1's friend, pay and share
+    assert s.views == ["friend", "interact", "pay", "share"] == graph.meta["social_views"]
     src = np.arange(graph.num_nodes["user"])
     dst = src[::-1].copy()
     out = s.sample(src, seed=2)

@@ -62,24 +62,32 @@ def test_joint_beats_sparse_scenario_alone(tiny_dir: Path, tiny_events: pl.DataF
     assert a_oracle > a_joint  # the truth stays the ceiling
 
 
-def test_joint_training_beats_sparse_scenario_alone_with_project_trainer(tiny_dir: Path, tmp_path: Path) -> None:
+def test_joint_training_beats_sparse_scenario_alone_with_project_trainer(tmp_path: Path) -> None:
     """The same check with the project's own trainer and DNN: all scenarios vs ``feed_deals`` alone.
 
     Split by request (random, seeded) so the sparse feed has enough test clicks; each run keeps its best
-    validation epoch. The alone run gets a longer budget: with ~2 batches per epoch it needs ~20 epochs just
+    validation epoch. The alone run gets a longer budget: with few batches per epoch it needs ~20 epochs just
     to learn the base rate (before that Adam's per-row steps push frequently shown items down and its AUC
     sits below 0.5).
+
+    The tiny world with 240k events, not tiny's 80k: at 80k feed_deals has 19-39 test clicks (AUC standard
+    error ~0.05), and the comparison is a coin toss on a new draw (data version 2, seeds 0 / 2: joint 0.563 /
+    0.646 vs alone 0.597 / 0.663; v1 seeds 0-2 and v2 seed 1: joint ahead). At 240k (89 / 113 test clicks,
+    v2 seeds 0 / 1) joint leads by 0.078 / 0.057 (0.701 vs 0.623, 0.607 vs 0.550).
     """
     import yaml
 
+    from unisr.simulate import simulate
     from unisr.train.run import train_run
 
+    src = tmp_path / "tiny_240k"
+    simulate("tiny", src, seed=0, overrides={"n_events": 240_000})
     data = tmp_path / "tiny_by_request"
     data.mkdir()
-    for f in tiny_dir.iterdir():
+    for f in src.iterdir():
         if f.suffix == ".parquet":
             (data / f.name).symlink_to(f)
-    spec = yaml.safe_load((tiny_dir / "dataset.yaml").read_text())
+    spec = yaml.safe_load((src / "dataset.yaml").read_text())
     spec["split"] = {"kind": "random", "ratios": [0.5, 0.1, 0.4], "seed": 0, "key": "request_id"}
     (data / "dataset.yaml").write_text(yaml.safe_dump(spec))
     common = ["train.progress=false", "data.batch_size=512", "train.threads=1"]
@@ -87,6 +95,6 @@ def test_joint_training_beats_sparse_scenario_alone_with_project_trainer(tiny_di
                       seed=0).metrics["scenarios"]["feed_deals"]
     alone = train_run("dnn", data, tmp_path / "alone", seed=0, sets=common + [
         "train.epochs=40", "train.patience=10", "data.scenarios=[feed_deals]"]).metrics["scenarios"]["feed_deals"]
-    assert joint["positives"] >= 20
+    assert joint["positives"] >= 80
     assert joint["auc"] > alone["auc"], (joint["auc"], alone["auc"])
     assert joint["oracle_auc"] > joint["auc"]

@@ -96,12 +96,14 @@ def test_imbalance_and_cold_start(tiny_dir: Path, tiny_events: pl.DataFrame) -> 
 
 def test_social_views_differ_in_how_they_predict_sharing(tiny_dir: Path, tiny_events: pl.DataFrame) -> None:
     soc = pl.read_parquet(tiny_dir / "social.parquet")
-    assert set(soc["view"].unique()) == {"friend", "pay", "share"}
+    # data version 2 (the default, tiny_dir) writes the interaction counts between two users as a fourth view
+    assert set(soc["view"].unique()) == {"friend", "pay", "share", "interact"}
     t0 = tiny_events["ts"].min()
-    assert (soc.filter(pl.col("view") == "share")["ts"] < t0 + 14 * DAY).all()  # built from the background window
+    for view in ("share", "interact"):  # built from the background window
+        assert (soc.filter(pl.col("view") == view)["ts"] < t0 + 14 * DAY).all(), view
     later = tiny_events.filter(pl.col("target_user_id").is_not_null() & (pl.col("ts") >= t0 + 14 * DAY))
     rates, cover = {}, {}
-    for view in ("friend", "pay", "share"):
+    for view in ("friend", "pay", "share", "interact"):
         e = soc.filter(pl.col("view") == view).select(
             pl.col("src_user_id").alias("user_id"), pl.col("dst_user_id").alias("target_user_id"), pl.lit(1).alias("hit")
         ).unique()

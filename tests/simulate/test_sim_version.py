@@ -18,6 +18,7 @@ import yaml
 from unisr.bench.fingerprint import data_fingerprint
 from unisr.simulate import OverrideError, resolve_config, simulate
 from unisr.simulate import numerics as N
+from unisr.simulate.config import written_config
 
 SWITCHES = {"NPY_DISABLE_CPU_FEATURES": "X86_V4 AVX512_ICL AVX512_SPR", "OPENBLAS_CORETYPE": "Haswell"}
 
@@ -48,17 +49,33 @@ def test_version_in_dataset_yaml(tmp_path):
     simulate("tiny", tmp_path / "v2", seed=0, overrides={"version": 2, "n_events": 3000})
     meta = yaml.safe_load((tmp_path / "v2" / "dataset.yaml").read_text())["simulator"]
     assert meta["version"] == 2 and meta["config"]["version"] == 2 and "mechanisms" in meta["config"]
-    simulate("tiny", tmp_path / "v1", seed=0, overrides={"n_events": 3000})
+    simulate("tiny", tmp_path / "v1", seed=0, overrides={"version": 1, "n_events": 3000})
     meta1 = yaml.safe_load((tmp_path / "v1" / "dataset.yaml").read_text())["simulator"]
     assert "version" not in meta1 and "version" not in meta1["config"] and "mechanisms" not in meta1["config"]
-    assert resolve_config("small").version == 1  # v1 stays the default until v2 is complete
+    simulate("tiny", tmp_path / "default", seed=0, overrides={"n_events": 3000})
+    assert data_fingerprint(tmp_path / "default") == data_fingerprint(tmp_path / "v2")  # v2 is the default
+    assert resolve_config("small").version == 2 and resolve_config("small", ["version=1"]).version == 1
+    # a written dataset.yaml reads back as the version it was written with (v1's has no version key)
+    assert written_config(meta1).version == 1 and written_config(meta).version == 2
+    assert written_config(meta1) == resolve_config("tiny", {"version": 1, "n_events": 3000})
+
+
+def test_truth_reopens_a_v1_dataset_as_v1(tmp_path):
+    """SimTruth rebuilds the world from dataset.yaml: a v1 dataset (no version key) must rebuild v1's world,
+    not the default v2's (whose items differ, which ``_check_world`` would report)."""
+    from unisr.simulate.truth_scores import SimTruth
+
+    simulate("tiny", tmp_path / "v1", seed=0, overrides={"version": 1, "n_events": 3000})
+    assert SimTruth(tmp_path / "v1", events=False).cfg.version == 1
 
 
 def test_mechanisms_need_version_2():
     with pytest.raises(OverrideError, match="version=2"):
-        resolve_config("tiny", ["mechanisms.view_conversion.strength=0.5"])
-    cfg = resolve_config("tiny", ["version=2", "mechanisms.view_conversion.strength=0"])
-    assert cfg.strength("view_conversion") == 0.0 and resolve_config("tiny").strength("view_conversion") == 0.0
+        resolve_config("tiny", ["version=1", "mechanisms.view_conversion.strength=0.5"])
+    cfg = resolve_config("tiny", ["mechanisms.view_conversion.strength=0"])  # v2, the default
+    assert cfg.version == 2 and cfg.strength("view_conversion") == 0.0
+    assert resolve_config("tiny", ["version=1"]).strength("view_conversion") == 0.0  # v1 has no mechanisms
+    assert resolve_config("tiny").strength("view_conversion") == 1.0
 
 
 def test_exact_numerics_agree_with_numpy():

@@ -23,7 +23,8 @@ def register(app: typer.Typer) -> None:
         out: Path = typer.Option(..., "--out", help="Output folder (the dataset's tables are replaced)."),
         seed: int = typer.Option(0, "--seed", help="Random seed: the same seed gives identical files."),
         set_: list[str] = typer.Option(
-            [], "--set", help="Override a simulator parameter, dotted key=value (repeatable), e.g. catalog.n_items=500."
+            [], "--set", help="Override a simulator parameter, dotted key=value (repeatable), e.g. catalog.n_items=500; "
+            "version=1 gives data version 1, the benchmark records' data (default: version 2)."
         ),
         workers: int = typer.Option(0, "--workers", help="Processes for streamed presets (0 = up to 2); never changes the files."),
         quiet: bool = typer.Option(False, "--quiet", help="No progress bar or summary."),

@@ -47,7 +47,7 @@ import yaml
 from pydantic import ValidationError
 
 from unisr.simulate.clicks import click_prob, item_features, linear_score
-from unisr.simulate.config import SimConfig
+from unisr.simulate.config import written_config
 from unisr.simulate.engine import CHUNK_SHIFT, _cross_overlap, _forced
 from unisr.simulate.items import IMAGE_DIM
 from unisr.simulate.queries import TRIGGER_QUERY_BASE, VISUAL_QUERY_BASE
@@ -122,7 +122,7 @@ class SimTruth:
         if not meta or "config" not in meta:
             raise TruthError(f"{spec_file}: no simulator: section (only simulated data can be scored again)")
         try:
-            self.cfg = SimConfig.model_validate(meta["config"])
+            self.cfg = written_config(meta)  # a block without `version` is v1 (not the default, v2)
         except ValidationError as e:
             raise TruthError(f"{spec_file}: simulator.config is not this simulator's config ({e.errors()[0]['loc']}: "
                              f"{e.errors()[0]['msg']})") from e
