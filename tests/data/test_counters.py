@@ -101,3 +101,28 @@ def test_bad_counter_settings_are_named():
         CounterIndex.build(".", None, ["nope"], 3, None, None, None, 1, 1)
     with pytest.raises(ValueError, match="counter_days"):
         InputsConfig(counter_days=0)
+
+
+def test_the_key_ranges_build_the_same_counters_over_many_row_groups(tmp_path):
+    # the build sums each row group's (key, day) counts in key ranges (n_users known) or in one range (unknown):
+    # the same arrays, over row groups that share keys
+    from unisr.data.gate import load_spec
+    from unisr.data.reader import read_table
+    from unisr.data.split import SplitAssigner
+    from unisr.data.vocab import Vocabulary, to_numpy
+
+    root = make_dataset(tmp_path / "d", n_events=4000, n_items=300, n_users=200, split=SPLIT, row_group_size=350)
+    spec = load_spec(root)
+    users = np.unique(to_numpy(read_table(root, "users")["user_id"]))
+    items = np.unique(to_numpy(read_table(root, "items")["item_id"]))
+    scen = np.array(sorted(s.id for s in spec.scenarios), np.int64)
+    args = (root, SplitAssigner.for_dataset(root, spec.split), ["item", "item_scenario", "user", "user_item"], 5,
+            Vocabulary(users).lookup, Vocabulary(items).lookup, lambda raw: Vocabulary(scen).lookup(raw) - 1,
+            len(items), len(scen))
+    ranged, single = CounterIndex.build(*args, n_users=len(users)), CounterIndex.build(*args)
+    assert ranged.scale == single.scale and (ranged.day0, ranged.end) == (single.day0, single.end)
+    for k, c in ranged.counters.items():
+        assert len(c.keys) > 0 and c.clicks.dtype == np.uint32
+        for part in ("pairs", "keys", "clicks", "views"):
+            assert np.array_equal(getattr(c, part), getattr(single.counters[k], part)), (k, part)
+        assert np.all(np.diff(c.pairs) > 0) and np.all(np.diff(c.keys) > 0)  # sorted across the ranges

@@ -85,6 +85,23 @@ def test_duplicates_keep_the_first_occurrence_across_parts(write_dataset: Make, 
         g.enforce("fail")
 
 
+def test_a_duplicate_of_a_rejected_row_is_the_first_usable_occurrence(write_dataset: Make,
+                                                                      canonical_tables: dict) -> None:
+    # id 4 three times: row 4 breaks a row rule (null click), so row 8 is its first usable occurrence and only
+    # row 10 is a duplicate (the duplicates' second pass skips the rows the row rules rejected)
+    t = _edit(_edit(_edit(canonical_tables, "click", 4, None), "event_id", 8, 4), "event_id", 10, 4)
+    root = write_dataset(t, events_parts=3)
+    g = scan(root)
+    rej = pq.read_table(g.write_rejected(root / "..")).to_pylist()
+    assert sorted((r["reason"], r["source"], r["row"]) for r in rej) == [
+        ("duplicate event_id", "events.parquet/part-002.parquet", 2),
+        ("null click", "events.parquet/part-001.parquet", 0)]
+    assert g.reason_counts() == {"null click": 1, "duplicate event_id": 1}
+    assert sum(v["used"] for v in g.rows.values()) == 10
+    assert [m for m in g.messages.values() if m.startswith("duplicate")] == [
+        "duplicate event_id 4 (first seen in events.parquet/part-002.parquet row 0)"]
+
+
 def test_readers_see_the_gated_rows_once_it_is_open(write_dataset: Make, canonical_tables: dict) -> None:
     root = write_dataset(_edit(canonical_tables, "click", 5, 3))
     raw = sum(t.num_rows for _, _, t in iter_row_groups(root, "events"))

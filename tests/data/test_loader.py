@@ -65,6 +65,18 @@ def test_splits_are_disjoint(ctx):
     assert sum(len(s) for s in sets) == 6000
 
 
+def test_eval_max_rows_streams_the_first_rows_only(ctx):
+    full = _ids(list(EventLoader(ctx, "test", LoaderConfig(eval_batch_size=100), train=False).epoch(0)))
+    cut = _ids(list(EventLoader(ctx, "test", LoaderConfig(eval_batch_size=100, eval_max_rows=250),
+                                train=False).epoch(0)))
+    assert len(full) > 250 and np.array_equal(cut, full[:250])
+    # training streams are not bounded by it
+    cfg = LoaderConfig(batch_size=128, eval_max_rows=10)
+    assert len(_ids(list(EventLoader(ctx, "train", cfg, train=True, seed=0).epoch(0)))) > 10
+    with pytest.raises(ValueError, match="eval_max_rows"):
+        LoaderConfig(eval_max_rows=0)
+
+
 def test_batch_fields(ctx):
     b = next(iter(EventLoader(ctx, "valid", LoaderConfig(history_len=5), train=False).epoch(0)))
     assert b.sparse.dtype == torch.long and b.sparse.shape[1] == len(ctx.encoder.schema.sparse)
@@ -143,3 +155,20 @@ def test_all_null_positions_count_as_none(tmp_path):
     assert not events_have_positions(root)
     pq.write_table(ev.append_column("position", pa.array([None] * 499 + [3], pa.int16())), root / "events.parquet")
     assert events_have_positions(root)
+
+
+def test_truth_lookup_streams_row_groups_and_sorts_an_unsorted_table(tmp_path):
+    import pyarrow as pa
+    import pyarrow.parquet as pq
+
+    from unisr.data.side_tables import TruthLookup
+
+    eid = np.array([7, 3, 11, 5, 1], np.int64)
+    p = np.array([0.7, 0.3, 0.11, 0.5, 0.1], np.float32)
+    pq.write_table(pa.table({"event_id": eid, "p_click": p, "p_click_no_position": p / 2}), tmp_path / "truth.parquet",
+                   row_group_size=2)
+    t = TruthLookup.load(tmp_path)
+    assert t.event_id.tolist() == [1, 3, 5, 7, 11] and t.p_click.dtype == np.float32
+    got = t.lookup(np.array([5, 4, 11, 1]))
+    assert np.allclose(got[[0, 2, 3]], [0.5, 0.11, 0.1]) and np.isnan(got[1])
+    assert np.allclose(t.lookup_no_position(np.array([7])), [0.35])

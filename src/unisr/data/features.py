@@ -367,7 +367,7 @@ class FeatureEncoder:
             counters = CounterIndex.build(
                 root, SplitAssigner.for_dataset(root, spec.split), inputs.counters, inputs.counter_days,
                 Vocabulary(user_ids).lookup, Vocabulary(item_ids).lookup,
-                lambda raw: Vocabulary(scen_ids).lookup(raw) - 1, len(item_ids), len(scen_ids))
+                lambda raw: Vocabulary(scen_ids).lookup(raw) - 1, len(item_ids), len(scen_ids), n_users=len(user_ids))
             acc.dense_names.extend(counters.names)
         sparse_fields, seq_fields = acc.sparse_fields, acc.seq_fields
         cats, denses = acc.cats, acc.denses

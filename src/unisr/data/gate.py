@@ -19,7 +19,8 @@ Problems of a table as a whole (missing, not Parquet, a required column missing 
 
 Shapes:
     (no tensors) per row group: rejected positions int64 [k] and reason codes int16 [k]; the duplicate check
-    holds the event ids (int64) and row positions (int64) of the rows that passed the row rules, [n_events]
+    holds the event ids (int64) of the rows that passed the row rules, [n_events], sorted in place; the rows of
+    duplicated ids are found by a second pass over the ``event_id`` column (only when there are duplicates)
 """
 
 from __future__ import annotations
@@ -352,8 +353,10 @@ def scan(root: str | Path, spec: DatasetSpec | None = None) -> EventGate:
 
     bad: dict[tuple[str, int], tuple[np.ndarray, np.ndarray]] = {}
     messages: dict[tuple[str, int, int], str] = {}
-    ids, pos_all = [], []
-    base = 0  # global row position of the group's first row
+    # the event ids of the rows that pass the row rules, in file order (one int64 each; no row positions: the rare
+    # duplicates are located by a second pass, ``_duplicates``)
+    ids = np.empty(sum(n for _, _, n in groups), np.int64)
+    n_ok = 0
     for f, rg, n in groups:
         pf = pq.ParquetFile(f)
         t = pf.read_row_group(rg, columns=[c for c in rule_cols if c in pf.schema_arrow.names])
@@ -378,44 +381,61 @@ def scan(root: str | Path, spec: DatasetSpec | None = None) -> EventGate:
                     messages[(_key(f), rg, int(p))] = chk.message.replace("{v}", repr(v) if isinstance(v, str) else str(v))
         ok = first < 0
         eid = t["event_id"].combine_chunks()
-        ids.append(to_numpy(eid.filter(pa.array(ok))).astype(np.int64) if not ok.all()
-                   else to_numpy(eid).astype(np.int64))
-        pos_all.append(base + np.flatnonzero(ok))
+        kept = to_numpy(eid.filter(pa.array(ok))) if not ok.all() else to_numpy(eid)
+        ids[n_ok:n_ok + len(kept)] = kept
+        n_ok += len(kept)
         if not ok.all():
             p = np.flatnonzero(~ok)
             bad[(_key(f), rg)] = (p.astype(np.int64), first[p])
-        base += n
 
     # duplicate event ids among the rows that passed the row rules: the first occurrence is kept
-    if ids:
-        all_ids, all_pos = np.concatenate(ids), np.concatenate(pos_all)
-        order = np.argsort(all_ids, kind="stable")
-        s = all_ids[order]
-        dup = np.flatnonzero(s[1:] == s[:-1]) + 1
-        if len(dup):
-            c = code("duplicate event_id", "event_id")
-            run_first = np.maximum.accumulate(np.where(np.r_[True, s[1:] != s[:-1]], np.arange(len(s)), 0))
-            dpos, fpos = all_pos[order[dup]], all_pos[order[run_first[dup]]]
-            starts = np.cumsum([0] + [n for _, _, n in groups])
-            gi = np.searchsorted(starts, dpos, side="right") - 1
-            for g in np.unique(gi):
-                f, rg, _ = groups[g]
-                local = (dpos[gi == g] - starts[g]).astype(np.int64)
-                old = bad.get((_key(f), rg))
-                cs = np.full(len(local), c, np.int16)
-                bad[(_key(f), rg)] = (local, cs) if old is None else (np.concatenate([old[0], local]),
-                                                                      np.concatenate([old[1], cs]))
-            for k in np.argsort(dpos, kind="stable")[:3]:
-                g = int(gi[k])
-                og = int(np.searchsorted(starts, fpos[k], side="right") - 1)
-                orig_row = int(fpos[k] - starts[og]) + _file_offset(groups, og)
-                messages[(_key(groups[g][0]), groups[g][1], int(dpos[k] - starts[g]))] = (
-                    f"duplicate event_id {int(s[dup[k]])} (first seen in {relative_path(root, groups[og][0])} row {orig_row})")
-        del all_ids, all_pos, order, s
+    ids = ids[:n_ok]
+    ids.sort()  # in place: the check holds one int64 per event (1.5 GiB for 200M events), no positions
+    dupvals = np.unique(ids[1:][ids[1:] == ids[:-1]]) if n_ok > 1 else ids[:0]
+    del ids
+    if len(dupvals):
+        _duplicates(root, groups, bad, messages, dupvals, code("duplicate event_id", "event_id"))
 
     gate = EventGate(root, groups, bad, reasons, columns, messages)
     gate.rows = _split_counts(gate, spec, SplitAssigner, SPLIT_CODES, kc)
     return gate
+
+
+def _duplicates(root: Path, groups: list[tuple[Path, int, int]], bad: dict, messages: dict, dupvals: np.ndarray,
+                c: int) -> None:
+    """Reject every occurrence but the first (in file order) of the event ids ``dupvals`` (sorted) among the rows
+    that passed the row rules: a second pass over the ``event_id`` column, one row group at a time; the messages
+    of the first 3 duplicates name the row of the first occurrence."""
+    first_at: dict[int, int] = {}  # id -> the group index of its first occurrence
+    first_row: dict[int, int] = {}  # id -> its row in that group
+    found: list[tuple[int, int, int]] = []  # (group index, row, id) of the duplicates, in file order
+    for g, (f, rg, n) in enumerate(groups):
+        eid = to_numpy(pq.ParquetFile(f).read_row_group(rg, columns=["event_id"])["event_id"].combine_chunks())
+        ok = np.ones(n, bool)
+        if (_key(f), rg) in bad:
+            ok[bad[(_key(f), rg)][0]] = False
+        e = eid.astype(np.int64)
+        r = np.minimum(np.searchsorted(dupvals, e), len(dupvals) - 1)
+        for p in np.flatnonzero(ok & (dupvals[r] == e)):
+            v = int(e[p])
+            if v in first_at:
+                found.append((g, int(p), v))
+            else:
+                first_at[v], first_row[v] = g, int(p)
+    by_group: dict[int, list[int]] = {}
+    for g, p, _ in found:
+        by_group.setdefault(g, []).append(p)
+    for g, rows in by_group.items():
+        f, rg, _ = groups[g]
+        local = np.array(rows, np.int64)
+        old = bad.get((_key(f), rg))
+        cs = np.full(len(local), c, np.int16)
+        bad[(_key(f), rg)] = (local, cs) if old is None else (np.concatenate([old[0], local]), np.concatenate([old[1], cs]))
+    for g, p, v in found[:3]:
+        og = first_at[v]
+        orig_row = first_row[v] + _file_offset(groups, og)
+        messages[(_key(groups[g][0]), groups[g][1], p)] = (
+            f"duplicate event_id {v} (first seen in {relative_path(root, groups[og][0])} row {orig_row})")
 
 
 def _file_offset(groups: list[tuple[Path, int, int]], g: int) -> int:

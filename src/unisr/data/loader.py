@@ -23,7 +23,7 @@ import numpy as np
 import pyarrow as pa
 import pyarrow.parquet as pq
 import torch
-from pydantic import BaseModel, ConfigDict
+from pydantic import BaseModel, ConfigDict, Field
 
 from unisr.data.batch import Batch
 from unisr.data.features import FeatureEncoder, to_numpy
@@ -88,6 +88,9 @@ class LoaderConfig(BaseModel):
     # "batch" = every rank reads the whole stream and keeps its slice of each batch, so ``batch_size`` is the
     # global batch and 2 ranks make the same updates as 1 process (a check of the parallel path; reads all)
     shard: Literal["rows", "batch"] = "rows"
+    # an evaluation stream (valid / test) stops after this many rows, the first in file order (per process):
+    # bounded smoke / scale runs (benchmarks/large_e2e.py); None = the whole split
+    eval_max_rows: int | None = Field(None, ge=1)
 
 
 @dataclass
@@ -396,7 +399,13 @@ class EventLoader:
         if not self.train:
             pending: list[Chunk] = []
             n = 0
+            left = self.cfg.eval_max_rows
             for c in self._read_chunks(None):
+                if left is not None:  # data.eval_max_rows: the first rows only
+                    if left <= 0:
+                        break
+                    c = c.take(np.arange(left)) if len(c) > left else c
+                    left -= len(c)
                 pending.append(c)
                 n += len(c)
                 while n >= bs:
