@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from unisr.bench.suite_swr import SWR_MODELS, SWR_MOVIELENS, SWR_PROTOCOL, summarise
+from unisr.bench.suite_swr import PUBLISHED_AS, SWR_MODELS, SWR_MOVIELENS, SWR_PROTOCOL, SWR_ROWS, summarise
 
 
 def test_protocol_is_scenario_wise_recs():
@@ -26,5 +26,15 @@ def test_summary_rows_carry_the_published_numbers():
     star = next(r for r in rows if r[0] == "star")
     assert star[1] == "0.8143 ± 0.0004" and star[6] == "0.8096" and star[7] == "+0.0047"
     assert star[8] == "0.8137 / 0.8133 / 0.7979"
-    assert next(r for r in rows if r[0] == "dnn")[6:] == ["-", "n/a", "-"]
+    assert next(r for r in rows if r[0] == "dnn (1 seed: 0)")[6:] == ["-", "n/a", "-"]  # one run: said so
     assert summary["star"]["scenario_auc"]["a"] == pytest.approx([0.8150, 0.8156])
+
+
+def test_diagnostic_rows_compare_with_their_models_published_number():
+    names = {r.name: r for r in SWR_ROWS}
+    assert set(SWR_MODELS) <= set(names)
+    for row, model in PUBLISHED_AS.items():
+        assert names[row].model == model and names[row].sets
+    _, summary, rows = summarise([_run("m2m-batch-attention-g64", 0.8100), _run("m2m-batch-attention-g64", 0.8110)])
+    assert summary["m2m-batch-attention-g64"]["published"] == SWR_MOVIELENS["m2m"]
+    assert rows[0][6:8] == ["0.8115", "-0.0010"]

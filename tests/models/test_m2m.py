@@ -40,3 +40,34 @@ def test_m2m_routing_matches_single_scenario_batches():
         for s in range(3):
             idx = (b.scenario_id == s).nonzero().squeeze(1)
             assert torch.allclose(model(b.select(idx))["click"], full[idx], atol=1e-5)
+
+
+def test_m2m_batch_attention_diagnostic_depends_on_the_batch():
+    """Scenario-Wise Rec's M2M layer (model.batch_attention): a sample's logit changes with its batch mates,
+    which the default M2M's never does (test_m2m_routing_matches_single_scenario_batches)."""
+    torch.manual_seed(0)
+    schema = tiny_schema()
+    model = build_model("m2m", {"batch_attention": True}, schema)
+    assert model.transformer is None and isinstance(model.batch_transformer, torch.nn.Transformer)
+    check_ranker(model, schema, [])
+    model.eval()
+    b = random_batch(schema, 40)
+    with torch.no_grad():
+        full = model(b)["click"]
+        idx = torch.arange(20)
+        half = model(b.select(idx))["click"]
+    assert full.shape == (40,)
+    assert not torch.allclose(half, full[idx], atol=1e-4)
+
+
+def test_m2m_batch_attention_groups_attend_within_their_group():
+    torch.manual_seed(0)
+    schema = tiny_schema()
+    model = build_model("m2m", {"batch_attention": True, "batch_attention_group": 8}, schema).eval()
+    b = random_batch(schema, 20)  # groups 0-7, 8-15 and the remainder 16-19
+    with torch.no_grad():
+        full = model(b)["click"]
+        first = model(b.select(torch.arange(8)))["click"]
+        assert torch.allclose(first, full[:8], atol=1e-5)  # a group's logits depend on that group only
+        mixed = model(b.select(torch.arange(4, 12)))["click"]
+        assert not torch.allclose(mixed[:4], full[4:8], atol=1e-4)

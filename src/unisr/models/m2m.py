@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import torch
+from pydantic import Field
 from torch import Tensor, nn
 
 from unisr.data.batch import Batch
@@ -27,6 +28,17 @@ class M2MConfig(RankerConfig):
     transformer_dropout: float = 0.0
     meta_tower_layers: int = 1
     output: list[int] = [64, 32]
+    # diagnostic (issue 38 item 3), not the paper's model: Scenario-Wise Rec's M2M calls nn.Transformer(D, 4 heads,
+    # 2 encoder + 2 decoder layers, ff 16, dropout 0.1) on the flat [B, D] embedding (fields + scenario), which
+    # torch reads as ONE unbatched sequence of B tokens: every sample attends to the other samples of its batch
+    # (test batches included). True = that layer in place of the per-sample field-token encoder.
+    batch_attention: bool = False
+    batch_heads: int = 4
+    batch_decoder_layers: int = 2
+    batch_dropout: float = 0.1
+    # 0 = attend across the whole batch (Scenario-Wise Rec); G > 0 = across consecutive groups of G samples (a
+    # cheaper proxy: on 1 CPU thread the whole-batch layer at batch 4096 costs ~75 s per training step, measured)
+    batch_attention_group: int = Field(0, ge=0)
 
 
 class MetaLinear(nn.Module):
@@ -57,7 +69,8 @@ class M2M(nn.Module):
     Scenario knowledge ``s = MLP(e_scenario)``; expert view ``E_i = expert_i(Transformer(fields))``; meta
     attention ``α = softmax_i(v^T σ(W_s [E_i ‖ t] + b_s))`` and meta tower ``h ← σ(W_s h + b_s + h)`` with
     ``(W_s, b_s)`` generated from ``s``. Parameters are generated once per scenario present in the batch and
-    applied to that scenario's samples only.
+    applied to that scenario's samples only. ``batch_attention`` (a diagnostic, off by default): Scenario-Wise
+    Rec's layer instead, attention across the samples of the batch (a sample's logit depends on its batch).
 
     Shapes:
         batch -> {"click": [B] logits}
@@ -67,7 +80,8 @@ class M2M(nn.Module):
                  expert_dim: int = 16, scenario_embed_dim: int = 16, transformer_layers: int = 2,
                  transformer_heads: int = 1, transformer_ff: int = 16, transformer_dropout: float = 0.0,
                  meta_tower_layers: int = 1, output: list[int] | None = None, in_dim: int | None = None,
-                 token_dim: int | None = None) -> None:
+                 token_dim: int | None = None, batch_attention: bool = False, batch_heads: int = 4,
+                 batch_decoder_layers: int = 2, batch_dropout: float = 0.1, batch_attention_group: int = 0) -> None:
         super().__init__()
         if embedding is None:  # a core on prepared inputs x [B, in_dim]: ceil(in_dim / token_dim) tokens
             if in_dim is None or token_dim is None:
@@ -96,6 +110,13 @@ class M2M(nn.Module):
                                        batch_first=True),
             transformer_layers, enable_nested_tensor=False)
         in_dim = (self.num_fields + 1) * d + num_dense
+        # the diagnostic: attention across the samples of a batch over the flat [B, (F+1) d] tokens
+        self.batch_transformer = (nn.Transformer(
+            (self.num_fields + 1) * d, batch_heads, transformer_layers, batch_decoder_layers, transformer_ff,
+            batch_dropout, batch_first=True) if batch_attention else None)
+        self.batch_group = batch_attention_group
+        if batch_attention:
+            self.transformer = None
         self.experts = nn.ModuleList(MLP(in_dim, [expert_dim], activation="leaky_relu") for _ in range(num_experts))
         # scenario knowledge representation and the (single, learned) task representation
         self.scenario_mlp = MLP(scenario_embed_dim, [expert_dim], activation="leaky_relu")
@@ -116,11 +137,15 @@ class M2M(nn.Module):
                    scenario_embed_dim=cfg.scenario_embed_dim, transformer_layers=cfg.transformer_layers,
                    transformer_heads=cfg.transformer_heads, transformer_ff=cfg.transformer_ff,
                    transformer_dropout=cfg.transformer_dropout, meta_tower_layers=cfg.meta_tower_layers,
-                   output=cfg.output)
+                   output=cfg.output, batch_attention=cfg.batch_attention, batch_heads=cfg.batch_heads,
+                   batch_decoder_layers=cfg.batch_decoder_layers, batch_dropout=cfg.batch_dropout,
+                   batch_attention_group=cfg.batch_attention_group)
 
     @classmethod
     def as_backbone(cls, cfg: M2MConfig, inp: BackboneInput) -> M2M:
         """Reads the prepared input as ceil(in_dim / token_dim) tokens of ``inp.token_dim``."""
+        if cfg.batch_attention:
+            raise ValueError("M2M batch_attention is a diagnostic of the ranker only, not of the backbone")
         return cls(None, inp.num_scenarios, num_experts=cfg.num_experts, expert_dim=cfg.expert_dim,
                    scenario_embed_dim=cfg.scenario_embed_dim, transformer_layers=cfg.transformer_layers,
                    transformer_heads=cfg.transformer_heads, transformer_ff=cfg.transformer_ff,
@@ -139,10 +164,26 @@ class M2M(nn.Module):
     def _experts(self, fields: Tensor, dense: Tensor | None, scenario_id: Tensor) -> Tensor:
         """fields [B, F, d] (+ dense [B, D]) -> [B, num_experts, expert_dim]."""
         tok = self.scenario_token(self.scenario_emb(scenario_id)).unsqueeze(1)
-        h = self.transformer(torch.cat([fields, tok], 1)).flatten(1)
+        if self.batch_transformer is not None:
+            h = self._batch_attention(torch.cat([fields, tok], 1).flatten(1))
+        else:
+            h = self.transformer(torch.cat([fields, tok], 1)).flatten(1)
         if dense is not None:
             h = torch.cat([h, dense], 1)
         return torch.stack([e(h) for e in self.experts], 1)
+
+    def _batch_attention(self, flat: Tensor) -> Tensor:
+        """The diagnostic layer: flat [B, D] as sequences of samples (the whole batch, or groups of G). [B, D]."""
+        g = self.batch_group or flat.shape[0]
+        full = flat.shape[0] // g * g
+        outs = []
+        if full:  # [B // G, G, D]: each group one sequence (batch_first)
+            x = flat[:full].view(-1, g, flat.shape[1])
+            outs.append(self.batch_transformer(x, x).reshape(full, -1))
+        if full < flat.shape[0]:  # the last, smaller group
+            x = flat[full:].unsqueeze(0)
+            outs.append(self.batch_transformer(x, x).squeeze(0))
+        return torch.cat(outs, 0)
 
     def _meta(self, s: int, experts: Tensor) -> Tensor:
         """Meta attention + meta tower with scenario ``s``'s generated weights. [B_s, n, k] -> [B_s, k]."""
