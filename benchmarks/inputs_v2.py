@@ -62,6 +62,9 @@ def main(argv: list[str] | None = None) -> dict:
     ap.add_argument("--oracle", type=Path, help="a `unisr evaluate` output (JSON) on data whose truth has "
                     "p_click_no_position: the oracles of its scenarios (the runs' own metrics may predate the column)")
     ap.add_argument("--out", type=Path, default=ROOT / "results" / "inputs-v2.json")
+    ap.add_argument("--add", action="store_true", help="keep the rows of the existing --out file (their run "
+                    "folders may be gone: each row is rebuilt from the file's `runs`) and add these runs after them; "
+                    "the file's command becomes the earlier command(s), then this one")
     args = ap.parse_args(argv)
     sys.path.insert(0, str(ROOT))
     from machine import machine
@@ -72,6 +75,14 @@ def main(argv: list[str] | None = None) -> dict:
 
     gbdt = {sc: r["auc_no_position"] for sc, r in (load_ceiling(fp) or {}).items()}
     rows, runs, oracle, oracle_np = [], {}, {}, {}
+    earlier = json.loads(args.out.read_text()) if args.add and args.out.is_file() else None
+    if earlier is not None:
+        if earlier["data"]["fingerprint"] != fp:
+            raise SystemExit(f"--add: {args.out} was made on data {earlier['data']['fingerprint']}, --data is {fp}")
+        for label, r in earlier["runs"].items():
+            runs[label] = r
+            rows.append([label] + [f"{r['before'][s]:.4f} -> {r['after'][s]:.4f}" if s in r["before"]
+                                   else f"- -> {r['after'].get(s, float('nan')):.4f}" for s in SCENARIOS])
     for spec in args.run:
         label, rest = spec.split("=", 1)
         row, run_dir = rest.split(":", 1)
@@ -106,6 +117,8 @@ def main(argv: list[str] | None = None) -> dict:
     import shlex
 
     command = shlex.join([".venv/bin/python", "benchmarks/inputs_v2.py", *(sys.argv[1:] if argv is None else argv)])
+    if earlier is not None:  # the rows kept come from the earlier command(s)
+        command = f"{earlier['command']}; then {command}"
     out = {"format": "unisr-benchmark/1", "benchmark": "inputs-v2",
            "title": "Inputs versions 2 and 3 (issue 31): test AUC before -> after, per scenario, one run per row",
            "figure": f"best search_text: {label} {best['after']['search_text']:.4f} (GBDT "
@@ -132,8 +145,11 @@ def main(argv: list[str] | None = None) -> dict:
                      "train.threads=1 --set train.epochs=16 --set train.progress=false` (+ `--set model.match=true`, "
                      "`--set train.position_bias=off`, `--set model.id_dropout=0.5`, `--set model.dense=true`, "
                      "`--set train.monitor=auc`, `--seed K` where the row says; pooled-kernel runs today: `--set "
-                     "model.match_positions=0 --set model.match_raw_cosine=false`; the 30-epoch SRJGraph row "
-                     "`--set train.epochs=30`); two or three runs at a time on the 2-core box; "
+                     "model.match_positions=0 --set model.match_raw_cosine=false`; the 30-epoch SRJGraph rows "
+                     "`--set train.epochs=30`, with `--set train.optimizer=adam --set train.lr=0.001` (Adam rows), "
+                     "`--set train.lr=0.1` (Adagrad lr 0.1 rows), `--set model.aggregate=false` (w/o aggregation); "
+                     "the id dropout of SRJGraph rows acts on every sampled node's id, nn/entity.py:NodeEmbedding); "
+                     "two to four runs at a time on the 2-core box; "
                      "the oracle without position from `unisr evaluate` on the data re-made by `make sim-recorded` "
                      "(same fingerprint, truth with p_click_no_position)"],
            "data": {"fingerprint": fp}, "runs": runs}

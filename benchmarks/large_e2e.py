@@ -319,9 +319,10 @@ def main(argv: list[str] | None = None) -> dict:
     ok = [r for r in records.values() if r["rc"] == 0]
     worst = max(ok, key=lambda r: r["peak_rss_bytes"]) if ok else None
     failed = [label(n, r) for n, r in records.items() if r["rc"] != 0]
-    figure = (f"{events.get('events', 0) / 1e6:.0f}M events; completed stages: largest peak RSS of a process "
-              f"{worst['peak_rss_gib']:.2f} GiB ({label(worst['stage'], worst)}; bound {RSS_LIMIT_GIB:.0f} GiB), "
-              f"{sum(r['wall_s'] for r in ok) / 60:.0f} min for {len(ok)} stage(s)" if worst else "no stage completed")
+    # only numbers the table shows (the page test checks that a figure's numbers are in its file's tables)
+    figure = (f"{events.get('events', 0):,} events; completed stages: largest peak RSS of a process "
+              f"{worst['peak_rss_gib']:.2f} GiB ({label(worst['stage'], worst)}; bound {RSS_LIMIT_GIB:.0f} GiB)"
+              if worst else "no stage completed")
     figure += f"; over the bound or failed: {', '.join(failed)}" if failed else ""
     return write_result(
         args.out, benchmark="large-e2e", figure=figure, threads=1, script="benchmarks/large_e2e.py",

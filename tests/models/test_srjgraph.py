@@ -330,3 +330,34 @@ def test_dense_fields_enter_the_predictor_only_when_switched_on():
     from unisr.models.registry import get_model_info
 
     assert get_model_info("srjgraph").config().dense is False  # off by default: not in the paper
+
+
+def test_aggregate_off_ignores_the_neighbourhoods():
+    """``model.aggregate=false`` (a diagnostic, not a paper row): eq. 12 without e_u^(K), e_p^(K), so changing
+    every sampled neighbour changes nothing, while the default model reads them."""
+    b = batch()
+    b2 = copy.deepcopy(b)
+    for hop in all_hops(b2.subgraph):
+        hop.feat = (hop.feat + 1) % 6
+    on, off = model().eval(), model(aggregate=False).eval()
+    with torch.no_grad():
+        assert not torch.allclose(on(b)["click"], on(b2)["click"])
+        assert torch.equal(off(b)["click"], off(b2)["click"])
+        b3 = copy.deepcopy(b)
+        b3.subgraph.user_seed_feat = (b3.subgraph.user_seed_feat + 1) % 50
+        assert not torch.allclose(off(b)["click"], off(b3)["click"])  # the centre nodes still count
+
+
+def test_node_id_dropout_only_in_training():
+    """``model.id_dropout`` (DropoutNet on the nodes' ids): training outputs vary with the draw, evaluation's
+    equal the model without it (the same weights)."""
+    b = batch(32)
+    with_drop, without = model(id_dropout=0.5), model()
+    without.load_state_dict(with_drop.state_dict())
+    with_drop.eval(), without.eval()
+    assert torch.equal(with_drop(b)["click"], without(b)["click"])
+    with_drop.train()
+    torch.manual_seed(1)
+    a = with_drop(b)["click"]
+    torch.manual_seed(2)
+    assert not torch.allclose(a, with_drop(b)["click"])

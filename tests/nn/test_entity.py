@@ -4,7 +4,7 @@ import torch
 
 from synth import tiny_schema
 from unisr.data.features import SequenceField
-from unisr.nn.entity import FieldEmbedding, QueryEmbedding, entity_fields
+from unisr.nn.entity import FieldEmbedding, NodeEmbedding, QueryEmbedding, entity_fields
 
 
 def test_empty_query_uses_reserved_term():
@@ -43,3 +43,19 @@ def test_sparse_flag_reaches_every_table():
     q = QueryEmbedding(5, 4, sparse=True)
     (emb(torch.tensor([[1, 2]])).sum() + q(torch.tensor([[1, 0]])).sum()).backward()
     assert all(t.weight.grad.is_sparse for t in emb.tables) and q.table.weight.grad.is_sparse
+
+
+def test_node_id_dropout_replaces_ids_in_training_only():
+    emb = NodeEmbedding(FieldEmbedding([10, 3], [4, 4], sparse=False), 2, id_dropout=0.5)
+    idx = torch.tensor([[7, 2]]).repeat(4000, 1)
+    torch.manual_seed(0)
+    dropped = emb.drop_ids(idx)
+    assert torch.equal(dropped[:, 1], idx[:, 1])  # only the id column (the first field) is touched
+    share = (dropped[:, 0] == 0).float().mean().item()
+    assert abs(share - 0.5) < 0.03 and set(dropped[:, 0].tolist()) == {0, 7}  # the OOV row, with p = 0.5
+    torch.manual_seed(0)
+    out = emb(idx)  # the forward draws the same mask from the same seed: dropped rows read the OOV row
+    assert torch.equal(out[dropped[:, 0] == 0, :4], emb.fields.tables[0].weight[0].expand(int((dropped[:, 0] == 0).sum()), 4))
+    emb.eval()
+    assert torch.equal(emb.drop_ids(idx), idx)  # evaluation never drops
+    assert torch.equal(emb(idx[:1])[0, :4], emb.fields.tables[0].weight[7])

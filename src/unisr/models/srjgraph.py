@@ -12,6 +12,7 @@ import math
 
 import torch
 import torch.nn.functional as F
+from pydantic import Field
 from torch import Tensor, nn
 
 from unisr.data.batch import Batch
@@ -52,9 +53,15 @@ class SRJGraphConfig(MatchRankerConfig):
     query_on_edges: bool = True  # ablation "w/o query": the edge query is dropped from eq. 11
     intention: bool = True  # ablation "w/o intention": Q = e_n^(0) W (no e^I) in eq. 8
     upstream: bool = True  # ablation "w/o upstream": e_n^(0) = 0 || 0 || e_n in eq. 11
+    # diagnostic "w/o aggregation" (not a paper row): e_u^(K) = e_p^(K) = 0 in eq. 12, so the MLPs see the centre
+    # nodes, the query (and the opt-in match / dense inputs) only; separates the graph's share from the rest
+    aggregate: bool = True
     # also the batch's dense fields (the history counters of inputs version 3, item age, dense columns) beside
     # eq. 12's input; not in the paper, whose inputs are node embeddings (the FieldStack models read them always)
     dense: bool = False
+    # DropoutNet on the node ids (``nn/entity.py:NodeEmbedding``): each node occurrence's user_id / item_id set to
+    # the OOV row with this probability in training; 0 = off, as in the paper (measured: docs/models/inputs.md)
+    id_dropout: float = Field(0.0, ge=0.0, lt=1.0)
 
 
 class TransformerUnit(nn.Module):
@@ -129,13 +136,13 @@ class SRJGraph(nn.Module):
                  is_search: Tensor, user_widths: list[int], item_widths: list[int], *, heads: int = 2,
                  ffn_dim: int = 128, dropout: float = 0.0, mlp: list[int] | None = None,
                  query_on_edges: bool = True, intention: bool = True, upstream: bool = True,
-                 match: QueryItemMatch | None = None, num_dense: int = 0) -> None:
+                 match: QueryItemMatch | None = None, num_dense: int = 0, aggregate: bool = True) -> None:
         super().__init__()
         self.match = match  # query-item match features beside eq. 12's input (``model.match``; not in the paper)
         self.user_emb, self.item_emb, self.query_emb = user_emb, item_emb, query_emb
         self.register_buffer("is_search", is_search, persistent=False)
         self.widths = {"user": list(user_widths), "item": list(item_widths)}
-        self.flags = {"query": query_on_edges, "intention": intention, "upstream": upstream}
+        self.flags = {"query": query_on_edges, "intention": intention, "upstream": upstream, "aggregate": aggregate}
         du, dp, dq = user_emb.out_dim, item_emb.out_dim, query_emb.dim
         self.d0 = du + dq + dp  # e_pre || e_q || e_n has this size for user and item nodes alike (eq. 11)
         depth = max(len(user_widths), len(item_widths))
@@ -155,10 +162,10 @@ class SRJGraph(nn.Module):
     def from_config(cls, schema: FeatureSchema, cfg: SRJGraphConfig) -> SRJGraph:
         sparse = sparse_gradients(embedding_rows(schema), cfg.sparse_grad)
         is_search = torch.tensor([k.startswith("search") for k in schema.scenario_kinds], dtype=torch.long)
-        return cls(*entity_encoders(schema, sparse), is_search, cfg.user_widths, cfg.item_widths, heads=cfg.heads, ffn_dim=cfg.ffn_dim,
+        return cls(*entity_encoders(schema, sparse, cfg.id_dropout), is_search, cfg.user_widths, cfg.item_widths, heads=cfg.heads, ffn_dim=cfg.ffn_dim,
                    dropout=cfg.dropout, mlp=cfg.mlp, query_on_edges=cfg.query_on_edges, intention=cfg.intention,
                    upstream=cfg.upstream, match=standalone_match(schema, sparse, cfg.match_spec()) if cfg.match else None,
-                   num_dense=len(schema.dense) if cfg.dense else 0)
+                   num_dense=len(schema.dense) if cfg.dense else 0, aggregate=cfg.aggregate)
 
     @classmethod
     def sampler_spec(cls, cfg: SRJGraphConfig) -> TargetAwareSpec:
@@ -235,8 +242,11 @@ class SRJGraph(nn.Module):
         e_p = self.item_emb(sub.item_seed_feat)
         e_q = self.query_emb(batch)  # eq. 3 (+ trigger / visual content, nn.entity.QueryEncoder)
         e_i = torch.cat([e_u, e_q, e_p], -1)  # intention representation e^I
-        e_uk = self._side(sub, "user", "user", e_u, e_q, e_p, e_i)
-        e_pk = self._side(sub, "item", "item", e_u, e_q, e_p, e_i)
+        if self.flags["aggregate"]:
+            e_uk = self._side(sub, "user", "user", e_u, e_q, e_p, e_i)
+            e_pk = self._side(sub, "item", "item", e_u, e_q, e_p, e_i)
+        else:  # the "w/o aggregation" diagnostic (``aggregate``)
+            e_uk = e_pk = e_i.new_zeros(len(e_i), self.d0)
         e_x = torch.cat([e_u, e_q, e_p, e_uk, e_pk], -1)  # eq. 12
         if self.match is not None:
             e_x = torch.cat([e_x, self.match(batch)], -1)

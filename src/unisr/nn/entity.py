@@ -109,19 +109,31 @@ class NodeEmbedding(nn.Module):
     eqs. 1-3: an item's attributes include its title terms; with one table a title term and the same query term
     are one vector). The node rows carry the title ids after the fields (``SRJGraphHook``).
 
+    ``id_dropout`` (DropoutNet, as ``nn/embedding.py:FeatureEmbedding``'s): in training, each node occurrence's
+    id (its first field: ``user_id`` / ``item_id``, ``entity_fields``) is replaced by the OOV row 0 with this
+    probability, so the layers above also learn to score a node from its attributes, title and neighbours.
+
     Shapes:
         idx: [..., F + L] long -> [..., out_dim]
     """
 
     def __init__(self, fields: FieldEmbedding, n_fields: int, terms: nn.Embedding | None = None,
-                 n_terms: int = 0) -> None:
+                 n_terms: int = 0, id_dropout: float = 0.0) -> None:
         super().__init__()
         self.fields, self.n_fields, self.n_terms = fields, n_fields, n_terms if terms is not None else 0
+        self.id_dropout = id_dropout
         self._terms = [terms] if terms is not None and n_terms else []  # held by the QueryEmbedding
         self.out_dim = fields.out_dim + (terms.embedding_dim if self._terms else 0)
 
+    def drop_ids(self, idx: Tensor) -> Tensor:
+        """``idx`` with each row's id (column 0) set to OOV with probability ``id_dropout`` (training only)."""
+        if not (self.training and self.id_dropout > 0):
+            return idx
+        drop = torch.rand(idx.shape[:-1], device=idx.device) < self.id_dropout
+        return torch.cat([idx[..., :1].masked_fill(drop.unsqueeze(-1), 0), idx[..., 1:]], -1)
+
     def forward(self, idx: Tensor) -> Tensor:
-        e = self.fields(idx[..., : self.n_fields])
+        e = self.fields(self.drop_ids(idx[..., : self.n_fields]))
         if not self._terms:
             return e
         return torch.cat([e, mean_terms(self._terms[0], idx[..., self.n_fields:])], -1)
@@ -160,9 +172,11 @@ class QueryEncoder(nn.Module):
         return e_q
 
 
-def entity_encoders(schema: FeatureSchema, sparse: bool) -> tuple[NodeEmbedding, NodeEmbedding, QueryEncoder]:
+def entity_encoders(schema: FeatureSchema, sparse: bool,
+                    id_dropout: float = 0.0) -> tuple[NodeEmbedding, NodeEmbedding, QueryEncoder]:
     """The user and item node embeddings and the query encoder of the graph models (SRJGraph, its GNN
     baselines), on the node rows ``SRJGraphHook`` gives; item title terms and queries share one term table.
+    ``id_dropout``: the node embeddings' (``NodeEmbedding``).
 
     Shapes:
         schema -> (user NodeEmbedding, item NodeEmbedding, QueryEncoder)
@@ -175,8 +189,11 @@ def entity_encoders(schema: FeatureSchema, sparse: bool) -> tuple[NodeEmbedding,
         if title is not None and title.vocab_size > query.terms.num_embeddings:
             raise ValueError(f"item.title_tokens has {title.vocab_size} ids, the shared term table "
                              f"{query.terms.num_embeddings}")
-    users = NodeEmbedding(FieldEmbedding(*fields["user"], sparse), len(fields["user"][0]))
+    for table, name in (("users", "user_id"), ("items", "item_id")):
+        if id_dropout and [f.name for f in schema.sparse if f.table == table][:1] != [name]:
+            raise ValueError(f"id_dropout needs {name} as the first field of {table}")
+    users = NodeEmbedding(FieldEmbedding(*fields["user"], sparse), len(fields["user"][0]), id_dropout=id_dropout)
     items = NodeEmbedding(FieldEmbedding(*fields["item"], sparse), len(fields["item"][0]), query.terms,
-                          schema.item_node_terms())
+                          schema.item_node_terms(), id_dropout=id_dropout)
     visual = next((v.dim for v in schema.vectors if v.name == "query.emb"), 0)
     return users, items, QueryEncoder(query, visual)
