@@ -110,7 +110,8 @@ def summarise(runs: list[dict]) -> tuple[list[str], dict, list[list[str]]]:
         pub = SWR_MOVIELENS.get(PUBLISHED_AS.get(model, model))
         delta = f"{mean_std(auc)[0] - pub['auc']:+.4f}" if pub else "n/a"
         name = model if len(rs) > 1 else f"{model} (1 seed: {rs[0].get('run_seed', 0)})"  # ± 0.0000 of one run is no std
-        rows.append([name, fmt(auc), fmt(ll), *[fmt(p) for p in per],
+        cell = fmt if len(rs) > 1 else (lambda v: f"{v[0]:.4f}")  # one run: its value, no "± 0.0000"
+        rows.append([name, cell(auc), cell(ll), *[cell(p) for p in per],
                      f"{pub['auc']:.4f}" if pub else "-", delta,
                      " / ".join(f"{x:.4f}" for x in pub["scenarios"]) if pub else "-"])
         summary[model] = {"auc": auc, "logloss": ll, "scenario_auc": dict(zip(scen, per, strict=True)),
