@@ -118,3 +118,35 @@ def check_ranker(model, schema, specific_params: list[str]):
     with torch.no_grad():
         single = model(random_batch(schema, 1, seed=3))["click"]
     assert single.shape == (1,)
+
+
+def check_routing_matches_single_scenario_batches(model, schema, n: int = 40, atol: float = 1e-5):
+    """Routing by scenario is exact: each scenario's rows of a mixed batch score as they do in a batch of that
+    scenario alone (evaluation mode)."""
+    import torch
+
+    model.eval()
+    b = random_batch(schema, n)
+    with torch.no_grad():
+        full = model(b)["click"]
+        for s in range(schema.num_scenarios):
+            idx = (b.scenario_id == s).nonzero().squeeze(1)
+            assert torch.allclose(model(b.select(idx))["click"], full[idx], atol=atol), f"scenario {s}"
+    return b, full
+
+
+def load_benchmark(script: str, name: str | None = None):
+    """The module of ``benchmarks/<script>.py`` (imported by path: the benchmarks are scripts, not a package;
+    the folder goes on sys.path, for their neighbour ``machine.py``), registered as ``name`` (dataclasses look
+    their module up by name)."""
+    import importlib.util
+    import sys
+
+    folder = Path(__file__).resolve().parents[1] / "benchmarks"
+    sys.path.insert(0, str(folder))
+    name = name or f"{script}_bench"
+    spec = importlib.util.spec_from_file_location(name, folder / f"{script}.py")
+    mod = importlib.util.module_from_spec(spec)
+    sys.modules[name] = mod
+    spec.loader.exec_module(mod)
+    return mod

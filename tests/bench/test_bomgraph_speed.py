@@ -4,23 +4,16 @@ the recorded parts add up, and the page section fits its budget."""
 
 from __future__ import annotations
 
-import importlib.util
-import sys
 from pathlib import Path
 
 import numpy as np
 import pytest
 
-_DIR = Path(__file__).resolve().parents[2] / "benchmarks"
+from synth import load_benchmark
 
 
 def _bench():
-    sys.path.insert(0, str(_DIR))  # the script imports benchmarks/machine.py as its neighbour
-    spec = importlib.util.spec_from_file_location("bomgraph_speed_bench", _DIR / "bomgraph_speed.py")
-    mod = importlib.util.module_from_spec(spec)
-    sys.modules["bomgraph_speed_bench"] = mod
-    spec.loader.exec_module(mod)
-    return mod
+    return load_benchmark("bomgraph_speed")
 
 
 def test_overlap_counts_shared_rows_of_the_two_top_k():

@@ -4,21 +4,14 @@ recorded, the results file in the benchmarks' format."""
 
 from __future__ import annotations
 
-import importlib.util
 import json
-import sys
 from pathlib import Path
 
-_DIR = Path(__file__).resolve().parents[2] / "benchmarks"
+from synth import load_benchmark
 
 
 def _bench():
-    sys.path.insert(0, str(_DIR))  # the script imports benchmarks/machine.py as its neighbour
-    spec = importlib.util.spec_from_file_location("large_e2e_bench", _DIR / "large_e2e.py")
-    mod = importlib.util.module_from_spec(spec)
-    sys.modules["large_e2e_bench"] = mod
-    spec.loader.exec_module(mod)
-    return mod
+    return load_benchmark("large_e2e")
 
 
 def test_time_v_report_is_parsed():

@@ -1,7 +1,7 @@
 import pytest
 import torch
 
-from synth import check_ranker, random_batch, tiny_schema
+from synth import check_ranker, check_routing_matches_single_scenario_batches, random_batch, tiny_schema
 from unisr.models.apg import APGLinear
 from unisr.models.registry import build_model
 
@@ -47,10 +47,4 @@ def test_apg_low_rank_equals_explicit_weight(overparam):
 
 def test_apg_routing_matches_single_scenario_batches():
     schema = tiny_schema()
-    model = build_model("apg", {}, schema).eval()
-    b = random_batch(schema, 40)
-    with torch.no_grad():
-        full = model(b)["click"]
-        for s in range(3):
-            idx = (b.scenario_id == s).nonzero().squeeze(1)
-            assert torch.allclose(model(b.select(idx))["click"], full[idx], atol=1e-5)
+    check_routing_matches_single_scenario_batches(build_model("apg", {}, schema), schema)

@@ -1,6 +1,6 @@
 import torch
 
-from synth import check_ranker, random_batch, tiny_schema
+from synth import check_ranker, check_routing_matches_single_scenario_batches, random_batch, tiny_schema
 from unisr.models.registry import build_model
 
 
@@ -33,13 +33,7 @@ def test_m2m_generates_weights_per_scenario():
 
 def test_m2m_routing_matches_single_scenario_batches():
     schema = tiny_schema()
-    model = build_model("m2m", {}, schema).eval()
-    b = random_batch(schema, 40)
-    with torch.no_grad():
-        full = model(b)["click"]
-        for s in range(3):
-            idx = (b.scenario_id == s).nonzero().squeeze(1)
-            assert torch.allclose(model(b.select(idx))["click"], full[idx], atol=1e-5)
+    check_routing_matches_single_scenario_batches(build_model("m2m", {}, schema), schema)
 
 
 def test_m2m_batch_attention_diagnostic_depends_on_the_batch():

@@ -1,6 +1,6 @@
 import torch
 
-from synth import check_ranker, random_batch, tiny_schema
+from synth import check_ranker, check_routing_matches_single_scenario_batches, random_batch, tiny_schema
 from unisr.models.registry import build_model
 
 
@@ -36,13 +36,7 @@ def test_sarnet_scenario_changes_output_and_experts_mix():
 
 def test_sarnet_routing_matches_single_scenario_batches():
     schema = tiny_schema()
-    model = build_model("sarnet", {}, schema).eval()
-    b = random_batch(schema, 40)
-    with torch.no_grad():
-        full = model(b)["click"]
-        for s in range(3):
-            idx = (b.scenario_id == s).nonzero().squeeze(1)
-            assert torch.allclose(model(b.select(idx))["click"], full[idx], atol=1e-5)
+    check_routing_matches_single_scenario_batches(build_model("sarnet", {}, schema), schema)
 
 
 def test_sarnet_whole_batch_diagnostic_differs_only_in_batch_statistics():
