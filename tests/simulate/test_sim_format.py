@@ -83,3 +83,19 @@ def test_event_columns_by_scenario_kind(tiny_dir: Path, tiny_events: pl.DataFram
     assert ev["event_id"].is_unique().all()
     assert set(ev["click"].unique().to_list()) <= {0, 1}
     assert (ev.filter(pl.col("click") == 0)["conversion"] == 0).all()
+
+
+def test_dictionary_encoding_only_on_low_cardinality_columns(tiny_dir: Path) -> None:
+    """``simulate.writer._dictionary_columns``: ids, timestamps and probabilities are written plain (a dictionary
+    costs time and bytes there), small ints (scenario, click, position) dictionary-encoded."""
+    for table, plain, dictionary in (("events", ("event_id", "ts", "user_id", "item_id"), ("scenario_id", "click", "position")),
+                                     ("truth", ("event_id", "p_click"), ())):
+        path = tiny_dir / f"{table}.parquet"
+        files = sorted(path.rglob("*.parquet")) if path.is_dir() else [path]
+        meta = pq.ParquetFile(files[0]).metadata
+        names = [meta.schema.column(i).name for i in range(meta.num_columns)]
+        enc = {n: set(meta.row_group(0).column(i).encodings) for i, n in enumerate(names)}
+        for c in plain:
+            assert not enc[c] & {"PLAIN_DICTIONARY", "RLE_DICTIONARY"}, (table, c, enc[c])
+        for c in dictionary:
+            assert enc[c] & {"PLAIN_DICTIONARY", "RLE_DICTIONARY"}, (table, c, enc[c])

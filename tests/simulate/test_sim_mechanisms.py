@@ -186,6 +186,8 @@ def test_learnable_when_on_not_when_off(tmp_path: Path, name: str):
     if name == "view_conversion":
         for view in ("search", "feed"):
             assert res[1][view]["gain"] > 0.02 and res[1][view]["gain"] > res[0][view]["gain"] + 0.02, view
-        assert abs(res[0]["feed"]["gain"]) < 0.02  # the feed factors do nothing when off
+            # off, each view's own factors add nothing beyond the common conversion function's proxies: the
+            # gain is within two bootstrap standard errors of 0 (tiny has ~15 feed / ~60 search test positives)
+            assert abs(res[0][view]["gain"]) < 2 * res[0][view]["gain_se"], view
     else:
         assert res[1]["gain"] > 0.01 and abs(res[0]["gain"]) < 0.005

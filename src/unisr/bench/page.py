@@ -32,7 +32,7 @@ FORMAT = "unisr-benchmark/1"
 # the order of the sections; an output file not listed here comes after them, by name
 ORDER = ["swr-movielens", "demo", "observable-ceiling", "ceiling-learners", "simulator", "synonyms",
          "train-throughput", "graph-engine", "srjgraph-speed", "sparse_threshold", "sparse_graph_models", "srjgraph",
-         "usr", "treems", "bomgraph", "retrieval_oracle", "bomgraph-speed"]
+         "usr", "treems", "treems-dose-response", "bomgraph", "retrieval_oracle", "bomgraph-speed"]
 INTRO = [
     "# Benchmarks",
     "",
@@ -126,8 +126,10 @@ def _mechanisms(raw: dict) -> dict:
                                    f"gain (se) on, seeds {' / '.join(seeds)}", "gain (se) off"], "rows": rows}],
             "notes": ["a logistic regression fitted on days 14-22, tested on days 22-24, without and with the "
                       "observable feature the mechanism acts through (unisr.simulate.measure); se: bootstrap over "
-                      "test requests; `*_old_design` / `*_new_base_old_flags`: cross_overlap's first design and a "
-                      "diagnostic (docs/SIMULATOR.md)"]}
+                      "test requests; `*_old_design` / `*_new_base_old_flags`: a check's first design and a "
+                      "diagnostic (docs/SIMULATOR.md)",
+                      f"the checks proper (check '-', 'search' or 'feed'): {main}; with a larger gain on than off in "
+                      f"every seed: {held}"]}
 
 
 VIEWS: dict[str, Callable[[dict], dict]] = {"sparse_threshold": _sparse_threshold,

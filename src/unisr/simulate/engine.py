@@ -240,19 +240,31 @@ def run_chunk(world: World, chunk: int, chunk_users: np.ndarray) -> ChunkResult:
             req_ts.append(ses.ts[sel, k])
             n_req += len(sel)
             blocks.append(b)
-    ev = {c: np.concatenate([b[c] for b in blocks]) for c in COLUMNS}
-    # events are grouped by request (in request order, positions ascending); order the requests by time
-    counts = np.bincount(ev["request"], minlength=n_req)
+    # the blocks' events are grouped by request (in request order, positions ascending); order the requests by
+    # time: each event's place in the output is computed first and every column is scattered there once
+    # (one pass per column instead of a concatenation and a gather: the same arrays, fewer bytes moved)
+    request = np.concatenate([b["request"] for b in blocks])
+    counts = np.bincount(request, minlength=n_req)
     starts = np.concatenate([[0], np.cumsum(counts)[:-1]])
     req_order = np.argsort(np.concatenate(req_ts), kind="stable")
     c_sorted = counts[req_order]
+    rank = np.empty(n_req, np.int64)
+    rank[req_order] = np.arange(n_req)
+    new_start = np.cumsum(c_sorted) - c_sorted  # output offset of each time-ordered request
+    dest = new_start[rank[request]] + (np.arange(len(request)) - starts[request])
+    ev = {}
+    for c in COLUMNS:
+        out = np.empty(len(request), np.result_type(*[b[c].dtype for b in blocks]))  # as np.concatenate
+        lo = 0
+        for b in blocks:
+            n = len(b[c])
+            out[dest[lo:lo + n]] = b[c]
+            lo += n
+        ev[c] = out
     new_req = np.repeat(np.arange(n_req), c_sorted)
-    within = np.arange(len(new_req)) - np.repeat(np.cumsum(c_sorted) - c_sorted, c_sorted)
-    order = starts[req_order][new_req] + within
-    ev = {c: v[order] for c, v in ev.items()}
     ev["request"] = base + new_req
     ev["session"] = base + ev["session"]
-    ev["event"] = base + np.arange(len(order), dtype=np.int64)
+    ev["event"] = base + np.arange(len(request), dtype=np.int64)
     res.events = ev
     res.n_requests, res.n_sessions = n_req, ses.n
     vparts = [p for p in res.parts if "vid" in p]

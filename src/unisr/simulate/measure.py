@@ -121,31 +121,39 @@ def oracle_table(root: str | Path) -> list[dict]:
 
 
 # ------------------------------------------------------------------------------------------ mechanisms
+VIEW_CONV_BASE = {"search": ["gap", "pos", "logpop", "cheap", "user_leaf", "sess_leaf", "l2_match"],
+                  "feed": ["gap", "pos", "user_leaf", "sess_leaf"]}
+VIEW_CONV_FACTORS = {"search": ["leaf_match", "attr_frac"], "feed": ["cheap", "logpop"]}
+
+
 def check_view_conversion(root: str | Path) -> dict:
-    """CTCVR given a click, per USR scenario: base = purchasing power - price level; search adds the query-item
-    match (query category = item leaf, attribute words of the query in the title), the feed adds cheapness
-    (price level <= 1) and the item's background clicks. Also the test-window CTCVR positives."""
+    """CTCVR given a click, per USR scenario: the gain of each view's own conversion factors (search: the query-
+    item match, query category = item leaf and the share of the query's attribute words in the title; feed:
+    cheapness, price level <= 1, and the item's log background clicks) beyond what the common conversion
+    function and its observable proxies already explain (``VIEW_CONV_BASE``: purchasing power - price level,
+    position, the item's background clicks and cheapness (search), the user's background and the session's
+    earlier own-kind clicks on the item's leaf -- proxies of the session intent, which converts in every view --
+    and, for search, the query-item level-2 match). ``search_on_feed_factors``: the feed factors tried on search
+    with the feed's base (should not help). ``*_old_design``: the first design (base = purchasing power - price
+    level only), kept for comparison (docs/SIMULATOR.md). Also the test-window CTCVR positives."""
     root = Path(root)
-    ev = _read(root, "events", ["ts", "user_id", "item_id", "scenario_id", "click", "conversion", "query_id",
-                                "request_id"])
-    ev = ev.with_columns(_day(root))
+    ev = _read(root, "events", ["ts", "user_id", "session_id", "request_id", "item_id", "scenario_id", "click",
+                                "position", "query_id", "conversion"]).with_columns(_day(root))
     items = _read(root, "items", ["item_id", "price_level", "category_path", "title_tokens"])
     users = _read(root, "users", ["user_id", "purchasing_power"])
-    pop = (ev.filter((pl.col("day") < FIT_FROM) & (pl.col("click") == 1)).group_by("item_id").len("bg_clicks"))
-    clicked = (ev.filter(pl.col("click") == 1).join(items, on="item_id").join(users, on="user_id")
-               .join(pop, on="item_id", how="left")
+    queries = _read(root, "queries", ["query_id", "tokens", "category"])
+    fr = cross_overlap_frame(ev.drop("conversion"), items.drop("price_level"), queries)
+    clicked = (fr.filter(pl.col("click") == 1)
+               .join(ev.select("request_id", "item_id", "conversion"), on=["request_id", "item_id"])
+               .join(items.select("item_id", "price_level"), on="item_id").join(users, on="user_id")
                .with_columns(gap=pl.col("purchasing_power").cast(pl.Float64) - pl.col("price_level").cast(pl.Float64),
-                             cheap=(pl.col("price_level") <= 1).cast(pl.Float64),
-                             logpop=pl.col("bg_clicks").fill_null(0).cast(pl.Float64).log1p()))
-    q = _read(root, "queries", ["query_id", "tokens", "category"])
-    s = (clicked.filter(pl.col("scenario_id") == SEARCH).join(q, on="query_id", how="left")
-         .with_columns(leaf_match=(pl.col("category") == pl.col("category_path").list.get(2)).cast(pl.Float64),
-                       attr_hits=pl.col("tokens").list.slice(1).list.set_intersection(pl.col("title_tokens"))
-                       .list.len().cast(pl.Float64)))
-    f = clicked.filter(pl.col("scenario_id") == FEED)
-    return {"search": _fit_auc(s, "conversion", ["gap"], ["leaf_match", "attr_hits"]),
-            "feed": _fit_auc(f, "conversion", ["gap"], ["cheap", "logpop"]),
-            "search_on_feed_factors": _fit_auc(s, "conversion", ["gap"], ["cheap", "logpop"]),
+                             cheap=(pl.col("price_level") <= 1).cast(pl.Float64)))
+    s, f = clicked.filter(pl.col("scenario_id") == SEARCH), clicked.filter(pl.col("scenario_id") == FEED)
+    return {"search": _fit_auc(s, "conversion", VIEW_CONV_BASE["search"], VIEW_CONV_FACTORS["search"]),
+            "feed": _fit_auc(f, "conversion", VIEW_CONV_BASE["feed"], VIEW_CONV_FACTORS["feed"]),
+            "search_on_feed_factors": _fit_auc(s, "conversion", VIEW_CONV_BASE["feed"], VIEW_CONV_FACTORS["feed"]),
+            "search_old_design": _fit_auc(s, "conversion", ["gap"], VIEW_CONV_FACTORS["search"]),
+            "feed_old_design": _fit_auc(f, "conversion", ["gap"], VIEW_CONV_FACTORS["feed"]),
             "feed_on_search_factors_n/a": "feed clicks have no query"}
 
 

@@ -32,9 +32,20 @@ def _nullable(x: np.ndarray, typ: pa.DataType) -> pa.Array:
     return pa.array(x, type=typ, mask=x < 0)
 
 
+def _dictionary_columns(schema: pa.Schema) -> list[str]:
+    """Columns worth Parquet's dictionary encoding: the low-cardinality ones (ints of <= 16 bits, bools,
+    strings). On ids, timestamps and probabilities it costs write time and bytes (it is dropped per column
+    chunk once the dictionary overflows): small v2 seed 0's events + truth tables write in 2.0 s -> 1.3 s
+    (best of 3, load 4.5, 2026-12-08) and take 37.9 -> 32.5 MB, the same values (the fingerprint reads values, not bytes)."""
+    small = (pa.types.is_int8, pa.types.is_int16, pa.types.is_uint8, pa.types.is_uint16, pa.types.is_boolean,
+             pa.types.is_string, pa.types.is_large_string)
+    return [f.name for f in schema if any(t(f.type) for t in small)]
+
+
 def write_table(table: pa.Table, path: Path) -> None:
     path.parent.mkdir(parents=True, exist_ok=True)
-    pq.write_table(table, path, compression=COMPRESSION, row_group_size=1 << 20)
+    pq.write_table(table, path, compression=COMPRESSION, row_group_size=1 << 20,
+                   use_dictionary=_dictionary_columns(table.schema))
 
 
 def events_tables(world: World, res: ChunkResult) -> tuple[pa.Table, pa.Table]:
