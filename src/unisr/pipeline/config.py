@@ -98,6 +98,9 @@ class TrainConfig(BaseModel):
     # optimizer of sparse embedding gradients: auto = SparseAdam for adam/adamw, Adagrad for adagrad, SGD for sgd
     sparse_optimizer: Literal["auto", "sparse_adam", "adagrad", "sgd"] = "auto"
     sparse_lr: float | None = None
+    # how the dense optimizer steps: auto = torch's fused kernel (one pass over every parameter) where torch has
+    # one for the parameters' device and dtype, else its default; foreach / for_loop force those (train/optim.py)
+    optimizer_impl: Literal["auto", "fused", "foreach", "for_loop"] = "auto"
     clip_norm: float | None = None
     lr_step: LRStep | None = None
     patience: int = Field(4, ge=0)
