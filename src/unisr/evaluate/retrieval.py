@@ -163,7 +163,8 @@ class Queries:
     """One query per (user, scenario) with clicks in the evaluated split: its vector and its targets.
 
     Shapes:
-        user, scenario: [Q]; vectors: [Q, d]; t_off: [Q + 1]; t_items: [T] distinct per query
+        user, scenario: [Q]; vectors: [Q, d] or [Q, K, d] (multi-interest, ``search_multi``)
+        t_off: [Q + 1]; t_items: [T] distinct per query
         events: [E] event ids of each query's kept clicked rows (``events[e_off[q]:e_off[q + 1]]``); e_off: [Q + 1]
     """
 

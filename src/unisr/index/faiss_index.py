@@ -10,6 +10,7 @@ Layout of ``RUN/item_index/``: ``manifest.json`` (``{"format": 1, "metric": "inn
 Shapes:
     build_index(vectors [N, d] float32, cfg) -> faiss.Index
     search(index, queries [Q, d], k, batch) -> (scores [Q, k] float32, rows [Q, k] int64; -1 = no result)
+    search_multi(index, queries [Q, K, d], k, batch) -> (scores [Q, k], rows [Q, k]): K lists merged by score
     ItemIndex.search(queries [Q, d], k) -> (scores [Q, k], item_ids [Q, k] raw ids; -1 = no result)
 """
 
@@ -89,7 +90,9 @@ def search(index: faiss.Index, queries: np.ndarray, k: int, batch: int = 4096,
     ``SUBSET_EXACT`` rows is searched exactly over its stored vectors (``reconstruct_batch``: brute force over a
     small subset is cheaper and exact, where a graph walk restricted to 2% of the nodes loses most of its
     recall); a larger one through a FAISS ``IDSelectorBatch`` (exact, HNSW with the beam widened by the
-    selectivity, IVF)."""
+    selectivity, IVF). Multi-interest queries [Q, K, d] (MIND): see ``search_multi``."""
+    if np.ndim(queries) == 3:
+        return search_multi(index, queries, k, batch, allowed)
     q = np.ascontiguousarray(queries, dtype=np.float32)
     limit = index.ntotal if allowed is None else len(allowed)
     k = max(1, min(int(k), max(limit, 1)))
@@ -123,6 +126,29 @@ def search(index: faiss.Index, queries: np.ndarray, k: int, batch: int = 4096,
     for s in range(0, len(q), batch):
         scores[s:s + batch], rows[s:s + batch] = index.search(q[s:s + batch], k, params=params)
     return scores, rows
+
+
+def search_multi(index: faiss.Index, queries: np.ndarray, k: int, batch: int = 4096,
+                 allowed: np.ndarray | None = None) -> tuple[np.ndarray, np.ndarray]:
+    """Multi-interest retrieval (MIND, sec. 3.5): each of a query's K vectors [Q, K, d] retrieves its top ``k``
+    and the K lists are merged by score (an item found by several interests keeps its best score): [Q, k].
+    With exact search this is the top ``k`` of max_j <v_j, e> over the rows (an item in the max-top-k is in the
+    top k of the interest attaining its max)."""
+    nq, ni, d = queries.shape
+    sc, rows = search(index, np.asarray(queries, np.float32).reshape(nq * ni, d), k, batch, allowed)
+    kk = sc.shape[1]
+    sc = np.where(rows >= 0, sc, -np.inf).reshape(nq, ni * kk)
+    rows = rows.reshape(nq, ni * kk)
+    order = np.lexsort((-sc, rows), axis=1)  # by row id, then best score first
+    r_s = np.take_along_axis(rows, order, 1)
+    s_s = np.take_along_axis(sc, order, 1)
+    dup = np.zeros_like(r_s, dtype=bool)
+    dup[:, 1:] = r_s[:, 1:] == r_s[:, :-1]
+    s_s = np.where(dup | (r_s < 0), -np.inf, s_s)
+    top = np.argsort(-s_s, axis=1, kind="stable")[:, :kk]
+    out_s = np.take_along_axis(s_s, top, 1)
+    out_r = np.where(np.isfinite(out_s), np.take_along_axis(r_s, top, 1), -1)
+    return out_s.astype(np.float32), out_r
 
 
 @dataclass
