@@ -46,3 +46,15 @@ def test_fused_steps_match_the_per_parameter_loop(kind: str):
 
 def _flat(m: nn.Module) -> torch.Tensor:
     return torch.cat([p.detach().reshape(-1) for p in m.parameters()])
+
+
+def test_a_fused_step_bumps_the_weights_version_counters():
+    """models/lightgcn.py caches its propagation on ``weight._version``: a step must change it (torch's fused
+    kernels alone do not)."""
+    model = _model()
+    opt = OptimizerSet(model, TrainConfig(optimizer="adam", optimizer_impl="fused"))
+    before = [p._version for p in model.parameters()]
+    opt.zero_grad()
+    model(torch.randn(4, 12)).sum().backward()
+    opt.step()
+    assert all(p._version > v for p, v in zip(model.parameters(), before, strict=True))

@@ -94,6 +94,11 @@ class OptimizerSet:
     def step(self) -> None:
         for o in self.optimizers.values():
             o.step()
+            if o.defaults.get("fused"):
+                # torch's fused kernels update the weights in place without bumping their version counters;
+                # code that caches on ``weight._version`` (models/lightgcn.py's propagation) must see the change
+                for g in o.param_groups:
+                    torch.autograd.graph.increment_version(g["params"])
 
     def epoch_end(self) -> None:
         for s in self.schedulers:
