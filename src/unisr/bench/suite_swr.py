@@ -17,12 +17,11 @@ from pathlib import Path
 
 from rich.console import Console
 
-from unisr.bench.matrix import Override, RunSpec, invocation, run_matrix, suite_options
-from unisr.bench.plots import bar_plot
+from unisr.bench import published
+from unisr.bench.matrix import Override, RunSpec, invocation
 from unisr.bench.provision import ensure_movielens
-from unisr.bench.registry import SuiteError, suite
-from unisr.bench.report import Report, ReportTable, fmt
-from unisr.bench.verdicts import compare
+from unisr.bench.registry import suite
+from unisr.bench.report import ReportTable
 from unisr.evaluate.stats import mean_std
 
 # Scenario-Wise Rec's MovieLens protocol (scripts/run_movielens_rank_multi_domain.py + CTRTrainer): one
@@ -35,7 +34,7 @@ SWR_PROTOCOL = (
     Override("train.monitor", "auc"), Override("model.sparse_grad", False),
 )
 SWR_MODELS = ["dnn", "shared_bottom", "mmoe", "ple", "star", "m2m", "apg",
-              "sarnet", "adasparse", "adaptdhm", "epnet", "ppnet"]
+              "sarnet", "adasparse", "adaptdhm", "epnet", "ppnet", "hamur", "m3oe"]
 # the rows: one per model, and diagnostics (a switch of a model; compared with that model's published number)
 SWR_ROWS = [*(RunSpec(m, m) for m in SWR_MODELS),
             # issue 38 item 3: Scenario-Wise Rec's M2M attends across the samples of a batch (nn.Transformer on
@@ -58,6 +57,13 @@ SWR_ROWS.append(RunSpec("ppnet-swr-tower", "ppnet", (Override("model.tower_input
 # SAR-Net computed as Scenario-Wise Rec does (every scenario's specific experts on the whole batch: their
 # BatchNorm statistics), against ours routed (statistics of the scenario's own samples)
 SWR_ROWS.append(RunSpec("sarnet-swr-whole-batch", "sarnet", (Override("model.whole_batch", True),)))
+# HAMUR with xavier-uniform adapter U, V: under Scenario-Wise Rec's U = V = 1 start the adapter's down-projection is
+# saturated (sigmoid = 1, zero gradient; tests/models/test_hamur.py), so this row tests whether a working
+# bottleneck changes the result (docs/models/hamur.md)
+SWR_ROWS.append(RunSpec("hamur-xavier-adapter", "hamur", (Override("model.adapter_init", "xavier"),)))
+# HAMUR computed as Scenario-Wise Rec does (every scenario's backbone and adapter on the whole batch: its BatchNorm
+# and domain-norm statistics), against ours routed (statistics of the scenario's own samples)
+SWR_ROWS.append(RunSpec("hamur-swr-whole-batch", "hamur", (Override("model.whole_batch", True),)))
 # what each diagnostic row tests (a published file's notes; the measurements: docs/models/<model>.md)
 DIAGNOSES = {
     "ppnet-swr-tower": "ppnet-swr-tower: PPNet with Scenario-Wise Rec's tower input [ids ‖ stop-gradient(general)] "
@@ -65,9 +71,22 @@ DIAGNOSES = {
                        "the gap (docs/models/ppnet.md)",
     "sarnet-swr-whole-batch": "sarnet-swr-whole-batch: SAR-Net's specific experts on the whole batch as Scenario-Wise "
                               "Rec computes them (whole-batch BatchNorm statistics; docs/models/sarnet.md)",
+    "hamur-xavier-adapter": "hamur-xavier-adapter: HAMUR with xavier-uniform adapter U, V (model.adapter_init="
+                            "xavier); under Scenario-Wise Rec's U = V = 1 start the adapter's down-projection is "
+                            "saturated and never trains (docs/models/hamur.md)",
+    "hamur-swr-whole-batch": "hamur-swr-whole-batch: HAMUR's backbones and adapter on the whole batch as "
+                             "Scenario-Wise Rec computes them (whole-batch BatchNorm and domain-norm statistics; "
+                             "docs/models/hamur.md)",
     "m2m-batch-attention-g64": "m2m-batch-attention-g64: M2M with Scenario-Wise Rec's nn.Transformer attending "
                                "across groups of 64 samples of a batch, at most 4 epochs (the whole-batch layer, "
                                "row m2m-batch-attention, costs ~75 s per step on 1 CPU thread; docs/models/m2m.md)",
+}
+# rows Scenario-Wise Rec ships a model for but publishes no MovieLens number for (a published file says so)
+UNPUBLISHED = {
+    "hamur": "hamur: Scenario-Wise Rec ships HAMUR (HamurSmall, run_movielens_rank_multi_domain.py) but publishes "
+             "no MovieLens-1M number for it: no published value to compare (docs/models/hamur.md)",
+    "m3oe": "m3oe: Scenario-Wise Rec ships M3oE (run_movielens_rank_multi_domain.py) but publishes no "
+            "MovieLens-1M number for it: no published value to compare (docs/models/m3oe.md)",
 }
 PUBLISHED_AS = {"m2m-batch-attention": "m2m", "m2m-batch-attention-g64": "m2m",  # diagnostics' published rows
                 "ppnet-swr-tower": "ppnet", "sarnet-swr-whole-batch": "sarnet"}
@@ -97,28 +116,8 @@ INTRO = (
 
 
 def summarise(runs: list[dict]) -> tuple[list[str], dict, list[list[str]]]:
-    """(scenario names, per-model summary, the table's rows) of the finished runs."""
-    by_model: dict[str, list[dict]] = {}
-    for r in runs:
-        by_model.setdefault(r["run_name"], []).append(r)
-    scen = list(runs[0]["scenarios"].keys())
-    rows, summary = [], {}
-    for model, rs in by_model.items():
-        auc = [r["overall"]["auc"] for r in rs]
-        ll = [r["overall"]["logloss"] for r in rs]
-        per = [[r["scenarios"][s]["auc"] for r in rs] for s in scen]
-        pub = SWR_MOVIELENS.get(PUBLISHED_AS.get(model, model))
-        delta = f"{mean_std(auc)[0] - pub['auc']:+.4f}" if pub else "n/a"
-        name = model if len(rs) > 1 else f"{model} (1 seed: {rs[0].get('run_seed', 0)})"  # ± 0.0000 of one run is no std
-        cell = fmt if len(rs) > 1 else (lambda v: f"{v[0]:.4f}")  # one run: its value, no "± 0.0000"
-        rows.append([name, cell(auc), cell(ll), *[cell(p) for p in per],
-                     f"{pub['auc']:.4f}" if pub else "-", delta,
-                     " / ".join(f"{x:.4f}" for x in pub["scenarios"]) if pub else "-"])
-        summary[model] = {"auc": auc, "logloss": ll, "scenario_auc": dict(zip(scen, per, strict=True)),
-                          "published": pub, "seeds": [r.get("run_seed") for r in rs],
-                          "best_epochs": [r.get("best_epoch") for r in rs],
-                          "train_seconds": [r.get("train_seconds") for r in rs]}
-    return scen, summary, rows
+    """(scenario names, per-model summary, the table's rows) of the finished runs against Scenario-Wise Rec's."""
+    return published.summarise(runs, SWR_MOVIELENS, PUBLISHED_AS, UNPUBLISHED)
 
 
 def _publish(path: Path, table: ReportTable, summary: dict, seeds: int, out: Path) -> None:
@@ -143,7 +142,8 @@ def _publish(path: Path, table: ReportTable, summary: dict, seeds: int, out: Pat
              *(f"{m}: {mean_std(v['auc'])[0]:.4f} against {v['published']['auc']:.4f} published "
                f"({mean_std(v['auc'])[0] - v['published']['auc']:+.4f}), seeds {v['seeds']}, best epochs "
                f"{v['best_epochs']}" for m, v in summary.items() if v["published"]),
-             *(DIAGNOSES[m] for m in summary if m in DIAGNOSES)]
+             *(DIAGNOSES[m] for m in summary if m in DIAGNOSES),
+             *(UNPUBLISHED[m] for m in summary if m in UNPUBLISHED)]
     best = max(summary, key=lambda m: mean_std(summary[m]["auc"])[0])
     publish(path, "swr-movielens: multi-scenario baselines on MovieLens-1M",
             f"{best} {mean_std(summary[best]['auc'])[0]:.4f} best recorded row; {len(met)} of {len(met) + len(missed)} "
@@ -156,46 +156,15 @@ def _publish(path: Path, table: ReportTable, summary: dict, seeds: int, out: Pat
              "command": invocation(), "history": "docs/benchmarks/swr-movielens/HISTORY.md"}, out / "report.md")
 
 
+MOVIELENS = published.TableSuite(
+    name="swr-movielens", title="swr-movielens: multi-scenario baselines on MovieLens-1M", dataset="MovieLens-1M",
+    intro=INTRO, protocol=SWR_PROTOCOL, rows=SWR_ROWS, default=SWR_MODELS, published=SWR_MOVIELENS,
+    provision=lambda data, out, console: ensure_movielens(data, out, console),
+    published_as=PUBLISHED_AS, unpublished=UNPUBLISHED, ylim=(0.78, 0.83))
+
+
 @suite("swr-movielens")
 def swr_movielens(out: Path, data: Path | None, seeds: int, sets: list[str], models: list[str] | None,
                   console: Console) -> dict:
     """Multi-scenario baselines on MovieLens-1M (3 age scenarios) against Scenario-Wise Rec's table."""
-    out = Path(out)
-    opts, rest = suite_options(sets, {})
-    data = ensure_movielens(Path(data) if data else None, out, console)
-    rows = [r for r in SWR_ROWS if (r.name in (models or SWR_MODELS) or (models and r.model in models))]
-    if not rows:
-        raise SuiteError(f"--models {models}: none of this suite's rows ({', '.join(r.name for r in SWR_ROWS)})")
-    if opts["rows_only"] is not None:  # a diagnostic row (not in the default list) is run by naming it here
-        rows = SWR_ROWS
-    runs = run_matrix(rows, data, out, seeds, [*SWR_PROTOCOL, Override("train.progress", False), *rest], console,
-                      train_missing=bool(opts["train"]), record=opts["record"] or None,
-                      seeds_only=opts["seeds_only"], rows_only=opts["rows_only"])
-    if not runs:
-        raise SuiteError(f"{out}: no finished runs to report (suite.train=false?)")
-    scen, summary, rows = summarise(runs)
-    best = max(summary, key=lambda m: mean_std(summary[m]["auc"])[0])
-    others = sorted((m for m in summary if m != best), key=lambda m: -mean_std(summary[m]["auc"])[0])
-    ttests = [[best, o, compare(summary[best]["auc"], summary[o]["auc"]).ttest] for o in others
-              if len(summary[o]["auc"]) == len(summary[best]["auc"]) > 1]
-    table = ReportTable(
-        f"MovieLens-1M, Scenario-Wise Rec protocol, test split, mean ± std over {seeds} seeds",
-        ["model", "AUC", "logloss", *[f"AUC {s}" for s in scen], "published AUC", "Δ vs published",
-         "published AUC per scenario"],
-        rows,
-    )
-    fig = bar_plot(out / "auc.png", ["overall", *scen],
-                   {m: [mean_std(summary[m]["auc"]), *[mean_std(summary[m]["scenario_auc"][s]) for s in scen]]
-                    for m in summary}, "test AUC", "MovieLens-1M multi-scenario AUC",
-                   ylim=(0.78, 0.83))
-    report = Report(
-        "swr-movielens: multi-scenario baselines on MovieLens-1M", INTRO,
-        [table, ReportTable(CLAIMS["best"], ["best", "vs", "paired t-test"], ttests)],
-        [("test AUC per model, overall and per scenario (error bars: std over seeds)", fig)],
-    )
-    results = {"suite": "swr-movielens", "seeds": seeds, "runs": runs, "summary": summary}
-    report.write(out, results)
-    if opts["publish"]:
-        _publish(Path(opts["publish"]), table, summary, seeds, out)
-    console.print(table.markdown())
-    return results
+    return published.run_table_suite(MOVIELENS, out, data, seeds, sets, models, console, publish=_publish)

@@ -21,9 +21,10 @@ class Experts(nn.Module):
         x: [B, in_dim] -> [B, n, out_dim]
     """
 
-    def __init__(self, n: int, in_dim: int, hidden: list[int], dropout: float = 0.0) -> None:
+    def __init__(self, n: int, in_dim: int, hidden: list[int], dropout: float = 0.0, *,
+                 layer_norm: bool = False) -> None:
         super().__init__()
-        self.experts = nn.ModuleList(MLP(in_dim, hidden, dropout=dropout) for _ in range(n))
+        self.experts = nn.ModuleList(MLP(in_dim, hidden, dropout=dropout, layer_norm=layer_norm) for _ in range(n))
         self.out_dim = hidden[-1]
 
     def forward(self, x: Tensor) -> Tensor:

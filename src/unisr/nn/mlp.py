@@ -11,7 +11,7 @@ ACTIVATIONS = {"relu": nn.ReLU, "prelu": nn.PReLU, "gelu": nn.GELU, "sigmoid": n
 
 
 class MLP(nn.Module):
-    """Linear -> [BatchNorm] -> activation -> dropout, for each hidden size; optional output layer.
+    """Linear -> [BatchNorm | LayerNorm] -> activation -> dropout, for each hidden size; optional output layer.
 
     Shapes:
         input: [*, in_dim]
@@ -19,7 +19,8 @@ class MLP(nn.Module):
     """
 
     def __init__(self, in_dim: int, hidden: Sequence[int], out_dim: int | None = None, *,
-                 activation: str = "relu", dropout: float = 0.0, batch_norm: bool = False) -> None:
+                 activation: str = "relu", dropout: float = 0.0, batch_norm: bool = False,
+                 layer_norm: bool = False) -> None:
         super().__init__()
         layers: list[nn.Module] = []
         d = in_dim
@@ -27,6 +28,8 @@ class MLP(nn.Module):
             layers.append(nn.Linear(d, h))
             if batch_norm:
                 layers.append(nn.BatchNorm1d(h))
+            if layer_norm:
+                layers.append(nn.LayerNorm(h))
             layers.append(ACTIVATIONS[activation]())
             if dropout > 0:
                 layers.append(nn.Dropout(dropout))

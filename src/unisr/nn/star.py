@@ -12,18 +12,20 @@ class PartitionedNorm(nn.Module):
     """PN: ``(gamma * gamma_s) * (x - mu_s) / sqrt(var_s + eps) + (beta + beta_s)`` for a sample of scenario s.
 
     Training uses the statistics of the scenario's samples in the batch and updates that scenario's moving
-    averages; evaluation uses the scenario's moving averages (paper, sec. 3.3).
+    averages; evaluation uses the scenario's moving averages (paper, sec. 3.3). ``scenario_affine=False``: no
+    ``gamma_s``, ``beta_s`` (one shared scale and bias; the scenario's statistics only).
 
     Shapes:
         x: [B_s, d] (all samples of scenario s) -> [B_s, d]
     """
 
-    def __init__(self, num_scenarios: int, dim: int, *, momentum: float = 0.1, eps: float = 1e-5) -> None:
+    def __init__(self, num_scenarios: int, dim: int, *, momentum: float = 0.1, eps: float = 1e-5,
+                 scenario_affine: bool = True) -> None:
         super().__init__()
         self.gamma = nn.Parameter(torch.ones(dim))
         self.beta = nn.Parameter(torch.zeros(dim))
-        self.gamma_s = nn.Parameter(torch.ones(num_scenarios, dim))
-        self.beta_s = nn.Parameter(torch.zeros(num_scenarios, dim))
+        self.gamma_s = nn.Parameter(torch.ones(num_scenarios, dim)) if scenario_affine else None
+        self.beta_s = nn.Parameter(torch.zeros(num_scenarios, dim)) if scenario_affine else None
         self.register_buffer("running_mean", torch.zeros(num_scenarios, dim))
         self.register_buffer("running_var", torch.ones(num_scenarios, dim))
         self.momentum, self.eps = momentum, eps
@@ -39,6 +41,8 @@ class PartitionedNorm(nn.Module):
         else:
             mean, var = self.running_mean[s], self.running_var[s]
         xh = (x - mean) * torch.rsqrt(var + self.eps)
+        if self.gamma_s is None:
+            return xh * self.gamma + self.beta
         return xh * (self.gamma * self.gamma_s[s]) + (self.beta + self.beta_s[s])
 
 
