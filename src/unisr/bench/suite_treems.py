@@ -21,7 +21,11 @@ long-tail leaves whose test split has both a click and a non-click; "head (poole
 re-evaluate every run on the test events of all head / all long-tail leaves together.
 
 Options through ``--set suite.<key>=...`` (removed before the runs): ``suite.switches`` (true: TreeMS's
-switches as extra rows), ``suite.figures`` (true: figs. 7-9 from the trained runs). Other ``--set`` values go
+switches as extra rows), ``suite.figures`` (true: figs. 7-9 from the trained runs), ``suite.dose_response`` (true:
+the claims of :data:`DOSE_CLAIMS` also on the data with their mechanism at strength 0, ``bench/dose_response.py``;
+``suite.dose_claims=[tree]`` a subset, ``suite.dose_publish=FILE`` its page file, ``suite.ceilings=[...]`` the
+observable-ceiling files, default the page's and ``<suite.record>/ceilings/``). Version-2 data trains with
+:data:`V2_BUDGET` (early stopping), version 1 with :data:`NO_EARLY_STOP`. Other ``--set`` values go
 to every run (e.g. ``train.epochs=4`` for a quick look). ``--data`` defaults to the simulator's ``small``
 preset, simulated into ``OUT/data``. Declared as data: the rows (:data:`TABLE2_ROWS`, :data:`SWITCH_ROWS`),
 the paper's table 2 (:data:`PAPER_TABLE2`) and the claims (:data:`CLAIMS`). Figures: ``bench/plots.py``, the
@@ -39,7 +43,8 @@ from pathlib import Path
 import numpy as np
 from rich.console import Console
 
-from unisr.bench.ceiling import ceiling_tables
+from unisr.bench.ceiling import CEILING_FILE, ceiling_tables
+from unisr.bench.dose_response import DoseClaim, data_version, run_dose_response
 from unisr.bench.matrix import Override, RunSpec, epoch_limit_note, invocation, run_matrix, suite_options
 from unisr.bench.plots import bar_plot, heatmaps, norm_entropy, pca2, scatter2d, silhouette
 from unisr.bench.probes import gate_utilisation, scenario_representations, untrained_representations
@@ -97,6 +102,12 @@ FIG56 = ["TreeMS", "MMoE", "PinSage_A", "DNN"]  # the models of figs. 5-6
 # patience 4 stopped TreeMS at epoch 5 with its best at epoch 1 (2026-12-02); every baseline ran all 20 epochs
 # anyway, so this changes none of their results
 NO_EARLY_STOP = Override("train.patience", 1000)
+# data version 2 (issue 33, build item 2): early stopping on validation AUC with patience 10 and a cap of 100 epochs.
+# Probe (docs/models/treems.md, "Dose-response on data version 2"): TreeMS on small v2, seed 0, cap 60, patience 10:
+# best epoch 45 (valid AUC 0.7877; stopped after epoch 55); patience 5 would have stopped after epoch 42 with the
+# best at 37 (0.7866), 20 epochs end at 0.7807, still rising. The report counts the runs whose best epoch is
+# the last one allowed (goal 0). Version-1 data keeps NO_EARLY_STOP and the 20-epoch default (its records).
+V2_BUDGET = (Override("train.epochs", 100), Override("train.patience", 10))
 
 
 # the paper's claims (table 2, sec. 4.2, figs. 5-9), each line's text; {...} filled per line
@@ -115,14 +126,68 @@ CLAIMS = {
 }
 PAGE = {"goal": "re-test table 2 (TreeMS beats every baseline) and the claims of figs. 5-9",
         "history": "docs/benchmarks/treems/HISTORY.md"}
+# issue 33, build item 4: the switch claims tied to a data-version-2 mechanism (docs/SIMULATOR.md, "Mechanisms"),
+# each tested with its mechanism on and at strength 0 (``suite.dose_response=true``, bench/dose_response.py)
+DOSE_CLAIMS = [
+    DoseClaim("tree", "the scenario tree helps TreeMS", "leaf_specificity", "TreeMS", "TreeMS-no-tree"),
+    DoseClaim("graph", "the multi-view graph helps TreeMS", "social_diffusion", "TreeMS", "TreeMS-no-graph"),
+]
+DOSE_PAGE = {"goal": "TreeMS gains from the tree / the graph where the data carries leaf_specificity / "
+                     "social_diffusion and not where that mechanism is at strength 0 (issue 33)",
+             "history": "docs/benchmarks/treems/HISTORY.md"}
 SWITCHES = (("TreeMS-no-tree", "the scenario tree"), ("TreeMS-no-graph", "the multi-view graph"),
             ("TreeMS-no-Laux", "the inconsistency loss"), ("TreeMS-no-friend", "the friend view's neighbours"),
             ("TreeMS-no-pay", "the pay view's neighbours"), ("TreeMS-no-share", "the share view's neighbours"))
 
 
 def _options(sets: list[str]) -> tuple[dict, list[Override]]:
-    opts, rest = suite_options(sets, {"switches": True, "figures": True})
+    opts, rest = suite_options(sets, {"switches": True, "figures": True, "dose_response": False,
+                                      "dose_claims": None, "dose_publish": "", "ceilings": None})
     return opts, rest
+
+
+def run_sets(data: Path, sets: list[Override]) -> list[Override]:
+    """The overrides of every run on ``data`` but its graph folder: no progress bar, the budget of its data
+    version (:data:`V2_BUDGET` from version 2 on, else :data:`NO_EARLY_STOP`), then the ``--set`` values."""
+    budget = V2_BUDGET if data_version(data) >= 2 else (NO_EARLY_STOP,)
+    return [Override("train.progress", False), *budget, *sets]
+
+
+def graph_sets(out: Path) -> list[Override]:
+    """The graph cache of the runs in the out folder ``out`` (a record key reads it as ``<out>/graph``)."""
+    return [Override("data.graph_dir", str(Path(out) / "graph"))]
+
+
+def first_publish() -> dict:
+    """``date`` (now) and ``machine`` of an output file published for the first time."""
+    import os
+    import platform
+    from datetime import UTC, datetime
+
+    cpu = next((ln.split(":", 1)[1].strip() for ln in Path("/proc/cpuinfo").read_text().splitlines()
+                if ln.startswith("model name")), platform.processor()) if Path("/proc/cpuinfo").exists() else "-"
+    return {"date": datetime.now(UTC).strftime("%Y-%m-%d %H:%M UTC"), "machine": {"cpu": cpu, "nproc": os.cpu_count()}}
+
+
+def dose_claims(opts: dict) -> list[DoseClaim]:
+    """The claims ``suite.dose_claims`` names (default: every one of :data:`DOSE_CLAIMS`)."""
+    names = opts["dose_claims"]
+    if names is None:
+        return list(DOSE_CLAIMS)
+    names = names if isinstance(names, list) else [names]
+    unknown = [n for n in names if n not in {c.name for c in DOSE_CLAIMS}]
+    if unknown:
+        raise SuiteError(f"suite.dose_claims: unknown {unknown}; known: {', '.join(c.name for c in DOSE_CLAIMS)}")
+    return [c for c in DOSE_CLAIMS if c.name in names]
+
+
+def ceiling_paths(opts: dict) -> list[Path]:
+    """Where the dose-response looks for observable-ceiling files: ``suite.ceilings`` (files or folders), else
+    the page's file and ``<suite.record>/ceilings/``."""
+    if opts["ceilings"] is not None:
+        c = opts["ceilings"]
+        return [Path(x) for x in (c if isinstance(c, list) else [c])]
+    return [CEILING_FILE] + ([Path(opts["record"]) / "ceilings"] if opts["record"] else [])
 
 
 def pooled_metrics(run: Path, data: Path, scenarios: list[str]) -> dict:
@@ -341,8 +406,7 @@ def treems_suite(out: Path, data: Path | None, seeds: int, sets: list[str], mode
     out = Path(out)
     opts, sets = _options(sets)
     data = ensure_share_data(Path(data) if data else None, out, console)
-    common = [Override("data.graph_dir", str(out / "graph")), Override("train.progress", False), NO_EARLY_STOP,
-              *sets]
+    common = [*graph_sets(out), *run_sets(data, sets)]
     runs = run_matrix(_rows(opts, models), data, out, seeds, common, console, train_missing=bool(opts["train"]),
                       record=opts["record"] or None, seeds_only=opts["seeds_only"], rows_only=opts["rows_only"])
     if not runs:
@@ -366,6 +430,15 @@ def treems_suite(out: Path, data: Path | None, seeds: int, sets: list[str], mode
         figures.append(fig)
     if opts["figures"] and all(n in by and has_model(seed0[n]) for n in ("TreeMS", "MMoE")):
         figures.append(scenarios_section(out, leaves_tp, summary, claims))
+    dose = None
+    if opts["dose_response"]:
+        dose = run_dose_response(
+            dose_claims(opts), [*TABLE2_ROWS, *SWITCH_ROWS], data, out, seeds, run_sets(data, sets), console,
+            per_data_sets=graph_sets, record=opts["record"] or None, train_missing=bool(opts["train"]),
+            seeds_only=opts["seeds_only"], ceilings=ceiling_paths(opts), ceiling_scenario="share")
+        tables += dose.tables
+        claims += dose.lines
+        summary["dose_response"] = dose.summary()
     claims.insert(0, epoch_limit_note(runs))
     if seeds < 2:
         claims.insert(0, "1 seed: every verdict below is one comparison, without a significance test")
@@ -389,7 +462,17 @@ def treems_suite(out: Path, data: Path | None, seeds: int, sets: list[str], mode
                  f"{sum(': holds (' in c or ': does not hold (' in c for c in claims)} claims hold")
         publish(Path(opts["publish"]), report.title, figure + count, tables[:1], [*claims, f"claims: {count}"],
                 {**PAGE, "command": invocation()}, out / "report.md")
-    for t in tables[:1]:
+    if dose is not None and opts["dose_publish"]:
+        from unisr.bench.page import publish
+
+        figure = "; ".join(f"{r.claim.text} ({r.claim.mechanism}): gain on {r.on.gain:+.4f} ({r.on.comparison.short}), "
+                           f"off {r.off.gain:+.4f} ({r.off.comparison.short}): {r.verdict}" for r in dose.rows)
+        path = Path(opts["dose_publish"])
+        first = {} if path.exists() else first_publish()  # a re-publish keeps when and where (page.publish)
+        path.parent.mkdir(parents=True, exist_ok=True)  # page.publish copies the report there before its mkdir
+        publish(path, "treems on data version 2: dose-response of the tree and graph claims", figure, dose.tables,
+                dose.lines, {**DOSE_PAGE, **first, "command": invocation()}, out / "report.md")
+    for t in tables[:1] + (dose.tables if dose is not None else []):
         console.print(t.markdown(), markup=False)
     for c in claims:
         console.print(f"- {c}", markup=False)
