@@ -71,7 +71,9 @@ SIMILAR = {"t_leaf": "trigger item's leaf == item leaf", "t_l2": "same level-2",
            "query_item_ctr": TEXT["query_item_ctr"]}
 SHARE = {"leaf_id": "the share leaf (scenario id)", "s_friend": "friend edge user -> target",
          "s_pay": "pay edge weight user -> target", "s_share": "earlier shares user -> target (social share view)",
-         "s_friend_back": "friend edge target -> user", "tgt_clk": "target's clicks (history)",
+         "s_friend_back": "friend edge target -> user", "s_pay_back": "pay edge weight target -> user (pay in)",
+         "s_interact": "interaction count user -> target (social interact view, data version 2; 0 in v1)",
+         "tgt_clk": "target's clicks (history)",
          "tgt_leaf_clk": "target's clicks in the item's leaf", "tgt_l1_clk": "target's clicks in the item's level-1",
          "tgt_taste_image": "target's mean clicked image_emb . item image_emb", "price_level": COMMON["price_level"]}
 KIND_FEATURES = {"search_text": {**COMMON, **TEXT}, "search_visual": {**COMMON, **VISUAL},
@@ -144,7 +146,7 @@ def load_tables(root: Path, ev: pl.DataFrame, items: pl.DataFrame, queries: pl.D
         taste[k] = s / cnt
     so = pl.read_parquet(root / "social.parquet").rename({"src_user_id": "user_id", "dst_user_id": "target_user_id"})
     soc = pl.DataFrame({"user_id": [], "target_user_id": []}, schema={"user_id": pl.Int64, "target_user_id": pl.Int64})
-    for view in ("friend", "pay", "share"):  # a missing view stays 0
+    for view in ("friend", "pay", "share", "interact"):  # a missing view stays 0 (interact: data version 2)
         w = so.filter(pl.col("view") == view).group_by("user_id", "target_user_id").agg(pl.col("weight").sum())
         soc = soc.join(w.rename({"weight": f"s_{view}"}), on=["user_id", "target_user_id"], how="full", coalesce=True)
     return Tables(title=_pad(items["title_tokens"], 0).astype(np.int32), emb=emb,
@@ -255,14 +257,15 @@ def share_features(rows: pl.DataFrame, tabs: Tables, counts: dict) -> pl.DataFra
     for name, (table, left) in SHARE_COUNTS.items():
         rows = add_counts(rows, counts[table], COUNTS[table], name, left)
     back = tabs.social.select(pl.col("user_id").alias("target_user_id"), pl.col("target_user_id").alias("user_id"),
-                              pl.col("s_friend").alias("s_friend_back"))
+                              pl.col("s_friend").alias("s_friend_back"), pl.col("s_pay").alias("s_pay_back"))
     rows = rows.join(tabs.social, on=["user_id", "target_user_id"], how="left", maintain_order="left").join(
         back, on=["user_id", "target_user_id"], how="left", maintain_order="left")
     rows = rows.join(tabs.users.rename({"user_id": "target_user_id", "user_row": "tgt_row"}), on="target_user_id",
                      how="left", maintain_order="left")
     tr, i = rows["tgt_row"].fill_null(0).to_numpy(), rows["item_row"].to_numpy()
     return rows.with_columns(
-        pl.col("s_friend", "s_pay", "s_share", "s_friend_back").fill_null(0.0), leaf_id=pl.col("scenario_id"),
+        pl.col("s_friend", "s_pay", "s_share", "s_interact", "s_friend_back", "s_pay_back").fill_null(0.0),
+        leaf_id=pl.col("scenario_id"),
         tgt_taste_image=pl.Series(_dot(tabs.taste["image_emb"][tr], tabs.emb["image_emb"][i])))
 
 

@@ -261,9 +261,9 @@ def ceiling_table(sides: Sequence[DataSide], rows: Sequence[str], metric: str, c
         ["data", "fingerprint", "oracle AUC", "oracle AUC, no position", f"GBDT {scenario}: no position / with",
          *[f"{n} {metric.upper()}" for n in rows]], out,
         "oracle = AUC of the simulator's true click probability (p_click, p_click_no_position) on the same test "
-        "events; GBDT = benchmarks/observable_ceiling.py on that data (features written for data version 1: no "
-        "interaction counts, no per-subtree relation weights), 'not measured' where no ceiling file has its "
-        "fingerprint. The models are scored position-free: compare them with the no-position columns.")
+        "events; GBDT = benchmarks/observable_ceiling.py on that data (its share features: the friend, pay (both "
+        "directions), share and interaction-count relations, the target's clicks, the leaf id), 'not measured' "
+        "where no ceiling file has its fingerprint. The models are scored position-free: compare them with the no-position columns.")
 
 
 def fmt_mean(values: dict[int, float]) -> str:
