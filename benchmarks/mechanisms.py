@@ -27,6 +27,7 @@ from pathlib import Path
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
 from machine import cpu_model  # noqa: E402
+from unisr.bench.page import mechanism_summary  # noqa: E402
 from unisr.simulate import measure as M  # noqa: E402
 from unisr.simulate import simulate  # noqa: E402
 
@@ -48,23 +49,6 @@ def _gains(res: dict) -> dict[str, float]:
 def _fmt(r: dict) -> str:
     """A gain with its bootstrap standard error (``measure._boot_se``), e.g. ``+0.0025 (0.0011)``."""
     return f"{r['gain']:+.4f} ({r.get('gain_se', float('nan')):.4f})"
-
-
-MAIN_PARTS = ("", "search", "feed")  # the checks proper; the other parts are first designs and diagnostics
-
-
-def summary(result: dict) -> dict:
-    """How many checks proper there are and how many gain more with the mechanism on than off in every seed."""
-    seeds = [str(sd) for sd in result["seeds"]]
-    checks = held = 0
-    for per_seed in result["mechanisms"].values():
-        per_seed = {str(k): v for k, v in per_seed.items()}
-        for part in _gains(per_seed[seeds[0]]["on"]):
-            if part in MAIN_PARTS:
-                pick = (lambda r: r) if part == "" else (lambda r, p=part: r[p])  # noqa: E731
-                checks += 1
-                held += all(pick(per_seed[sd]["on"])["gain"] > pick(per_seed[sd]["off"])["gain"] for sd in seeds)
-    return {"checks": checks, "on_above_off_in_every_seed": held}
 
 
 def main() -> None:
@@ -98,7 +82,7 @@ def main() -> None:
                 simulate(a.preset, off_dir, seed=seed, overrides={"version": 2, f"mechanisms.{name}.strength": 0})
                 result["mechanisms"][name][seed] = {"on": check(tmp / "on"), "off": check(off_dir)}
                 print(f"seed {seed} {name}: done ({time.perf_counter() - started:.0f} s)", file=sys.stderr)
-    result["summary"] = summary(result)
+    result["summary"] = mechanism_summary(result)  # the page figure's count, written beside its numbers
     result["seconds"] = time.perf_counter() - started
     result["machine"]["loadavg_end"] = os.getloadavg()
     a.out.parent.mkdir(parents=True, exist_ok=True)

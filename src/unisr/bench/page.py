@@ -99,11 +99,30 @@ def _gain(r: dict) -> str:
     return f"{r['gain']:+.4f} ({r.get('gain_se', float('nan')):.4f})"
 
 
+MECHANISM_CHECKS = ("", "search", "feed")  # the checks proper; a check's other parts are designs and diagnostics
+
+
+def mechanism_summary(raw: dict) -> dict[str, int]:
+    """How many checks proper ``benchmarks/mechanisms.py``'s output has and how many gain more with the
+    mechanism on than off in every seed (the script writes it into its file; the page's figure is this)."""
+    seeds = [str(sd) for sd in raw.get("seeds", [])]
+    checks = held = 0
+    for per_seed in raw.get("mechanisms", {}).values():
+        per_seed = {str(k): v for k, v in per_seed.items()}
+        on0 = per_seed[seeds[0]]["on"] if seeds else {}
+        parts = [""] if "gain" in on0 else [k for k, v in on0.items() if isinstance(v, dict) and "gain" in v]
+        for part in (p for p in parts if p in MECHANISM_CHECKS):
+            checks += 1
+            held += all(_part(per_seed[sd]["on"], part)["gain"] > _part(per_seed[sd]["off"], part)["gain"]
+                        for sd in seeds)
+    return {"checks": checks, "on_above_off_in_every_seed": held}
+
+
 def _mechanisms(raw: dict) -> dict:
     """View of ``benchmarks/mechanisms.py``'s output: per mechanism and check the gain (bootstrap standard error)
     of the observable feature it acts through, with the mechanism on and at strength 0, per seed."""
     seeds = [str(sd) for sd in raw.get("seeds", [])]
-    rows, held, main = [], 0, 0
+    rows = []
     for name, per_seed in raw.get("mechanisms", {}).items():
         first = per_seed.get(seeds[0], {}) if seeds else {}
         on0 = first.get("on", {})
@@ -112,12 +131,11 @@ def _mechanisms(raw: dict) -> dict:
             r0 = _part(on0, part)
             on = [_part(per_seed[sd]["on"], part) for sd in seeds]
             off = [_part(per_seed[sd]["off"], part) for sd in seeds]
-            if part in ("", "search", "feed"):  # the checks proper (the others are designs and diagnostics)
-                main += 1
-                held += all(a["gain"] > b["gain"] for a, b in zip(on, off, strict=True))
             rows.append([name, part or "-", f"{r0['auc_without']:.4f} -> {r0['auc_with']:.4f}",
                          " / ".join(map(_gain, on)), " / ".join(map(_gain, off))])
     m = raw.get("machine", {})
+    count = mechanism_summary(raw)
+    main, held = count["checks"], count["on_above_off_in_every_seed"]
     return {**raw, "title": "Data version 2: each mechanism's learnability check, on vs off (issue 32)",
             "figure": f"{held} of {main} checks gain more with the mechanism on than at strength 0 in every seed",
             "goal": "each mechanism shows a gain when on and none when off (docs/SIMULATOR.md)",
@@ -200,6 +218,19 @@ def write_page(results: Path, out: Path) -> int:
     return text.count("\n")
 
 
+def _now_and_here() -> dict:
+    """``date`` (now, UTC) and ``machine`` (CPU model, cores) of an output file published for the first time."""
+    import os
+    import platform
+    from datetime import UTC, datetime
+
+    info = Path("/proc/cpuinfo")
+    cpu = next((ln.split(":", 1)[1].strip() for ln in info.read_text().splitlines() if ln.startswith("model name")),
+               platform.processor()) if info.exists() else platform.processor()
+    return {"date": datetime.now(UTC).strftime("%Y-%m-%d %H:%M UTC"), "machine": {"cpu": cpu or "-",
+                                                                                 "nproc": os.cpu_count()}}
+
+
 def publish(path: Path, title: str, figure: str, tables: list, notes: list[str], meta: dict,
             report_md: Path | None = None) -> None:
     """A suite's output file: ``tables`` (``ReportTable``s) and ``notes`` (its claim lines) from its records,
@@ -209,16 +240,16 @@ def publish(path: Path, title: str, figure: str, tables: list, notes: list[str],
 
     path = Path(path)
     old = json.loads(path.read_text()) if path.exists() else {}
-    data = {"format": FORMAT, "benchmark": path.stem, "title": title, "figure": figure,
+    data = {"format": FORMAT, "benchmark": path.stem, "title": title, "figure": figure, **_now_and_here(),
             **{k: old[k] for k in ("date", "machine") if k in old}, **meta,
             "tables": [{"title": t.title, "header": t.header, "rows": t.rows, **({"note": t.note} if t.note else {})}
                        for t in tables],
             "notes": list(notes)}
+    path.parent.mkdir(parents=True, exist_ok=True)
     if report_md is not None:
         dest = path.with_suffix(".md")
         shutil.copyfile(report_md, dest)
         data["report"] = str(dest)
-    path.parent.mkdir(parents=True, exist_ok=True)
     path.write_text(json.dumps(data, indent=1, ensure_ascii=False) + "\n")
 
 

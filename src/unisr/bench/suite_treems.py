@@ -158,17 +158,6 @@ def graph_sets(out: Path) -> list[Override]:
     return [Override("data.graph_dir", str(Path(out) / "graph"))]
 
 
-def first_publish() -> dict:
-    """``date`` (now) and ``machine`` of an output file published for the first time."""
-    import os
-    import platform
-    from datetime import UTC, datetime
-
-    cpu = next((ln.split(":", 1)[1].strip() for ln in Path("/proc/cpuinfo").read_text().splitlines()
-                if ln.startswith("model name")), platform.processor()) if Path("/proc/cpuinfo").exists() else "-"
-    return {"date": datetime.now(UTC).strftime("%Y-%m-%d %H:%M UTC"), "machine": {"cpu": cpu, "nproc": os.cpu_count()}}
-
-
 def dose_claims(opts: dict) -> list[DoseClaim]:
     """The claims ``suite.dose_claims`` names (default: every one of :data:`DOSE_CLAIMS`)."""
     names = opts["dose_claims"]
@@ -467,11 +456,8 @@ def treems_suite(out: Path, data: Path | None, seeds: int, sets: list[str], mode
 
         figure = "; ".join(f"{r.claim.text} ({r.claim.mechanism}): gain on {r.on.gain:+.4f} ({r.on.comparison.short}), "
                            f"off {r.off.gain:+.4f} ({r.off.comparison.short}): {r.verdict}" for r in dose.rows)
-        path = Path(opts["dose_publish"])
-        first = {} if path.exists() else first_publish()  # a re-publish keeps when and where (page.publish)
-        path.parent.mkdir(parents=True, exist_ok=True)  # page.publish copies the report there before its mkdir
-        publish(path, "treems on data version 2: dose-response of the tree and graph claims", figure, dose.tables,
-                dose.lines, {**DOSE_PAGE, **first, "command": invocation()}, out / "report.md")
+        publish(Path(opts["dose_publish"]), "treems on data version 2: dose-response of the tree and graph claims",
+                figure, dose.tables, dose.lines, {**DOSE_PAGE, "command": invocation()}, out / "report.md")
     for t in tables[:1] + (dose.tables if dose is not None else []):
         console.print(t.markdown(), markup=False)
     for c in claims:
