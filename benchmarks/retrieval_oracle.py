@@ -95,8 +95,9 @@ def query_level2(root: Path, truth: SimTruth) -> tuple[np.ndarray, np.ndarray, n
     return out, ids, l2
 
 
-def prepare(data: Path, model: str = "dssm", sets: list[str] | None = None) -> Setup:
-    """The test split's queries as a matching run of ``model`` makes them (its config's exclusion scope)."""
+def prepare(data: Path, model: str = "dssm", sets: list[str] | None = None, ks: list[int] | None = None) -> Setup:
+    """The test split's queries as a matching run of ``model`` makes them (its config's exclusion scope);
+    metrics at the cut-offs ``ks`` (default :data:`KS`)."""
     spec = load_spec(data)
     cfg = run_config(model, data, sets=sets, spec=spec)
     gate = open_gate(data, spec)
@@ -109,7 +110,7 @@ def prepare(data: Path, model: str = "dssm", sets: list[str] | None = None) -> S
     item_ids = np.asarray(encoder.item_ids, np.int64)
     if len(item_ids) != n_items:
         raise TruthError(f"{data}: encoder has {len(item_ids)} item ids for {n_items} item entities")
-    mcfg = cfg.train.matching.model_copy(update={"ks": KS})
+    mcfg = cfg.train.matching.model_copy(update={"ks": list(ks or KS)})
     truth = SimTruth(data)
     qcat_rows, ids, l2 = query_level2(data, truth)
     ev_ids = truth.ev["event_id"]
@@ -197,11 +198,13 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--draws", type=int, default=256, help="Monte-Carlo replicas per request (expected-clicks "
                     "oracle; 0 = skip it)")
     ap.add_argument("--mc-seed", type=int, default=0, help="seed of the Monte-Carlo replicas")
+    ap.add_argument("--ks", type=int, nargs="+", default=KS, help="metric cut-offs (e.g. 20 to stand beside a "
+                    "matching table at @20)")
     args = ap.parse_args(argv)
     torch.set_num_threads(1)
     t0 = time.perf_counter()
     try:
-        st = prepare(args.data, args.model, args.sets)
+        st = prepare(args.data, args.model, args.sets, args.ks)
     except TruthError as e:
         print(f"error: {e}", file=sys.stderr)
         return 2
@@ -216,9 +219,9 @@ def main(argv: list[str] | None = None) -> int:
               f"oracle {res['oracle_exposure_seconds']} s ({res['draws']} draws); cells: click oracle / "
               "expected-clicks oracle / popularity")
         for m in METRICS:
-            print(f"{'scenario':16s} {'n':>6s} " + " ".join(f"{f'{m}@{k}':>20s}" for k in KS))
+            print(f"{'scenario':16s} {'n':>6s} " + " ".join(f"{f'{m}@{k}':>20s}" for k in args.ks))
             for name, b in _rows(res):
-                cells = ["/".join(f"{x[m + '@' + str(k)]:.3f}" for x in b) for k in KS]
+                cells = ["/".join(f"{x[m + '@' + str(k)]:.3f}" for x in b) for k in args.ks]
                 print(f"{name:16s} {b[0]['n']:6d} " + " ".join(f"{c:>20s}" for c in cells))
     o, e, p = (whole[k]["overall"] for k in ("oracle", "oracle_exposure", "popularity"))
     ce = cat["oracle_exposure"]["overall"]
