@@ -42,14 +42,14 @@ def test_user_tower_is_routed_by_scenario():
     m.train()
     b = with_history(random_batch(schema, 16, scenarios=torch.zeros(16, dtype=torch.long)))
     m.user_vectors(b).sum().backward()
-    for layer in m.star.layers:
+    for layer in m.layers:
         g = layer.weight_s.grad
         assert g[0].abs().sum() > 0 and g[1:].abs().sum() == 0  # scenario 0's rows: scenario 0's weights only
         assert layer.weight.grad.abs().sum() > 0  # and the shared weights
-    assert m.star.pn.gamma_s.grad[1:].abs().sum() == 0 and m.star.pn.gamma_s.grad[0].abs().sum() > 0
+    assert m.pn.gamma_s.grad[1:].abs().sum() == 0 and m.pn.gamma_s.grad[0].abs().sum() > 0
     # a user's vector differs between scenarios (PN_s, W_s, the auxiliary net's scenario input)
     m.eval()
-    for layer in m.star.layers:
+    for layer in m.layers:
         torch.nn.init.normal_(layer.weight_s, mean=1.0, std=0.5)
     b2 = with_history(random_batch(schema, 16, scenarios=torch.ones(16, dtype=torch.long)))
     with torch.no_grad():

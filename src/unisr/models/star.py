@@ -36,17 +36,16 @@ class STAR(nn.Module):
 
     def __init__(self, embedding: FeatureEmbedding | None, num_scenarios: int, fcn: list[int], aux: list[int], *,
                  scenario_embed_dim: int = 16, partitioned_norm: bool = True, auxiliary: bool = True,
-                 in_dim: int | None = None, out_dim: int = 1) -> None:
+                 in_dim: int | None = None) -> None:
         super().__init__()
         self.embedding = embedding  # None: a core on prepared inputs (``forward_input``, ``in_dim`` wide)
         d = embedding.out_dim if embedding is not None else in_dim
         self.pn = PartitionedNorm(num_scenarios, d) if partitioned_norm else None
-        # out_dim 1: the ranker's logit; wider: a vector (STAR-M's user tower, models/star_m.py)
-        dims = [d, *fcn, out_dim]
+        dims = [d, *fcn, 1]
         self.layers = nn.ModuleList(StarLinear(num_scenarios, a, b) for a, b in zip(dims[:-1], dims[1:], strict=True))
         self.act = nn.ReLU()
         self.scenario_emb = nn.Embedding(num_scenarios, scenario_embed_dim) if auxiliary else None
-        self.aux = MLP(d + scenario_embed_dim, aux, out_dim) if auxiliary else None
+        self.aux = MLP(d + scenario_embed_dim, aux, 1) if auxiliary else None
 
     @classmethod
     def from_config(cls, schema: FeatureSchema, cfg: STARConfig) -> STAR:
@@ -69,16 +68,12 @@ class STAR(nn.Module):
                 x = self.act(x)
         return x
 
-    def outputs(self, e: Tensor, scenario_id: Tensor) -> Tensor:
-        """``FCN_s(PN_s(e)) + aux([e, e_scenario])`` of a prepared input e [B, in_dim]: [B, out_dim]."""
-        out = ScenarioGroups(scenario_id).apply(e, self._fcn)
-        if self.aux is not None:
-            out = out + self.aux(torch.cat([e, self.scenario_emb(scenario_id)], 1))
-        return out
-
     def forward_input(self, e: Tensor, scenario_id: Tensor) -> Tensor:
-        """Logits [B] of a prepared input e [B, in_dim] (``out_dim`` 1)."""
-        return self.outputs(e, scenario_id).squeeze(1)
+        """Logits [B] of a prepared input e [B, in_dim]."""
+        logit = ScenarioGroups(scenario_id).apply(e, self._fcn).squeeze(1)
+        if self.aux is not None:
+            logit = logit + self.aux(torch.cat([e, self.scenario_emb(scenario_id)], 1)).squeeze(1)
+        return logit
 
     def forward(self, batch: Batch) -> dict[str, Tensor]:
         return {"click": self.forward_input(self.embedding(batch), batch.scenario_id)}

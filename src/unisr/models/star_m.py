@@ -24,9 +24,10 @@ from torch import Tensor, nn
 from unisr.data.batch import Batch
 from unisr.data.features import FeatureEncoder, FeatureSchema
 from unisr.models.registry import ModelConfig, register_model
-from unisr.models.star import STAR
 from unisr.nn.mlp import MLP
+from unisr.nn.routing import ScenarioGroups
 from unisr.nn.sequence import ItemBehaviours, masked_mean
+from unisr.nn.star import PartitionedNorm, StarLinear
 from unisr.nn.two_tower import ItemFeatureTable, TableFields
 
 
@@ -65,9 +66,11 @@ class STARM(nn.Module):
         self.items = ItemFeatureTable(schema, self.item_fields)
         self.behaviours = ItemBehaviours(self.item_fields, self.items, cfg.seq_dim)
         d = self.user_fields.out_dim + cfg.seq_dim
-        # STAR's network itself on the prepared input e, with a vector output (models/star.py: STAR(out_dim=dim))
-        self.star = STAR(None, s, cfg.fcn, cfg.aux, scenario_embed_dim=cfg.scenario_embed_dim,
-                         partitioned_norm=cfg.partitioned_norm, auxiliary=cfg.auxiliary, in_dim=d, out_dim=cfg.dim)
+        self.pn = PartitionedNorm(s, d) if cfg.partitioned_norm else None
+        dims = [d, *cfg.fcn, cfg.dim]
+        self.layers = nn.ModuleList(StarLinear(s, a, b) for a, b in zip(dims[:-1], dims[1:], strict=True))
+        self.scenario_emb = nn.Embedding(s, cfg.scenario_embed_dim) if cfg.auxiliary else None
+        self.aux = MLP(d + cfg.scenario_embed_dim, cfg.aux, cfg.dim) if cfg.auxiliary else None
         self.item_mlp = MLP(self.item_fields.out_dim, cfg.hidden, cfg.dim)
 
     @classmethod
@@ -81,12 +84,25 @@ class STARM(nn.Module):
     def _out(self, x: Tensor) -> Tensor:
         return F.normalize(x, dim=-1) if self.normalize else x
 
+    def _fcn(self, s: int, x: Tensor) -> Tensor:
+        if self.pn is not None:
+            x = self.pn(x, s)
+        for i, layer in enumerate(self.layers):
+            x = layer(x, s)
+            if i < len(self.layers) - 1:
+                x = torch.relu(x)
+        return x
+
     def user_input(self, batch: Batch) -> Tensor:
         """e = [user fields || mean behaviour embedding]: [B, d]."""
         return torch.cat([self.user_fields(*self.user_fields.columns(batch)), masked_mean(*self.behaviours(batch))], 1)
 
     def user_vectors(self, batch: Batch) -> Tensor:
-        return self._out(self.star.outputs(self.user_input(batch), batch.scenario_id))
+        e = self.user_input(batch)
+        u = ScenarioGroups(batch.scenario_id).apply(e, self._fcn)
+        if self.aux is not None:
+            u = u + self.aux(torch.cat([e, self.scenario_emb(batch.scenario_id)], 1))
+        return self._out(u)
 
     def item_vectors(self, item_index: Tensor, scenario: Tensor) -> Tensor:
         del scenario  # DSSM's item tower: one vector for every scenario
